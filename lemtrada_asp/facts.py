@@ -1,0 +1,107 @@
+"""A validated case as clingo symbols: the input predicates of kb/inputs.lp.
+
+Every value goes through clingo's symbol API (Function, Number, String), so case
+text is data to the solver and can never become a rule. Each predicate's first
+argument is the case key, an integer picked by the caller.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from clingo import Function, Number, String, Symbol
+
+from .dates import age_in_years, last_dose, months_back, months_since
+from .model import Case
+
+INT_MAX = 2**31 - 1  # clingo numbers are 32-bit
+
+TRUE, FALSE = Function("true"), Function("false")
+
+
+def case_symbols(key: int, case: Case) -> list[Symbol]:
+    k = Number(key)
+    facts: list[Symbol] = [Function("case", [k])]
+
+    def fact(name: str, *args: Symbol) -> None:
+        facts.append(Function(name, [k, *args]))
+
+    request = case.request
+    fact("request_dose", quantity(request.dose_mg_per_day))
+    fact("request_days", quantity(request.days))
+    for i, code in enumerate(request.diagnosis_codes or []):
+        fact("diagnosis_code", Number(i), String(normal_code(code)))
+
+    member = case.member
+    if member and member.birth_date:
+        fact("age", Number(age_in_years(member.birth_date, request.date)))
+    if member and member.state:
+        fact("member_state", String(member.state))
+
+    prescriber = case.prescriber
+    if prescriber and prescriber.specialty:
+        fact("specialty", Function(prescriber.specialty))
+    if prescriber and prescriber.consultation_with_specialist is not None:
+        fact("consultation", boolean(prescriber.consultation_with_specialist))
+
+    if case.chart_date:
+        fact("chart_months_back", Number(months_back(case.chart_date, request.date)))
+
+    diagnosis = case.diagnosis
+    if diagnosis and diagnosis.condition is not None:
+        fact("condition", String(normal_condition(diagnosis.condition)))
+    if diagnosis and diagnosis.ms_course:
+        fact("ms_course", Function(diagnosis.ms_course))
+    if diagnosis and diagnosis.active is not None:
+        fact("disease_active", boolean(diagnosis.active))
+
+    for i, trial in enumerate(case.dmt_history or []):
+        fact("dmt_trial", Number(i), Function(trial.drug), Function(trial.outcome))
+    for i, drug in enumerate(case.concurrent_dmts or []):
+        fact("concurrent_dmt", Number(i), Function(drug))
+    if case.hiv_positive is not None:
+        fact("hiv_positive", boolean(case.hiv_positive))
+    for i, infection in enumerate(case.active_infections or []):
+        fact("active_infection", Number(i), String(infection))
+
+    for i, _course in enumerate(case.lemtrada_courses or []):
+        fact("prior_course", Number(i))
+    latest = case.latest_course()
+    if latest:
+        i, course = latest
+        months = months_since(last_dose(course.start_date, course.days), case.planned_start)
+        fact("months_since_last_dose", Number(i), Number(months))
+
+    if case.response is not None:
+        fact("response_documented")
+        for i, item in enumerate(case.response.objective or []):
+            fact("response_objective", Number(i), Function(item))
+        for i, item in enumerate(case.response.symptoms or []):
+            fact("response_symptom", Number(i), Function(item))
+    return facts
+
+
+def boolean(value: bool) -> Symbol:
+    return TRUE if value else FALSE
+
+
+def quantity(value: int | float) -> Symbol:
+    """A whole number that fits clingo's integers as a Number; anything else as its text.
+
+    The KB compares quantities with whole-number parameters, so 12.5 (or a number
+    too large for 32 bits) must stay distinct from every parameter, never be rounded.
+    """
+    exact = Decimal(str(value))
+    if exact == exact.to_integral_value() and abs(exact) <= INT_MAX:
+        return Number(int(exact))
+    return String(format(exact.normalize(), "f"))
+
+
+def normal_code(code: str) -> str:
+    """ICD-10 codes compare without case or surrounding space ("g35.a " is G35.A)."""
+    return code.strip().upper()
+
+
+def normal_condition(text: str) -> str:
+    """Condition text compares without case, with spaces and hyphens as underscores."""
+    return "_".join(text.strip().lower().replace("-", " ").split())

@@ -1,0 +1,249 @@
+"""The case format, version 1 (../shared/spec/case-format.md), as pydantic models.
+
+Absent and empty are different facts in this format ("not documented" versus
+"documented: none"), so every optional field defaults to None, never to [] or False.
+Booleans and numbers are strict: "yes" or "12" in a case file is a typo to report,
+not a value to guess at.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+)
+
+from .dates import last_dose
+from .errors import CaseValidationError, Problem
+
+# Known DMTs: canonical name -> accepted aliases (case-insensitive), from the case format.
+DMT_ALIASES: dict[str, tuple[str, ...]] = {
+    "natalizumab": ("tysabri",),
+    "dimethyl_fumarate": ("tecfidera",),
+    "fingolimod": ("gilenya",),
+    "teriflunomide": ("aubagio",),
+    "ocrelizumab": ("ocrevus",),
+    "ofatumumab": ("kesimpta",),
+    "ublituximab": ("briumvi",),
+    "cladribine": ("mavenclad",),
+    "siponimod": ("mayzent",),
+    "ozanimod": ("zeposia",),
+    "ponesimod": ("ponvory",),
+    "diroximel_fumarate": ("vumerity",),
+    "monomethyl_fumarate": ("bafiertam",),
+    "interferon_beta": ("avonex", "rebif", "betaseron", "plegridy"),
+    "glatiramer_acetate": ("copaxone", "glatopa"),
+    "mitoxantrone": (),
+}
+_DRUG_LOOKUP = {name: name for name in DMT_ALIASES} | {
+    alias: name for name, aliases in DMT_ALIASES.items() for alias in aliases
+}
+_LEMTRADA = {"alemtuzumab", "lemtrada"}
+
+# Two-letter codes of US states, DC and territories (USPS).
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+    "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC "
+    "PR GU VI AS MP".split()
+)
+
+TEXT_MAX = 200  # the case format: free text of 1-200 characters
+
+
+def _drug(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a drug name (a string)")
+    key = value.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in _LEMTRADA:
+        raise ValueError("alemtuzumab (Lemtrada) is the drug requested; it is never a prior or concurrent DMT")
+    if key not in _DRUG_LOOKUP:
+        raise ValueError(
+            f"unknown drug {value!r}; expected one of {', '.join(DMT_ALIASES)} (brand names accepted)"
+        )
+    return _DRUG_LOOKUP[key]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # YAML gives date objects; JSON gives strings. Pydantic alone would also take
+    # an integer as a Unix timestamp, which in a case file is always a mistake.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+
+
+def _state(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a two-letter US state code, got {value!r}")
+    code = value.strip().upper()
+    if code not in US_STATES:
+        raise ValueError(f"expected a two-letter US state code, got {value!r}")
+    return code
+
+
+def _finite_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+Drug = Annotated[str, BeforeValidator(_drug)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected text, got only white space")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank)]
+State = Annotated[str, BeforeValidator(_state)]
+PositiveNumber = Annotated[StrictInt | StrictFloat, BeforeValidator(_finite_number), Field(gt=0)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(_Strict):
+    date: Day
+    start_date: Day | None = None
+    dose_mg_per_day: PositiveNumber
+    days: PositiveInt
+    diagnosis_codes: list[Annotated[str, Field(min_length=1, max_length=20)]] | None = None
+
+
+class Member(_Strict):
+    birth_date: Day | None = None
+    state: State | None = None
+
+
+class Prescriber(_Strict):
+    specialty: Literal["neurology", "ms_specialist", "other"] | None = None
+    consultation_with_specialist: StrictBool | None = None
+
+
+class Diagnosis(_Strict):
+    condition: Text | None = None
+    ms_course: Literal["relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified"] | None = None
+    active: StrictBool | None = None
+
+
+class DmtTrial(_Strict):
+    drug: Drug
+    outcome: Literal["failed", "intolerant", "contraindicated", "effective"]
+
+
+class LemtradaCourse(_Strict):
+    start_date: Day
+    days: PositiveInt
+
+
+class Response(_Strict):
+    objective: list[
+        Literal["mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved"]
+    ] | None = None
+    symptoms: list[
+        Literal["motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling"]
+    ] | None = None
+
+
+class Case(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
+    request: Request
+    member: Member | None = None
+    prescriber: Prescriber | None = None
+    chart_date: Day | None = None
+    diagnosis: Diagnosis | None = None
+    dmt_history: list[DmtTrial] | None = None
+    concurrent_dmts: list[Drug] | None = None
+    hiv_positive: StrictBool | None = None
+    active_infections: list[Text] | None = None
+    lemtrada_courses: list[LemtradaCourse] | None = None
+    response: Response | None = None
+
+    # --- what the rules need, derived once ---------------------------------
+    @property
+    def planned_start(self) -> date:
+        return self.request.start_date or self.request.date
+
+    def latest_course(self) -> tuple[int, LemtradaCourse] | None:
+        """The prior course that started last (ties: the later-listed one)."""
+        courses = list(enumerate(self.lemtrada_courses or []))
+        return max(courses, key=lambda ic: (ic[1].start_date, ic[0])) if courses else None
+
+
+def validate_case(data: Any, source: str) -> Case:
+    """Validate one parsed case; raise CaseValidationError naming every bad field."""
+    case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    if not isinstance(data, dict):
+        raise CaseValidationError(source, [Problem("", f"expected a case object (a mapping), got {_kind(data)}")], case_id)
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseValidationError(source, [_problem(e) for e in exc.errors()], case_id) from None
+    problems = _cross_field_problems(case)
+    if problems:
+        raise CaseValidationError(source, problems, case.id)
+    return case
+
+
+def _cross_field_problems(case: Case) -> list[Problem]:
+    received = case.request.date
+    problems: list[Problem] = []
+    if case.request.start_date is not None and case.request.start_date < received:
+        problems.append(Problem("request.start_date", f"{case.request.start_date} is before request.date {received}"))
+    if case.chart_date is not None and case.chart_date > received:
+        problems.append(Problem("chart_date", f"{case.chart_date} is after request.date {received}"))
+    if case.member and case.member.birth_date and case.member.birth_date > received:
+        problems.append(Problem("member.birth_date", f"{case.member.birth_date} is after request.date {received}"))
+    for i, course in enumerate(case.lemtrada_courses or []):
+        if course.start_date > received:
+            problems.append(Problem(f"lemtrada_courses[{i}].start_date", f"{course.start_date} is after request.date {received}"))
+        try:
+            last_dose(course.start_date, course.days)
+        except OverflowError:
+            problems.append(Problem(f"lemtrada_courses[{i}].days", "the course would end past the last representable date"))
+    return problems
+
+
+def _problem(error: dict) -> Problem:
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (not in the case format; check its spelling)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    elif "input" in error and error["type"] not in ("value_error",):
+        message += f" (got {_show(error['input'])})"
+    return Problem(path, message)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)

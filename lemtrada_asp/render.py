@@ -1,0 +1,58 @@
+"""Decisions as text for a person at a terminal, and as JSON Lines for programs."""
+
+from __future__ import annotations
+
+import json
+
+from .decision import Decision
+from .errors import InputError
+
+STATUS_WORDS = {"not_met": "not met", "undocumented": "not documented", "met": "met", "applies": "applies"}
+
+
+def as_json_line(result: Decision | InputError) -> str:
+    return json.dumps(result.as_json(), ensure_ascii=False)
+
+
+def as_text(decision: Decision) -> str:
+    data = decision.as_json()
+    head = data["decision"].upper()
+    if data["pend_reason"]:
+        head += f" ({data['pend_reason'].replace('_', ' ')})"
+    lines = [
+        f"{data['case_id']}: {head}",
+        f"  {data['review_type']} review, course {data['course']}; source {data['source']}",
+    ]
+    if data["failed"]:
+        lines.append("  Failed:")
+        for entry in data["failed"]:
+            lines += _criterion(entry)
+    if data["missing"]:
+        lines.append("  Missing documentation:")
+        for entry in data["missing"]:
+            lines += _criterion(entry)
+            lines.append(f"        needed: {entry['needed']}")
+    if data["authorized"]:
+        auth = data["authorized"]
+        codes = ", ".join(f"{c['code']} x {c['units']} units" for c in auth["hcpcs"])
+        lines.append(f"  Authorized: {auth['mg']} mg ({auth['mg_per_day']} mg/day on {auth['days']} consecutive days); {codes}")
+    if data["advisories"]:
+        lines.append("  Advisories:")
+        lines += [f"    - {text}" for text in data["advisories"]]
+    return "\n".join(lines)
+
+
+def _criterion(entry: dict) -> list[str]:
+    status = STATUS_WORDS.get(entry.get("status", "undocumented"), entry.get("status", ""))
+    lines = [f"    {entry['id']}  {entry['title']}: {status}  [{entry['section']}]"]
+    for reason in entry["reasons"]:
+        depth = reason["id"].count(".")
+        indent = "      " + "  " * depth
+        if reason["id"] != entry["id"]:
+            lines.append(f"{indent}{reason['id']}  {reason['title']}: {STATUS_WORDS.get(reason['status'], reason['status'])}")
+        lines += [f"{indent}  because {fact}" for fact in reason["because"]]
+    return lines
+
+
+def error_text(error: InputError) -> str:
+    return f"error: {error.describe()}"
