@@ -7,12 +7,13 @@ does not load or is unsound. Errors are messages, never tracebacks.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from .errors import InputError, KnowledgeBaseError, LemtradaError
+from .errors import KnowledgeBaseError, LemtradaError
 
 KB_OPTION = click.option(
     "--kb",
@@ -34,63 +35,29 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a summary per case; json: one JSON object per line (decision format v1).",
-)
-@KB_OPTION
-def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> None:
-    """Decide the cases in PATHS.
-
-    A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
-    line, a directory (every case file below it), or - for standard input.
-    Invalid cases are reported on standard error (and, with --format json, as
-    an error object in their place in the output); the rest are still decided.
-    """
-    from .engine import Engine, decide_items
-    from .kbase import KnowledgeBase
-    from .loading import iter_items, reject_duplicate_ids
-    from .render import as_json_line, as_text, error_text
-
-    try:
-        engine = Engine(KnowledgeBase(kb_dir))
-        invalid = 0
-        first = True
-        for result in decide_items(engine, reject_duplicate_ids(iter_items(paths))):
-            if isinstance(result, InputError) or getattr(result, "error", None) is not None:
-                error = result if isinstance(result, InputError) else result.error
-                invalid += 1
-                click.echo(error_text(error), err=True)
-                if output_format == "json":
-                    click.echo(as_json_line(error))
-                continue
-            if output_format == "json":
-                click.echo(as_json_line(result))
-            else:
-                if not first:
-                    click.echo("")
-                click.echo(as_text(result))
-                first = False
-    except KnowledgeBaseError as exc:
-        _fail(exc)
-    except LemtradaError as exc:
-        _fail(exc)
-    if invalid:
-        click.echo(f"{invalid} invalid case{'s' if invalid != 1 else ''}; the others were decided.", err=True)
-        sys.exit(InputError.exit_status)
-
-
 def _fail(exc: LemtradaError) -> None:
     kind = "knowledge base error" if isinstance(exc, KnowledgeBaseError) else "error"
     click.echo(f"{kind}: {exc}", err=True)
     sys.exit(exc.exit_status)
 
+
+def run_guarded(body) -> None:
+    """Run a command body; this package's errors become a message and an exit status."""
+    try:
+        body()
+    except LemtradaError as exc:
+        _fail(exc)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(130)
+    except Exception as exc:  # a bug of ours: still a message, the traceback on request
+        if os.environ.get("LEMTRADA_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (set LEMTRADA_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+
+
+# Subcommands register themselves on `main` when imported.
+from .commands import decide as _decide  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -19,8 +19,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
-    StrictFloat,
     StrictInt,
     ValidationError,
 )
@@ -100,23 +100,33 @@ def _state(value: Any) -> str:
     return code
 
 
-def _finite_number(value: Any) -> Any:
+def _positive_number(value: Any) -> int | float:
+    # One check instead of pydantic's int|float union, which reports each branch.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("expected a finite number")
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"expected a number greater than 0, got {value!r}")
     return value
 
 
 Drug = Annotated[str, BeforeValidator(_drug)]
 Day = Annotated[date, BeforeValidator(_iso_date)]
-def _not_blank(value: str) -> str:
+def _plain_text(value: str) -> str:
+    # clingo strings end at a NUL byte: "multiple_sclerosis\0x" would reach the
+    # solver as "multiple_sclerosis". So NUL is refused, not passed on.
+    if "\x00" in value:
+        raise ValueError("text must not contain a NUL character")
     if not value.strip():
         raise ValueError("expected text, got only white space")
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank)]
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_plain_text)]
+Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_text)]
 State = Annotated[str, BeforeValidator(_state)]
-PositiveNumber = Annotated[StrictInt | StrictFloat, BeforeValidator(_finite_number), Field(gt=0)]
+PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
 
 
@@ -129,7 +139,7 @@ class Request(_Strict):
     start_date: Day | None = None
     dose_mg_per_day: PositiveNumber
     days: PositiveInt
-    diagnosis_codes: list[Annotated[str, Field(min_length=1, max_length=20)]] | None = None
+    diagnosis_codes: list[Code] | None = None
 
 
 class Member(_Strict):

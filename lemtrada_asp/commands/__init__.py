@@ -1,0 +1,1 @@
+"""One module per subcommand of ``lemtrada-asp``; each registers itself on ``cli.main``."""

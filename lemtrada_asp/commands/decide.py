@@ -1,0 +1,61 @@
+"""``lemtrada-asp decide``: decide cases and print each decision in input order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import KB_OPTION, main, run_guarded
+from ..errors import InputError
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a summary per case; json: one JSON object per line (decision format v1).",
+)
+@KB_OPTION
+def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> None:
+    """Decide the cases in PATHS.
+
+    A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
+    line, a directory (every case file below it), or - for standard input.
+    Invalid cases are reported on standard error (and, with --format json, as
+    an error object in their place in the output); the rest are still decided.
+
+    Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
+    """
+    from ..engine import Engine, decide_items
+    from ..kbase import KnowledgeBase
+    from ..loading import Item, iter_items, reject_duplicate_ids
+    from ..render import as_json_line, as_text, error_text
+
+    invalid = 0
+
+    def body() -> None:
+        nonlocal invalid
+        engine = Engine(KnowledgeBase(kb_dir))
+        separator = ""
+        for result in decide_items(engine, reject_duplicate_ids(iter_items(paths))):
+            if isinstance(result, Item):
+                invalid += 1
+                click.echo(error_text(result.error), err=True)
+                if output_format == "json":
+                    click.echo(as_json_line(result.error))
+            elif output_format == "json":
+                click.echo(as_json_line(result))
+            else:
+                click.echo(separator + as_text(result))
+                separator = "\n"
+
+    run_guarded(body)
+    if invalid:
+        click.echo(f"{invalid} invalid case{'s' if invalid != 1 else ''}; the others were decided.", err=True)
+        sys.exit(InputError.exit_status)

@@ -1,0 +1,65 @@
+"""Test suites: case files with their expected outcome beside them.
+
+``cases/NAME.yaml`` is a case; ``cases/NAME.expected.yaml`` says what must come
+of it, with any subset of the keys below. A failing expectation is reported as
+one line per key: what was expected, what was decided.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, Problem
+from .loading import load_yaml
+
+KEYS = ("decision", "pend_reason", "failed", "missing", "authorized_mg")
+
+
+def expectation_path(case_path: Path) -> Path | None:
+    stem = case_path.name.rsplit(".", 1)[0]
+    for suffix in (".expected.yaml", ".expected.yml", ".expected.json"):
+        candidate = case_path.with_name(stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_expectation(path: Path) -> dict[str, Any]:
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(str(path), [Problem("", str(exc))]) from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), [Problem("", "expected a mapping of expected outcomes")])
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise InputError(str(path), [Problem(k, f"unknown expectation; expected one of {', '.join(KEYS)}") for k in unknown])
+    return data
+
+
+def observed(decision: dict[str, Any]) -> dict[str, Any]:
+    """The comparable outcome of a decision JSON object."""
+    return {
+        "decision": decision["decision"],
+        "pend_reason": decision["pend_reason"],
+        "failed": [f["id"] for f in decision["failed"]],
+        "missing": [m["id"] for m in decision["missing"]],
+        "authorized_mg": decision["authorized"]["mg"] if decision["authorized"] else None,
+    }
+
+
+def differences(expected: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+    """One line per expected key that the decision does not match; empty when it passes."""
+    got = observed(decision)
+    lines = []
+    for key in KEYS:
+        if key not in expected:
+            continue
+        want = expected[key]
+        have = got[key]
+        if key in ("failed", "missing"):
+            want, have = sorted(want or []), sorted(have)
+        if want != have:
+            lines.append(f"{key}: expected {want!r}, decided {have!r}")
+    return lines
