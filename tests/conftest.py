@@ -1,0 +1,97 @@
+"""Shared fixtures: one engine on the shipped KB, and approvable base cases to vary.
+
+Tests change one thing in an approvable case and look at what clingo decides, so
+each test names the single fact it is about.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lemtrada_asp.engine import Engine
+from lemtrada_asp.kbase import KnowledgeBase
+from lemtrada_asp.model import validate_case
+
+REPO = Path(__file__).resolve().parent.parent
+KB_DIR = REPO / "kb"
+CASES_DIR = REPO / "cases"
+
+INITIAL: dict[str, Any] = {
+    "id": "T-INITIAL",
+    "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5, "diagnosis_codes": ["G35.A"]},
+    "member": {"birth_date": "1990-04-02", "state": "TX"},
+    "prescriber": {"specialty": "neurology"},
+    "chart_date": "2026-04-20",
+    "diagnosis": {"condition": "multiple_sclerosis", "ms_course": "relapsing_remitting", "active": True},
+    "dmt_history": [
+        {"drug": "natalizumab", "outcome": "failed"},
+        {"drug": "fingolimod", "outcome": "intolerant"},
+    ],
+    "concurrent_dmts": [],
+    "hiv_positive": False,
+    "active_infections": [],
+}
+
+CONTINUATION: dict[str, Any] = {
+    "id": "T-CONTINUATION",
+    "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 3, "diagnosis_codes": ["G35.A"]},
+    "member": {"birth_date": "1990-04-02"},
+    "prescriber": {"specialty": "ms_specialist"},
+    "chart_date": "2026-01-15",
+    "diagnosis": {"condition": "multiple_sclerosis", "ms_course": "relapsing_remitting"},
+    "lemtrada_courses": [{"start_date": "2025-03-01", "days": 5}],
+    "response": {"objective": ["mri_activity_reduced"], "symptoms": ["fatigue"]},
+}
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    return Engine(KnowledgeBase(KB_DIR))
+
+
+def vary(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of base with dotted-path changes; the value DELETE removes the field."""
+    case = copy.deepcopy(base)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = case
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is DELETE:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return case
+
+
+DELETE = object()
+
+
+@pytest.fixture(scope="session")
+def decide(engine):
+    """Decide one case (a dict) through clingo and return the decision JSON."""
+
+    def run(data: dict[str, Any]) -> dict[str, Any]:
+        case = validate_case(data, "test")
+        return engine.decide([("test", case)])[0].as_json()
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def statuses(engine):
+    """Decide one case and return every evaluated node's status."""
+
+    def run(data: dict[str, Any]) -> dict[str, str]:
+        case = validate_case(data, "test")
+        return engine.decide([("test", case)])[0].outcome.status
+
+    return run
+
+
+def ids(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["id"] for e in entries]

@@ -1,0 +1,139 @@
+"""The command line, through click's CliRunner: outputs, exit statuses, errors as messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from conftest import CASES_DIR, INITIAL, KB_DIR, vary
+from lemtrada_asp.cli import main
+
+SCHEMA = json.loads((Path(__file__).parent / "decision-format.schema.json").read_text())
+
+
+@pytest.fixture
+def run():
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def write(path: Path, data) -> Path:
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_decide_prints_a_readable_summary(run, tmp_path):
+    case = write(tmp_path / "c.json", vary(INITIAL, {"request.days": 3}))
+    result = run("decide", str(case))
+    assert result.exit_code == 0
+    assert "T-INITIAL: DENY" in result.output
+    assert "I7  Dose within labeling" in result.output and "[Initial criteria, 7]" in result.output
+    assert "because request.days: 3" in result.output
+
+
+def test_an_approval_shows_the_authorised_course_and_advisories(run, tmp_path):
+    result = run("decide", str(write(tmp_path / "c.json", INITIAL)))
+    assert "Authorized: 60 mg (12 mg/day on 5 consecutive days); J0202 x 60 units" in result.output
+    assert "Advisories:" in result.output
+
+
+def test_decide_json_of_every_example_case_matches_the_decision_format(run):
+    result = run("decide", str(CASES_DIR), "--format", "json")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) >= 30
+    for line in lines:
+        jsonschema.validate(json.loads(line), SCHEMA)
+
+
+def test_yaml_jsonl_and_stdin_are_read(run, tmp_path):
+    yaml_case = write(tmp_path / "c.yaml", "id: Y-1\nrequest: {date: 2026-05-01, dose_mg_per_day: 12, days: 5}\n")
+    jsonl = write(tmp_path / "many.jsonl", "\n".join(json.dumps(vary(INITIAL, {"id": f"L-{i}"})) for i in range(3)) + "\n")
+    result = run("decide", str(yaml_case), str(jsonl), "-", "--format", "json", input=json.dumps(vary(INITIAL, {"id": "S-1"})))
+    assert result.exit_code == 0
+    got = [json.loads(line) for line in result.output.splitlines()]
+    assert [(d["case_id"], d["decision"]) for d in got] == [
+        ("Y-1", "pend"), ("L-0", "approve"), ("L-1", "approve"), ("L-2", "approve"), ("S-1", "approve")
+    ]
+    assert got[1]["source"] == f"{jsonl}:1"
+
+
+def test_a_bad_case_in_a_batch_exits_2_and_the_others_are_still_decided(run, tmp_path):
+    lines = [json.dumps(vary(INITIAL, {"id": "G-1"})), "{not json", json.dumps(vary(INITIAL, {"id": "G-2", "request.days": 0})),
+             json.dumps(vary(INITIAL, {"id": "G-1"})), json.dumps(vary(INITIAL, {"id": "G-3"}))]
+    batch = write(tmp_path / "b.jsonl", "\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["decide", str(batch), "--format", "json"])
+    assert result.exit_code == 2
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("decision", o.get("error")) for o in out] == ["approve", "invalid_input", "invalid_input", "invalid_input", "approve"]
+    assert f"{batch}:2: malformed JSON" in result.stderr
+    assert f"{batch}:3: request.days:" in result.stderr
+    assert f"{batch}:4: id: duplicate case id 'G-1', first used at {batch}:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_invalid_case_file_names_file_field_and_expectation(run, tmp_path):
+    bad = write(tmp_path / "bad.yaml", "id: B-1\nrequest: {date: 2026-05-01, dose_mg_per_day: 12, days: 5}\nmember: {state: XX}\n")
+    result = CliRunner().invoke(main, ["decide", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}: member.state: expected a two-letter US state code, got 'XX'" in result.stderr
+
+
+def test_a_missing_file_is_an_input_error_not_a_crash(run, tmp_path):
+    result = CliRunner().invoke(main, ["decide", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_a_kb_that_does_not_load_exits_3_with_clingos_file_and_line(tmp_path):
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    with (kb / "decision.lp").open("a") as f:
+        f.write("\nthis is not asp :- .\n")
+    case = write(tmp_path / "c.json", INITIAL)
+    result = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb)])
+    assert result.exit_code == 3
+    assert "knowledge base error" in result.stderr
+    assert "decision.lp:" in result.stderr and "syntax error" in result.stderr
+
+
+def test_a_kb_that_gives_two_decisions_exits_3(tmp_path):
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    with (kb / "decision.lp").open("a") as f:
+        f.write("\ndecision(K, approve, none) :- case(K).\n")
+    case = write(tmp_path / "c.json", vary(INITIAL, {"request.days": 3}))
+    result = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb)])
+    assert result.exit_code == 3
+    assert "decisions(2)" in result.stderr
+
+
+def test_a_leaf_without_a_rule_is_a_kb_fault_not_a_silent_pass(tmp_path):
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    text = (kb / "criteria_initial.lp").read_text()
+    (kb / "criteria_initial.lp").write_text(text.replace('finding(K, "I2", met', 'finding(K, "I2x", met'))
+    result = CliRunner().invoke(main, ["decide", str(write(tmp_path / "c.json", INITIAL)), "--kb", str(kb)])
+    assert result.exit_code == 3 and 'unjudged("I2")' in result.stderr
+
+
+def test_kb_version_is_a_hash_of_the_kb_files(tmp_path, run):
+    case = str(write(tmp_path / "c.json", INITIAL))
+    shipped = json.loads(run("decide", case, "--format", "json").output)["kb_version"]
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    assert json.loads(run("decide", case, "--format", "json", "--kb", str(kb)).output)["kb_version"] == shipped
+    with (kb / "state_mandates.lp").open("a") as f:
+        f.write("% a comment changes the version too\n")
+    assert json.loads(run("decide", case, "--format", "json", "--kb", str(kb)).output)["kb_version"] != shipped
+
+
+def test_help_describes_decide(run):
+    result = run("decide", "--help")
+    assert "--format [text|json]" in result.output and "--kb" in result.output and ".jsonl" in result.output
