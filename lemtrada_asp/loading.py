@@ -34,84 +34,129 @@ class Item:
     error: InputError | None = None
 
 
-def iter_items(paths: Iterable[str], stdin: IO[str] | None = None) -> Iterator[Item]:
+@dataclass
+class Record:
+    """One case's raw text and where it came from, before parsing.
+
+    Records are plain data (picklable), so reading can stay in one process while
+    parsing, validating and deciding happen in workers.
+    """
+
+    source: str
+    text: str = ""
+    yaml: bool = False
+    error: InputError | None = None
+
+
+def iter_items(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Item]:
+    return map(parse_record, iter_records(paths, stdin))
+
+
+def iter_records(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Record]:
     for raw in paths:
         if raw == "-":
-            yield from _read_stdin(stdin or sys.stdin)
+            yield from _read_stdin(stdin if stdin is not None else sys.stdin.buffer)
             continue
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if is_case_file(p))
             if not files:
-                yield _error(raw, "", "directory holds no case files (.json, .yaml, .yml, .jsonl)")
+                yield _bad(raw, "directory holds no case files (.json, .yaml, .yml, .jsonl)")
             for file in files:
                 yield from _read_file(file)
         elif path.exists():
             yield from _read_file(path)
         else:
-            yield _error(raw, "", "no such file or directory")
+            yield _bad(raw, "no such file or directory")
 
 
 def is_case_file(path: Path) -> bool:
     return path.is_file() and path.suffix in CASE_SUFFIXES and ".expected." not in path.name
 
 
-def _read_file(path: Path) -> Iterator[Item]:
+def _read_file(path: Path) -> Iterator[Record]:
     source = str(path)
     if path.suffix not in CASE_SUFFIXES:
-        yield _error(source, "", f"unknown file type {path.suffix!r}; expected .json, .yaml, .yml or .jsonl")
+        yield _bad(source, f"unknown file type {path.suffix!r}; expected .json, .yaml, .yml or .jsonl")
         return
     try:
         if path.suffix == ".jsonl":
             with path.open("rb") as stream:
                 yield from _read_lines(stream, source)
             return
-        if path.stat().st_size > MAX_CASE_BYTES:
-            yield _error(source, "", f"file is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
-            return
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        yield _error(source, "", "file is not UTF-8 text")
-        return
+        with path.open("rb") as stream:
+            data = stream.read(MAX_CASE_BYTES + 1)
     except OSError as exc:
-        yield _error(source, "", f"cannot read file: {exc.strerror or exc}")
+        yield _bad(source, f"cannot read file: {exc.strerror or exc}")
         return
-    yield _parse_one(text, source, yaml_text=path.suffix in (".yaml", ".yml"))
+    if len(data) > MAX_CASE_BYTES:
+        yield _bad(source, f"file is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+        return
+    yield _decoded(data, source, yaml=path.suffix in (".yaml", ".yml"))
 
 
-def _read_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
-    for number, line in enumerate(stream, start=1):
+def _read_lines(stream: IO[bytes], source: str, first_number: int = 1) -> Iterator[Record]:
+    """One record per non-blank line; a line is never held longer than the limit."""
+    number = first_number - 1
+    while True:
+        line = stream.readline(MAX_CASE_BYTES + 1)
+        if not line:
+            return
+        number += 1
         where = f"{source}:{number}"
-        if len(line) > MAX_CASE_BYTES:
-            yield _error(where, "", f"line is longer than the {MAX_CASE_BYTES:,}-byte limit for one case")
+        if len(line) > MAX_CASE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                line = stream.readline(MAX_CASE_BYTES)
+            yield _bad(where, f"line is longer than the {MAX_CASE_BYTES:,}-byte limit for one case")
             continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            yield _error(where, "", "line is not UTF-8 text")
-            continue
-        if text.strip():
-            yield _parse_one(text, where, yaml_text=False)
+        if line.strip():
+            yield _decoded(line, where, yaml=False)
 
 
-def _read_stdin(stream: IO[str]) -> Iterator[Item]:
-    text = stream.read(MAX_CASE_BYTES * 100)
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > 1 and all(line.lstrip().startswith("{") and line.rstrip().endswith("}") for line in lines):
-        yield from _read_lines(iter(text.encode("utf-8").splitlines(keepends=True)), "<stdin>")
-    else:
-        yield _parse_one(text, "<stdin>", yaml_text=not text.lstrip().startswith("{"))
-
-
-def _parse_one(text: str, source: str, yaml_text: bool) -> Item:
+def _read_stdin(stream: IO[bytes]) -> Iterator[Record]:
+    """JSON Lines when the first line is a whole JSON object, else one JSON or YAML case."""
+    first = stream.readline(MAX_CASE_BYTES + 1)
+    while first and not first.strip():
+        first = stream.readline(MAX_CASE_BYTES + 1)
     try:
-        data = load_yaml(text) if yaml_text else load_json(text)
+        whole_line = isinstance(json.loads(first), dict)
+    except ValueError:
+        whole_line = False
+    if whole_line:
+        yield _decoded(first, "<stdin>:1", yaml=False)
+        yield from _read_lines(stream, "<stdin>", first_number=2)
+        return
+    rest = stream.read(MAX_CASE_BYTES + 1 - len(first))
+    data = first + rest
+    if len(data) > MAX_CASE_BYTES:
+        yield _bad("<stdin>", f"input is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+        return
+    yield _decoded(data, "<stdin>", yaml=not data.lstrip().startswith(b"{"))
+
+
+def _decoded(data: bytes, source: str, yaml: bool) -> Record:
+    try:
+        return Record(source, data.decode("utf-8"), yaml)
+    except UnicodeDecodeError as exc:
+        return _bad(source, f"not UTF-8 text (byte {exc.start + 1})")
+
+
+def _bad(source: str, message: str) -> Record:
+    return Record(source, error=InputError(source, [Problem("", message)]))
+
+
+def parse_record(record: Record) -> Item:
+    """Parse and validate one record; every failure becomes an item carrying its error."""
+    if record.error is not None:
+        return Item(record.source, error=record.error)
+    try:
+        data = load_yaml(record.text) if record.yaml else load_json(record.text)
     except ValueError as exc:
-        return _error(source, "", str(exc))
+        return _error(record.source, "", str(exc))
     try:
-        return Item(source, case=validate_case(data, source))
+        return Item(record.source, case=validate_case(data, record.source))
     except InputError as exc:
-        return Item(source, error=exc)
+        return Item(record.source, error=exc)
 
 
 def _error(source: str, field: str, message: str) -> Item:
