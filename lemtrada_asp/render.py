@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
-from .decision import Decision
-from .errors import InputError
-
 STATUS_WORDS = {"not_met": "not met", "undocumented": "not documented", "met": "met", "applies": "applies"}
 
 
-def as_json_line(result: Decision | InputError) -> str:
-    return json.dumps(result.as_json(), ensure_ascii=False)
-
-
-def as_text(decision: Decision) -> str:
-    data = decision.as_json()
+def as_text(data: dict) -> str:
+    """A decision (in its JSON form) as a summary for a person."""
     head = data["decision"].upper()
     if data["pend_reason"]:
         head += f" ({data['pend_reason'].replace('_', ' ')})"
@@ -52,7 +43,3 @@ def _criterion(entry: dict) -> list[str]:
             lines.append(f"{indent}{reason['id']}  {reason['title']}: {STATUS_WORDS.get(reason['status'], reason['status'])}")
         lines += [f"{indent}  because {fact}" for fact in reason["because"]]
     return lines
-
-
-def error_text(error: InputError) -> str:
-    return f"error: {error.describe()}"

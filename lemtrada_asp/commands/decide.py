@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -32,27 +33,24 @@ def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> N
 
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
-    from ..engine import Engine, decide_items
-    from ..kbase import KnowledgeBase
-    from ..loading import Item, iter_items, reject_duplicate_ids
-    from ..render import as_json_line, as_text, error_text
+    from ..batch import decide_paths
+    from ..render import as_text
 
     invalid = 0
 
     def body() -> None:
         nonlocal invalid
-        engine = Engine(KnowledgeBase(kb_dir))
         separator = ""
-        for result in decide_items(engine, reject_duplicate_ids(iter_items(paths))):
-            if isinstance(result, Item):
+        for result in decide_paths(paths, kb_dir):
+            if not result.ok:
                 invalid += 1
-                click.echo(error_text(result.error), err=True)
+                click.echo(f"error: {result.error_text}", err=True)
                 if output_format == "json":
-                    click.echo(as_json_line(result.error))
+                    click.echo(json.dumps(result.error, ensure_ascii=False))
             elif output_format == "json":
-                click.echo(as_json_line(result))
+                click.echo(json.dumps(result.decision, ensure_ascii=False))
             else:
-                click.echo(separator + as_text(result))
+                click.echo(separator + as_text(result.decision))
                 separator = "\n"
 
     run_guarded(body)
