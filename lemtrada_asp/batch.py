@@ -65,7 +65,8 @@ def decide_records(
 
 
 def _decide_chunk(engine: Engine, items: list, options: Options) -> list[Result]:
-    decided = iter(engine.decide([(i.source, i.case) for i in items if i.case is not None]))
+    cases = [(i.source, i.case) for i in items if i.case is not None]
+    decided = iter(engine.decide(cases, details=options.statuses))
     results = []
     for item in items:
         if item.case is None:

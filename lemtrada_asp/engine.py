@@ -28,24 +28,29 @@ class Engine:
         self.catalogue = self.kb.catalogue  # loads and grounds once: a broken KB fails here
         self.version = self.kb.version
 
-    def decide(self, cases: Sequence[tuple[str, Case]]) -> list[Decision]:
-        """Decide (source, case) pairs, in order."""
+    def decide(self, cases: Sequence[tuple[str, Case]], details: bool = True) -> list[Decision]:
+        """Decide (source, case) pairs, in order.
+
+        With details, each outcome also holds every evaluated node's status and
+        finding (for explain, coverage, diff); without, only what the decision
+        output needs, which is several times faster to read back.
+        """
         if not cases:
             return []
-        outcomes = self.solve([case for _, case in cases])
+        outcomes = self.solve([case for _, case in cases], details)
         return [
             Decision(case, source, outcome, self.catalogue, self.version)
             for (source, case), outcome in zip(cases, outcomes)
         ]
 
-    def solve(self, cases: Sequence[Case]) -> list[Outcome]:
+    def solve(self, cases: Sequence[Case], details: bool = True) -> list[Outcome]:
         ctl, messages = self.kb.control()
         with ctl.backend() as backend:
             for key, case in enumerate(cases):
                 for symbol in case_symbols(key, case):
                     backend.add_rule([backend.add_atom(symbol)])
         try:
-            ctl.ground([("base", [])])
+            ctl.ground([("base", []), ("details", [])] if details else [("base", [])])
         except RuntimeError as exc:
             raise KnowledgeBaseError(f"knowledge base {self.kb.root} does not ground: {exc}", messages) from None
 
