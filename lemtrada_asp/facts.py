@@ -8,6 +8,7 @@ argument is the case key, an integer picked by the caller.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from clingo import Function, Number, String, Symbol
 
@@ -20,7 +21,7 @@ TRUE, FALSE = Function("true"), Function("false")
 
 
 def case_symbols(key: int, case: Case) -> list[Symbol]:
-    k = Number(key)
+    k = num(key)
     facts: list[Symbol] = [Function("case", [k])]
 
     def fact(name: str, *args: Symbol) -> None:
@@ -30,55 +31,67 @@ def case_symbols(key: int, case: Case) -> list[Symbol]:
     fact("request_dose", quantity(request.dose_mg_per_day))
     fact("request_days", quantity(request.days))
     for i, code in enumerate(request.diagnosis_codes or []):
-        fact("diagnosis_code", Number(i), String(normal_code(code)))
+        fact("diagnosis_code", num(i), String(normal_code(code)))
 
     member = case.member
     if member and member.birth_date:
-        fact("age", Number(age_in_years(member.birth_date, request.date)))
+        fact("age", num(age_in_years(member.birth_date, request.date)))
     if member and member.state:
         fact("member_state", String(member.state))
 
     prescriber = case.prescriber
     if prescriber and prescriber.specialty:
-        fact("specialty", Function(prescriber.specialty))
+        fact("specialty", const(prescriber.specialty))
     if prescriber and prescriber.consultation_with_specialist is not None:
         fact("consultation", boolean(prescriber.consultation_with_specialist))
 
     if case.chart_date:
-        fact("chart_months_back", Number(months_back(case.chart_date, request.date)))
+        fact("chart_months_back", num(months_back(case.chart_date, request.date)))
 
     diagnosis = case.diagnosis
     if diagnosis and diagnosis.condition is not None:
         fact("condition", String(normal_condition(diagnosis.condition)))
     if diagnosis and diagnosis.ms_course:
-        fact("ms_course", Function(diagnosis.ms_course))
+        fact("ms_course", const(diagnosis.ms_course))
     if diagnosis and diagnosis.active is not None:
         fact("disease_active", boolean(diagnosis.active))
 
     for i, trial in enumerate(case.dmt_history or []):
-        fact("dmt_trial", Number(i), Function(trial.drug), Function(trial.outcome))
+        fact("dmt_trial", num(i), const(trial.drug), const(trial.outcome))
     for i, drug in enumerate(case.concurrent_dmts or []):
-        fact("concurrent_dmt", Number(i), Function(drug))
+        fact("concurrent_dmt", num(i), const(drug))
     if case.hiv_positive is not None:
         fact("hiv_positive", boolean(case.hiv_positive))
     for i, infection in enumerate(case.active_infections or []):
-        fact("active_infection", Number(i), String(infection))
+        fact("active_infection", num(i), String(infection))
 
     for i, _course in enumerate(case.lemtrada_courses or []):
-        fact("prior_course", Number(i))
+        fact("prior_course", num(i))
     latest = case.latest_course()
     if latest:
         i, course = latest
         months = months_since(last_dose(course.start_date, course.days), case.planned_start)
-        fact("months_since_last_dose", Number(i), Number(months))
+        fact("months_since_last_dose", num(i), num(months))
 
     if case.response is not None:
         fact("response_documented")
         for i, item in enumerate(case.response.objective or []):
-            fact("response_objective", Number(i), Function(item))
+            fact("response_objective", num(i), const(item))
         for i, item in enumerate(case.response.symptoms or []):
-            fact("response_symptom", Number(i), Function(item))
+            fact("response_symptom", num(i), const(item))
     return facts
+
+
+# Building a symbol is a call into clingo; a batch builds the same small numbers
+# and constants over and over, so they are made once.
+@lru_cache(maxsize=4096)
+def num(value: int) -> Symbol:
+    return Number(value)
+
+
+@lru_cache(maxsize=None)
+def const(name: str) -> Symbol:
+    return Function(name)
 
 
 def boolean(value: bool) -> Symbol:
@@ -93,7 +106,7 @@ def quantity(value: int | float) -> Symbol:
     """
     exact = Decimal(str(value))
     if exact == exact.to_integral_value() and abs(exact) <= INT_MAX:
-        return Number(int(exact))
+        return num(int(exact))
     return String(format(exact.normalize(), "f"))
 
 
