@@ -1,19 +1,28 @@
 """Decide a stream of case records and yield plain results, in input order.
 
 This is the one path every command (decide, test, diff, ...) takes from files to
-decisions. Results are plain data (dicts and strings, no clingo symbols), so the
-same code can run in worker processes and send its results back.
+decisions. Reading stays in this process and is streamed; records go to the
+engine in chunks (one ground program each, see engine.py), and with jobs > 1 the
+chunks go to worker processes, at most a few chunks ahead of the output, so
+memory stays flat however long the input. Results are plain data (dicts and
+strings, no clingo symbols) because they cross process boundaries.
 """
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
+from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .engine import CHUNK, Engine
+from .errors import InputError, Problem
 from .kbase import KnowledgeBase
-from .loading import Record, iter_records, parse_record, reject_duplicate_ids
+from .loading import Record, iter_records, parse_record
 
 
 @dataclass
@@ -30,6 +39,10 @@ class Result:
     def ok(self) -> bool:
         return self.error is None
 
+    @classmethod
+    def failure(cls, error: InputError) -> "Result":
+        return cls(error.source, error=error.as_json(), error_text=error.describe())
+
 
 @dataclass(frozen=True)
 class Options:
@@ -38,39 +51,49 @@ class Options:
     statuses: bool = False
 
 
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def decide_paths(
     paths: Iterable[str],
     kb_dir: str | Path | None = None,
     *,
     options: Options = Options(),
     chunk: int = CHUNK,
+    jobs: int = 1,
     stdin: IO[bytes] | None = None,
 ) -> Iterator[Result]:
     """Decide every case in paths (files, directories, JSON Lines, '-') in order."""
     engine = Engine(KnowledgeBase(kb_dir))  # a broken KB raises here, before any input is read
-    return decide_records(engine, iter_records(paths, stdin), options=options, chunk=chunk)
+    chunks = _chunked(iter_records(paths, stdin), chunk)
+    if jobs > 1:
+        results = _decide_in_workers(chunks, engine.kb.directory, options, jobs)
+    else:
+        results = (r for records in chunks for r in decide_chunk(engine, records, options))
+    return reject_duplicate_ids(results)
 
 
 def decide_records(
     engine: Engine, records: Iterable[Record], *, options: Options = Options(), chunk: int = CHUNK
 ) -> Iterator[Result]:
-    pending: list = []
-    items = reject_duplicate_ids(map(parse_record, records))
-    for item in items:
-        pending.append(item)
-        if len(pending) >= chunk:
-            yield from _decide_chunk(engine, pending, options)
-            pending = []
-    yield from _decide_chunk(engine, pending, options)
+    """Decide records in this process (the engine is reused across chunks)."""
+    results = (r for part in _chunked(iter(records), chunk) for r in decide_chunk(engine, part, options))
+    return reject_duplicate_ids(results)
 
 
-def _decide_chunk(engine: Engine, items: list, options: Options) -> list[Result]:
+def decide_chunk(engine: Engine, records: list[Record], options: Options) -> list[Result]:
+    """Parse, validate and decide one chunk; every record gets exactly one result."""
+    items = [parse_record(r) for r in records]
     cases = [(i.source, i.case) for i in items if i.case is not None]
     decided = iter(engine.decide(cases, details=options.statuses))
     results = []
     for item in items:
         if item.case is None:
-            results.append(Result(item.source, error=item.error.as_json(), error_text=item.error.describe()))
+            results.append(Result.failure(item.error))
             continue
         decision = next(decided)
         results.append(
@@ -81,3 +104,59 @@ def _decide_chunk(engine: Engine, items: list, options: Options) -> list[Result]
             )
         )
     return results
+
+
+def reject_duplicate_ids(results: Iterable[Result]) -> Iterator[Result]:
+    """A second case with an id already seen in this run is an input error, not a second decision."""
+    first_seen: dict[str, str] = {}
+    for result in results:
+        if result.ok:
+            case_id = result.decision["case_id"]
+            earlier = first_seen.setdefault(case_id, result.source)
+            if earlier != result.source:
+                problem = Problem("id", f"duplicate case id {case_id!r}, first used at {earlier}")
+                result = Result.failure(InputError(result.source, [problem], case_id))
+        yield result
+
+
+def _chunked(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while batch := list(islice(records, size)):
+        yield batch
+
+
+# --- worker processes --------------------------------------------------------------
+
+_worker_engine: Engine | None = None
+_worker_options = Options()
+
+
+def _start_worker(kb_dir: str, options: Options) -> None:
+    # clingo's Control cannot be pickled: each worker loads the KB itself, once.
+    global _worker_engine, _worker_options
+    _worker_engine = Engine(KnowledgeBase(kb_dir))
+    _worker_options = options
+
+
+def _work(records: list[Record]) -> list[Result]:
+    assert _worker_engine is not None
+    return decide_chunk(_worker_engine, records, _worker_options)
+
+
+def _decide_in_workers(chunks: Iterator[list[Record]], kb_dir: Path, options: Options, jobs: int) -> Iterator[Result]:
+    first = next(chunks, None)
+    second = next(chunks, None)
+    if second is None:  # one chunk: starting workers would cost more than it saves
+        engine = Engine(KnowledgeBase(kb_dir))
+        yield from decide_chunk(engine, first or [], options)
+        return
+    ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(kb_dir), options)
+    ) as pool:
+        pending: deque[Future] = deque(pool.submit(_work, c) for c in (first, second))
+        for records in chunks:
+            pending.append(pool.submit(_work, records))
+            if len(pending) >= ahead:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()

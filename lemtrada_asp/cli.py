@@ -23,6 +23,14 @@ KB_OPTION = click.option(
     help="Knowledge base directory (holding lemtrada.lp). Default: the KB shipped with the package.",
 )
 
+JOBS_OPTION = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for large batches. Default: all cores. Output order is input order either way.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lemtrada-asp")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import KB_OPTION, main, run_guarded
+from ..cli import JOBS_OPTION, KB_OPTION, main, run_guarded
 from ..errors import InputError
 
 
@@ -23,7 +23,8 @@ from ..errors import InputError
     help="text: a summary per case; json: one JSON object per line (decision format v1).",
 )
 @KB_OPTION
-def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> None:
+@JOBS_OPTION
+def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None, jobs: int | None) -> None:
     """Decide the cases in PATHS.
 
     A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
@@ -33,7 +34,8 @@ def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> N
 
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
-    from ..batch import decide_paths
+    from ..batch import decide_paths, default_jobs
+    from ..progress import with_progress
     from ..render import as_text
 
     invalid = 0
@@ -41,7 +43,8 @@ def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None) -> N
     def body() -> None:
         nonlocal invalid
         separator = ""
-        for result in decide_paths(paths, kb_dir):
+        results = decide_paths(paths, kb_dir, jobs=jobs or default_jobs())
+        for result in with_progress(results):
             if not result.ok:
                 invalid += 1
                 click.echo(f"error: {result.error_text}", err=True)
