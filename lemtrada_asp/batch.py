@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -149,11 +147,15 @@ def _decide_in_workers(chunks: Iterator[list[Record]], kb_dir: Path, options: Op
         engine = Engine(KnowledgeBase(kb_dir))
         yield from decide_chunk(engine, first or [], options)
         return
+    # Imported here: a one-case run should not pay ~20 ms for process pools.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(kb_dir), options)
     ) as pool:
-        pending: deque[Future] = deque(pool.submit(_work, c) for c in (first, second))
+        pending: deque = deque(pool.submit(_work, c) for c in (first, second))
         for records in chunks:
             pending.append(pool.submit(_work, records))
             if len(pending) >= ahead:

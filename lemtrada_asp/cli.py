@@ -66,6 +66,3 @@ def run_guarded(body) -> None:
 
 # Subcommands register themselves on `main` when imported.
 from .commands import decide as _decide  # noqa: E402,F401
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
