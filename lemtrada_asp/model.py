@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 from pydantic import (
     AfterValidator,
@@ -61,6 +62,64 @@ US_STATES = frozenset(
 
 TEXT_MAX = 200  # the case format: free text of 1-200 characters
 
+# Limits of this tool, beyond the case format (README, "Case format"). A real case
+# lists a handful of drugs, codes and infections and nests three levels deep
+# (case > response > objective); the limits sit far above that and far below what
+# could make parsing, validating or grounding slow.
+MAX_LIST_ITEMS = 100  # entries in any one list (dmt_history, diagnosis_codes, ...)
+MAX_NESTING = 10  # objects and lists inside one another, the case itself being 1
+MAX_DIGITS = 30  # digits in a whole number; int("9" * 10**6) alone takes seconds
+MAX_PROBLEMS = 20  # problems reported per case; the rest are counted
+
+
+class RefusedNumber:
+    """A number the parsers will not convert, kept as a marker in its place.
+
+    A whole number of more than MAX_DIGITS digits would be slow to convert (and
+    Python refuses past 4,300 digits); JSON's NaN and Infinity are no quantity a
+    case can state. Parsers cannot tell which field they are in; validation can,
+    so the parsers leave this marker and validation reports it under its field.
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+
+    @classmethod
+    def long(cls, text: str) -> "RefusedNumber":
+        digits = len(text.lstrip("+-"))
+        return cls(f"expected a number of at most {MAX_DIGITS} digits, got one of {digits:,} digits")
+
+    def __repr__(self) -> str:
+        return f"<{self.message}>"
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlist = _SHOW.maxdict = 4
+_SHOW.maxlevel = 2
+
+
+def show(value: Any) -> str:
+    """A value as a short repr for a message: long text and big lists are cut, never printed whole."""
+    return _SHOW.repr(value)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``dmt_history[0].drug``; a key that is not a plain name is quoted, so a
+    newline or a very long key in a case cannot forge or flood a message line."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int) and not isinstance(part, bool):
+            path += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+            path += f".{part}" if path else part
+        else:
+            path += f"[{show(part)}]"
+    return path
+
 
 def _drug(value: Any) -> str:
     if not isinstance(value, str):
@@ -70,7 +129,7 @@ def _drug(value: Any) -> str:
         raise ValueError("alemtuzumab (Lemtrada) is the drug requested; it is never a prior or concurrent DMT")
     if key not in _DRUG_LOOKUP:
         raise ValueError(
-            f"unknown drug {value!r}; expected one of {', '.join(DMT_ALIASES)} (brand names accepted)"
+            f"unknown drug {show(value)}; expected one of {', '.join(DMT_ALIASES)} (brand names accepted)"
         )
     return _DRUG_LOOKUP[key]
 
@@ -81,29 +140,31 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _iso_date(value: Any) -> Any:
     # YAML gives date objects; JSON gives strings. Pydantic alone would also take
     # an integer as a Unix timestamp, which in a case file is always a mistake.
-    if isinstance(value, date) and not isinstance(value, datetime):
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date as YYYY-MM-DD without a time of day, got {value.isoformat(' ')}")
+    if isinstance(value, date):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
-    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {show(value)}")
 
 
 def _state(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a two-letter US state code, got {value!r}")
+        raise ValueError(f"expected a two-letter US state code, got {show(value)}")
     code = value.strip().upper()
     if code not in US_STATES:
-        raise ValueError(f"expected a two-letter US state code, got {value!r}")
+        raise ValueError(f"expected a two-letter US state code, got {show(value)}")
     return code
 
 
 def _positive_number(value: Any) -> int | float:
     # One check instead of pydantic's int|float union, which reports each branch.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     if value <= 0:
@@ -130,6 +191,11 @@ PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
 
 
+def _bounded(item: Any) -> Any:
+    """A list of at most MAX_LIST_ITEMS entries; pydantic refuses a longer one before reading it."""
+    return Annotated[list[item], Field(max_length=MAX_LIST_ITEMS)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,7 +205,7 @@ class Request(_Strict):
     start_date: Day | None = None
     dose_mg_per_day: PositiveNumber
     days: PositiveInt
-    diagnosis_codes: list[Code] | None = None
+    diagnosis_codes: _bounded(Code) | None = None
 
 
 class Member(_Strict):
@@ -169,12 +235,15 @@ class LemtradaCourse(_Strict):
 
 
 class Response(_Strict):
-    objective: list[
+    objective: _bounded(
         Literal["mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved"]
-    ] | None = None
-    symptoms: list[
+    ) | None = None
+    symptoms: _bounded(
         Literal["motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling"]
-    ] | None = None
+    ) | None = None
+
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Case(_Strict):
@@ -184,11 +253,11 @@ class Case(_Strict):
     prescriber: Prescriber | None = None
     chart_date: Day | None = None
     diagnosis: Diagnosis | None = None
-    dmt_history: list[DmtTrial] | None = None
-    concurrent_dmts: list[Drug] | None = None
+    dmt_history: _bounded(DmtTrial) | None = None
+    concurrent_dmts: _bounded(Drug) | None = None
     hiv_positive: StrictBool | None = None
-    active_infections: list[Text] | None = None
-    lemtrada_courses: list[LemtradaCourse] | None = None
+    active_infections: _bounded(Text) | None = None
+    lemtrada_courses: _bounded(LemtradaCourse) | None = None
     response: Response | None = None
 
     # --- what the rules need, derived once ---------------------------------
@@ -204,17 +273,54 @@ class Case(_Strict):
 
 def validate_case(data: Any, source: str) -> Case:
     """Validate one parsed case; raise CaseValidationError naming every bad field."""
-    case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    case_id = _echoable_id(data)
     if not isinstance(data, dict):
         raise CaseValidationError(source, [Problem("", f"expected a case object (a mapping), got {_kind(data)}")], case_id)
+    problems = shape_problems(data)
+    if problems:
+        raise CaseValidationError(source, _capped(problems), case_id)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
-        raise CaseValidationError(source, [_problem(e) for e in exc.errors()], case_id) from None
+        raise CaseValidationError(source, _capped([_problem(e) for e in exc.errors()]), case_id) from None
     problems = _cross_field_problems(case)
     if problems:
-        raise CaseValidationError(source, problems, case.id)
+        raise CaseValidationError(source, _capped(problems), case.id)
     return case
+
+
+def _echoable_id(data: Any) -> str | None:
+    # An invalid case's id is echoed in its error object only if it is a valid id:
+    # a megabyte of text or a NUL in "case_id" would be the error repeating the attack.
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and ID_PATTERN.fullmatch(found) else None
+
+
+def shape_problems(data: Any) -> list[Problem]:
+    """Nesting past MAX_NESTING and refused numbers, found without recursion.
+
+    Runs before pydantic so that neither it nor a message's repr ever walks a
+    structure deep enough to exhaust the stack.
+    """
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple, int]] = [(data, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, RefusedNumber):
+            problems.append(Problem(field_path(path), value.message))
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                problems.append(Problem(field_path(path), f"nested more than {MAX_NESTING} levels deep; a case nests at most 3"))
+                continue
+            pairs = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((child, (*path, key), depth + 1) for key, child in reversed(list(pairs)))
+    return problems
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], Problem("", f"... and {len(problems) - MAX_PROBLEMS} more problems")]
 
 
 def _cross_field_problems(case: Case) -> list[Problem]:
@@ -237,22 +343,17 @@ def _cross_field_problems(case: Case) -> list[Problem]:
 
 
 def _problem(error: dict) -> Problem:
-    path = ""
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    path = field_path(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field (not in the case format; check its spelling)"
     elif error["type"] == "missing":
         message = "required field is missing"
+    elif error["type"] == "too_long" and isinstance(error.get("input"), list):
+        message = f"expected at most {MAX_LIST_ITEMS} entries (this tool's limit), got {len(error['input']):,}"
     elif "input" in error and error["type"] not in ("value_error",):
-        message += f" (got {_show(error['input'])})"
+        message += f" (got {show(error['input'])})"
     return Problem(path, message)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _kind(value: Any) -> str:
