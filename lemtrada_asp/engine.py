@@ -44,7 +44,8 @@ class Engine:
         ]
 
     def solve(self, cases: Sequence[Case], details: bool = True) -> list[Outcome]:
-        ctl, messages = self.kb.control()
+        # Two models asked for, so that a KB that is not deterministic is caught.
+        ctl, messages = self.kb.control(["--models=2"])
         with ctl.backend() as backend:
             for key, case in enumerate(cases):
                 for symbol in case_symbols(key, case):
