@@ -313,7 +313,12 @@ def shape_problems(data: Any) -> list[Problem]:
                 problems.append(Problem(field_path(path), f"nested more than {MAX_NESTING} levels deep; a case nests at most 3"))
                 continue
             pairs = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend((child, (*path, key), depth + 1) for key, child in reversed(list(pairs)))
+            # Plain scalars need no visit; skipping them keeps this walk cheap per case.
+            stack.extend(
+                (child, (*path, key), depth + 1)
+                for key, child in reversed(list(pairs))
+                if isinstance(child, (dict, list, RefusedNumber))
+            )
     return problems
 
 
