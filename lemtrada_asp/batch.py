@@ -47,6 +47,7 @@ class Options:
     """What each result should carry besides the decision."""
 
     statuses: bool = False
+    corrections: bool = False  # minimal corrections of denied and pended cases (corrections.py)
 
 
 def default_jobs() -> int:
@@ -87,7 +88,12 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
     """Parse, validate and decide one chunk; every record gets exactly one result."""
     items = [parse_record(r) for r in records]
     cases = [(i.source, i.case) for i in items if i.case is not None]
-    decided = iter(engine.decide(cases, details=options.statuses))
+    decisions = engine.decide(cases, details=options.statuses)
+    if options.corrections:
+        from .corrections import attach_corrections  # only runs that ask for them load corrections.lp
+
+        attach_corrections(engine.kb, decisions)
+    decided = iter(decisions)
     results = []
     for item in items:
         if item.case is None:

@@ -75,6 +75,9 @@ class Decision:
     outcome: Outcome
     catalogue: Catalogue
     kb_version: str
+    # Minimal corrections (corrections.py), set only when they were computed:
+    # a list of sets, each a list of {id, title, change, actionable}.
+    corrections: list[list[dict[str, Any]]] | None = None
 
     @property
     def decision(self) -> str:
@@ -139,7 +142,7 @@ class Decision:
                 "days": days,
                 "hcpcs": [{"code": code, "units": units} for code, units in sorted(self.outcome.billed)],
             }
-        return {
+        data = {
             "case_id": self.case.id,
             "decision": self.decision,
             "pend_reason": self.pend_reason,
@@ -170,3 +173,6 @@ class Decision:
             "kb_version": self.kb_version,
             "source": self.source,
         }
+        if self.corrections is not None:
+            data["corrections"] = self.corrections
+        return data

@@ -30,7 +30,22 @@ def as_text(data: dict) -> str:
     if data["advisories"]:
         lines.append("  Advisories:")
         lines += [f"    - {text}" for text in data["advisories"]]
+    if data.get("corrections"):
+        lines += _corrections(data["corrections"])
     return "\n".join(lines)
+
+
+def _corrections(sets: list[list[dict]]) -> list[str]:
+    """Numbers separate alternatives and "+" joins changes needed together, so a
+    reviewer reads each set as one thing the prescriber could do."""
+    lines = ["  What would change the decision (fewest changes; any one of these):" if len(sets) > 1
+             else "  What would change the decision (fewest changes):"]
+    for number, changes in enumerate(sets, 1):
+        for position, change in enumerate(changes):
+            lead = f"{number}." if position == 0 else "+"
+            mark = "actionable" if change["actionable"] else "not actionable"
+            lines.append(f"    {lead:>3} {change['id']:<8} {change['change']}  [{mark}]")
+    return lines
 
 
 def _criterion(entry: dict) -> list[str]:

@@ -22,9 +22,17 @@ from ..errors import InputError
     show_default=True,
     help="text: a summary per case; json: one JSON object per line (decision format v1).",
 )
+@click.option(
+    "--corrections/--no-corrections",
+    default=True,
+    show_default=True,
+    help="For each denied or pended case, list the fewest changes that would reach approval (computed by clingo).",
+)
 @KB_OPTION
 @JOBS_OPTION
-def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None, jobs: int | None) -> None:
+def decide(
+    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None
+) -> None:
     """Decide the cases in PATHS.
 
     A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
@@ -34,7 +42,7 @@ def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None, jobs
 
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
-    from ..batch import decide_paths, default_jobs
+    from ..batch import Options, decide_paths, default_jobs
     from ..progress import with_progress
     from ..render import as_text
 
@@ -43,7 +51,8 @@ def decide(paths: tuple[str, ...], output_format: str, kb_dir: Path | None, jobs
     def body() -> None:
         nonlocal invalid
         separator = ""
-        results = decide_paths(paths, kb_dir, jobs=jobs or default_jobs())
+        options = Options(corrections=corrections)
+        results = decide_paths(paths, kb_dir, options=options, jobs=jobs or default_jobs())
         for result in with_progress(results):
             if not result.ok:
                 invalid += 1
