@@ -67,3 +67,4 @@ def run_guarded(body) -> None:
 # Subcommands register themselves on `main` when imported.
 from .commands import decide as _decide  # noqa: E402,F401
 from .commands import explain as _explain, letter as _letter  # noqa: E402,F401
+from .commands import check_kb as _check_kb, diff as _diff, generate as _generate, test as _test  # noqa: E402,F401

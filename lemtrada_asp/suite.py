@@ -63,3 +63,51 @@ def differences(expected: dict[str, Any], decision: dict[str, Any]) -> list[str]
         if want != have:
             lines.append(f"{key}: expected {want!r}, decided {have!r}")
     return lines
+
+
+# --- running a suite ------------------------------------------------------------
+
+
+def default_suite_dir() -> Path:
+    """The example cases of the checkout this package runs from (cases/ beside lemtrada_asp/)."""
+    here = Path(__file__).resolve().parent
+    candidate = here.parent / "cases"
+    if candidate.is_dir():
+        return candidate
+    raise InputError(
+        str(candidate),
+        [Problem("", "no test suite given and none found here (the example cases ship with the source checkout, "
+                     "not the installed package); give the case files or directories to test")],
+    )
+
+
+def expectation_for(source: str) -> Path | None:
+    """The expectation file beside a case file; None for a JSON Lines line or standard input."""
+    path = Path(source)
+    return expectation_path(path) if path.is_file() else None
+
+
+def mismatches(expected: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+    """Like differences, worded for a person: lists show what is missing (-) and extra (+)."""
+    got = observed(decision)
+    lines = []
+    for key in KEYS:
+        if key not in expected:
+            continue
+        want, have = expected[key], got[key]
+        if key in ("failed", "missing"):
+            want, have = sorted(want or []), sorted(have)
+            if want != have:
+                marks = [f"-{i}" for i in want if i not in have] + [f"+{i}" for i in have if i not in want]
+                lines.append(f"{key}: expected {_ids(want)}, decided {_ids(have)}  ({' '.join(marks)})")
+        elif want != have:
+            lines.append(f"{key}: expected {_plain(want)}, decided {_plain(have)}")
+    return lines
+
+
+def _ids(ids: list[str]) -> str:
+    return "[" + ", ".join(ids) + "]"
+
+
+def _plain(value: Any) -> str:
+    return "none" if value is None else str(value)
