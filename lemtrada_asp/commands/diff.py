@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import click
-import yaml
 
 from ..cli import JOBS_OPTION, KB_OPTION, main, run_guarded
 from ..errors import InputError
@@ -93,6 +91,8 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
+    import tempfile  # here, not at the top: every command's start-up would pay for it
+
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for result, change in compare_paths(paths, base_dir, kb_dir, jobs=workers):
             if not result.ok:
@@ -160,6 +160,8 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None) 
     impact = exhaustive_impact(base_dir, kb_dir)
     base_name, kb_name = _names(base_dir, kb_dir)
     written: list[str | None] = []
+    import yaml  # only for witness files
+
     for cls in impact.classes:
         if witness_dir is None:
             written.append(None)
