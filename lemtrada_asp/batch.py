@@ -110,14 +110,29 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
     return results
 
 
+SOURCES_KEPT = 100_000  # ids whose first source is remembered for the message
+
+
 def reject_duplicate_ids(results: Iterable[Result]) -> Iterator[Result]:
-    """A second case with an id already seen in this run is an input error, not a second decision."""
+    """A second case with an id already seen in this run is an input error, not a second decision.
+
+    Every id must be remembered, so memory grows with the run; to keep that small,
+    where an id was first seen is kept only for the first 100,000 ids.
+    """
     first_seen: dict[str, str] = {}
+    seen: set[str] = set()
     for result in results:
         if result.ok:
             case_id = result.decision["case_id"]
-            earlier = first_seen.setdefault(case_id, result.source)
-            if earlier != result.source:
+            earlier = first_seen.get(case_id)
+            if earlier is None and case_id in seen:
+                earlier = "an earlier case of this run"
+            if earlier is None:
+                if len(first_seen) < SOURCES_KEPT:
+                    first_seen[case_id] = result.source
+                else:
+                    seen.add(case_id)
+            else:
                 problem = Problem("id", f"duplicate case id {case_id!r}, first used at {earlier}")
                 result = Result.failure(InputError(result.source, [problem], case_id))
         yield result

@@ -32,6 +32,18 @@ JOBS_OPTION = click.option(
 )
 
 
+def format_option(choices: list[str], help: str):
+    """--format, the same option on every command: the first choice is the default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lemtrada-asp")
 def main() -> None:

@@ -96,6 +96,11 @@ class Corrector:
             facts: list[clingo.Symbol] = []
             for key in sorted(open_keys):
                 changes = frozenset(shown.get(key, ()))
+                if changes in found[key]:  # an edited corrections.lp that does not block what it found
+                    raise KnowledgeBaseError(
+                        f"{self.root}: corrections do not converge for case {cases[key].id}: "
+                        f"round {round_number} found again {sorted(i for i, _ in changes)}"
+                    )
                 found[key].append(changes)
                 facts += _found_facts(key, round_number, changes)
             if open_keys:  # the next round asks each open case for a set it has not shown

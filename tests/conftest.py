@@ -7,6 +7,7 @@ each test names the single fact it is about.
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,19 @@ def statuses(engine):
 
 def ids(entries: list[dict[str, Any]]) -> list[str]:
     return [e["id"] for e in entries]
+
+
+def edited_kb(tmp_path: Path, file: str, *, replace: tuple[str, str] | None = None, append: str | None = None) -> Path:
+    """A copy of the shipped KB in tmp_path/kb (made once per test) with one file edited."""
+    kb = tmp_path / "kb"
+    if not kb.exists():
+        shutil.copytree(KB_DIR, kb)
+    path = kb / file
+    text = path.read_text()
+    if replace is not None:
+        assert replace[0] in text, f"{replace[0]!r} is not in {file}: the test needs updating"
+        text = text.replace(replace[0], replace[1])
+    if append is not None:
+        text = text.rstrip("\n") + "\n" + append + "\n"
+    path.write_text(text)
+    return kb

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from conftest import INITIAL, vary
-from lemtrada_asp.batch import decide_paths
+import lemtrada_asp.batch as batch
+from lemtrada_asp.batch import Result, decide_paths, reject_duplicate_ids
 from lemtrada_asp.progress import SHOW_AFTER, with_progress
 
 
@@ -51,3 +52,20 @@ def test_progress_is_silent_unless_asked_and_passes_every_result_through(capsys)
     assert f"{SHOW_AFTER + 50}" in capsys.readouterr().err
     assert list(with_progress(range(10), enabled=True)) == list(range(10))
     assert capsys.readouterr().err == ""
+
+
+def test_a_repeated_id_is_an_error_even_past_the_ids_whose_first_source_is_kept(monkeypatch):
+    monkeypatch.setattr(batch, "SOURCES_KEPT", 2)
+    results = [Result(f"s{i}", decision={"case_id": c}) for i, c in enumerate("abcacd")]
+    checked = list(reject_duplicate_ids(results))
+    assert [r.ok for r in checked] == [True, True, True, False, False, True]
+    assert checked[3].error_text == "s3: id: duplicate case id 'a', first used at s0"
+    assert checked[4].error_text == "s4: id: duplicate case id 'c', first used at an earlier case of this run"
+
+
+def test_the_same_file_given_twice_is_a_duplicate_the_second_time(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(INITIAL))
+    results = list(decide_paths([str(path), str(path)]))
+    assert [r.ok for r in results] == [True, False]
+    assert "duplicate case id 'T-INITIAL'" in results[1].error_text

@@ -15,22 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import INITIAL, KB_DIR, vary
+from conftest import INITIAL, KB_DIR, edited_kb, vary
 from lemtrada_asp.cli import main
 
 
-def broken_kb(tmp_path: Path, file: str, *, append: str | None = None, replace: tuple[str, str] | None = None) -> Path:
-    kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb)
-    path = kb / file
-    text = path.read_text()
-    if replace is not None:
-        assert replace[0] in text, f"{replace[0]!r} is not in {file}: the test needs updating"
-        text = text.replace(replace[0], replace[1])
-    if append is not None:
-        text = text.rstrip("\n") + "\n" + append + "\n"
-    path.write_text(text)
-    return kb
 
 
 def decide_with(kb: Path, tmp_path: Path, *cases: dict, extra: list[str] = ()):
@@ -54,60 +42,60 @@ def assert_kb_error(result, *words: str) -> None:
 
 
 def test_a_syntax_error_names_the_file_and_line(tmp_path):
-    kb = broken_kb(tmp_path, "criteria_initial.lp", append='finding(K, "I2", met, none) :- age(K, A) A >= 18.')
+    kb = edited_kb(tmp_path, "criteria_initial.lp", append='finding(K, "I2", met, none) :- age(K, A) A >= 18.')
     result = decide_with(kb, tmp_path, INITIAL)
     assert_kb_error(result, "does not load", f"criteria_initial.lp:{last_line(kb, 'criteria_initial.lp')}:", "syntax error")
     assert result.stdout == ""  # the KB is checked before any case is read
 
 
 def test_an_unsafe_variable_names_the_rule_and_the_variable(tmp_path):
-    kb = broken_kb(tmp_path, "decision.lp", append="decision(K, deny, Reason) :- case(K).")
+    kb = edited_kb(tmp_path, "decision.lp", append="decision(K, deny, Reason) :- case(K).")
     result = decide_with(kb, tmp_path, INITIAL)
     assert_kb_error(result, "does not ground", f"decision.lp:{last_line(kb, 'decision.lp')}:", "unsafe variables", "'Reason' is unsafe")
     assert result.stdout == ""
 
 
 def test_an_include_of_a_missing_file_names_it(tmp_path):
-    kb = broken_kb(tmp_path, "lemtrada.lp", append='#include "state_mandate.lp".')  # a typo: no s
+    kb = edited_kb(tmp_path, "lemtrada.lp", append='#include "state_mandate.lp".')  # a typo: no s
     assert_kb_error(decide_with(kb, tmp_path, INITIAL), "does not load", "file could not be opened", "state_mandate.lp")
 
 
 def test_a_constraint_that_rules_out_every_answer_is_a_kb_error_not_a_silence(tmp_path):
-    kb = broken_kb(tmp_path, "integrity.lp", append=":- case(K).")
+    kb = edited_kb(tmp_path, "integrity.lp", append=":- case(K).")
     result = decide_with(kb, tmp_path, INITIAL, vary(INITIAL, {"id": "T-2", "request.days": 3}))
     assert_kb_error(result, "the knowledge base has no answer")
     assert result.stdout == ""  # no case is reported decided
 
 
 def test_a_constraint_against_one_decision_stops_the_batch_it_is_in(tmp_path):
-    kb = broken_kb(tmp_path, "decision.lp", append=":- decision(K, approve, _).")
+    kb = edited_kb(tmp_path, "decision.lp", append=":- decision(K, approve, _).")
     denied = vary(INITIAL, {"id": "T-DENY", "request.days": 3})
     assert_kb_error(decide_with(kb, tmp_path, denied, INITIAL), "the knowledge base has no answer")
 
 
 def test_two_decisions_for_one_case_name_the_case_and_the_count(tmp_path):
-    kb = broken_kb(tmp_path, "decision.lp", append="decision(K, pend, information) :- decision(K, deny, none).")
+    kb = edited_kb(tmp_path, "decision.lp", append="decision(K, pend, information) :- decision(K, deny, none).")
     result = decide_with(kb, tmp_path, vary(INITIAL, {"id": "T-TWO", "request.days": 3}))
     assert_kb_error(result, "unsound for case T-TWO", "decisions(2)")
 
 
 def test_a_criterion_with_two_statuses_is_a_kb_fault(tmp_path):
-    kb = broken_kb(tmp_path, "criteria_initial.lp", append='finding(K, "I2", not_met, none) :- case(K).')
+    kb = edited_kb(tmp_path, "criteria_initial.lp", append='finding(K, "I2", not_met, none) :- case(K).')
     assert_kb_error(decide_with(kb, tmp_path, INITIAL), "unsound for case T-INITIAL", 'two_statuses("I2")')
 
 
 def test_a_leaf_whose_rules_are_all_gone_never_gets_a_status_and_is_a_kb_fault(tmp_path):
-    kb = broken_kb(tmp_path, "criteria_billing.lp", replace=('finding(K, "B1"', 'finding(K, "B1-renamed"'))
+    kb = edited_kb(tmp_path, "criteria_billing.lp", replace=('finding(K, "B1"', 'finding(K, "B1-renamed"'))
     assert_kb_error(decide_with(kb, tmp_path, INITIAL), 'unjudged("B1")')
 
 
 def test_a_composite_criterion_that_never_gets_a_status_is_a_kb_fault(tmp_path):
-    kb = broken_kb(tmp_path, "catalogue.lp", replace=('node("I3", any_of)', 'node("I3", anyof)'))
+    kb = edited_kb(tmp_path, "catalogue.lp", replace=('node("I3", any_of)', 'node("I3", anyof)'))
     assert_kb_error(decide_with(kb, tmp_path, INITIAL), 'unjudged("I3")')
 
 
 def test_a_kb_with_several_answers_is_not_deterministic(tmp_path):
-    kb = broken_kb(tmp_path, "decision.lp", append="{ second_opinion(K) } :- case(K).\n#show second_opinion/1.")
+    kb = edited_kb(tmp_path, "decision.lp", append="{ second_opinion(K) } :- case(K).\n#show second_opinion/1.")
     assert_kb_error(decide_with(kb, tmp_path, INITIAL), "not deterministic")
 
 
@@ -119,7 +107,7 @@ def test_a_kb_directory_without_its_root_file_is_named(tmp_path):
 
 
 def test_a_broken_kb_outranks_bad_input_exit_3_not_2(tmp_path):
-    kb = broken_kb(tmp_path, "integrity.lp", append=":- case(K).")
+    kb = edited_kb(tmp_path, "integrity.lp", append=":- case(K).")
     result = decide_with(kb, tmp_path, {"id": "bad id!"}, INITIAL, extra=[str(tmp_path / "missing.json")])
     assert_kb_error(result, "the knowledge base has no answer")
 

@@ -8,23 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import KB_DIR
+from conftest import KB_DIR, edited_kb
 from lemtrada_asp.cli import main
 
 
-def edited_kb(tmp_path: Path, file: str, *, replace: tuple[str, str] | None = None, append: str | None = None) -> Path:
-    kb = tmp_path / "kb"
-    if not kb.exists():
-        shutil.copytree(KB_DIR, kb)
-    path = kb / file
-    text = path.read_text()
-    if replace is not None:
-        assert replace[0] in text, f"{replace[0]!r} is not in {file}: the test needs updating"
-        text = text.replace(replace[0], replace[1])
-    if append is not None:
-        text = text.rstrip("\n") + "\n" + append + "\n"
-    path.write_text(text)
-    return kb
 
 
 def check(*args: str):

@@ -8,20 +8,13 @@ from pathlib import Path
 
 import click
 
-from ..cli import JOBS_OPTION, KB_OPTION, main, run_guarded
+from ..cli import JOBS_OPTION, KB_OPTION, format_option, main, run_guarded
 from ..errors import InputError
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a summary per case; json: one JSON object per line (decision format v1).",
-)
+@format_option(["text", "json"], "text: a summary per case; json: one JSON object per line (decision format v1).")
 @click.option(
     "--corrections/--no-corrections",
     default=True,

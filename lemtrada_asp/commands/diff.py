@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import JOBS_OPTION, KB_OPTION, main, run_guarded
+from ..cli import JOBS_OPTION, KB_OPTION, format_option, main, run_guarded
 from ..errors import InputError
 
 
@@ -22,14 +22,7 @@ from ..errors import InputError
     help="The knowledge base before the edit. Default: the KB shipped with the package.",
 )
 @KB_OPTION
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.",
-)
+@format_option(["text", "json"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.")
 @click.option("--exhaustive", is_flag=True, help="No corpus: compare the KBs on every possible case (abstract input space) and describe the classes of case that change.")
 @click.option(
     "--witnesses",

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..cli import KB_OPTION, main, run_guarded
+from ..cli import KB_OPTION, format_option, main, run_guarded
 
 
 @main.command()
 @click.argument("case")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text: an indented tree for a terminal; json: the same tree as one object; markdown: nested lists.",
-)
+@format_option(["text", "json", "markdown"], "text: an indented tree for a terminal; json: the same tree as one object; markdown: nested lists.")
 @KB_OPTION
 def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     """Explain the decision on CASE: every criterion evaluated, with its status.

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..cli import KB_OPTION, main, run_guarded
+from ..cli import KB_OPTION, format_option, main, run_guarded
 
 
 @main.command()
 @click.argument("case")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["markdown", "html", "text"]),
-    default="markdown",
-    show_default=True,
-    help="markdown for review and editing; html to print or send; text for plain mail systems.",
-)
+@format_option(["markdown", "html", "text"], "markdown for review and editing; html to print or send; text for plain mail systems.")
 @click.option(
     "--out",
     "out",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import JOBS_OPTION, KB_OPTION, main, run_guarded
+from ..cli import JOBS_OPTION, KB_OPTION, format_option, main, run_guarded
 from ..errors import InputError
 
 
@@ -16,14 +16,7 @@ from ..errors import InputError
 @click.argument("paths", nargs=-1)
 @KB_OPTION
 @click.option("--coverage", is_flag=True, help="Also report, per criterion, sub-criterion and exclusion, which statuses the cases exercised and which never.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).",
-)
+@format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
 def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None) -> None:
     """Decide test cases and compare each with its expected outcome.
