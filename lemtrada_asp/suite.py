@@ -49,22 +49,6 @@ def observed(decision: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def differences(expected: dict[str, Any], decision: dict[str, Any]) -> list[str]:
-    """One line per expected key that the decision does not match; empty when it passes."""
-    got = observed(decision)
-    lines = []
-    for key in KEYS:
-        if key not in expected:
-            continue
-        want = expected[key]
-        have = got[key]
-        if key in ("failed", "missing"):
-            want, have = sorted(want or []), sorted(have)
-        if want != have:
-            lines.append(f"{key}: expected {want!r}, decided {have!r}")
-    return lines
-
-
 # --- running a suite ------------------------------------------------------------
 
 
@@ -88,7 +72,10 @@ def expectation_for(source: str) -> Path | None:
 
 
 def mismatches(expected: dict[str, Any], decision: dict[str, Any]) -> list[str]:
-    """Like differences, worded for a person: lists show what is missing (-) and extra (+)."""
+    """One line per expected key the decision does not match (empty when it passes).
+
+    Worded for a person: id lists show what is expected but missing (-) and extra (+).
+    """
     got = observed(decision)
     lines = []
     for key in KEYS:

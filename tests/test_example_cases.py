@@ -6,7 +6,7 @@ import pytest
 
 from conftest import CASES_DIR
 from lemtrada_asp.loading import is_case_file, iter_items
-from lemtrada_asp.suite import differences, expectation_path, load_expectation
+from lemtrada_asp.suite import expectation_path, load_expectation, mismatches
 
 CASE_FILES = sorted(p for p in CASES_DIR.iterdir() if is_case_file(p))
 
@@ -26,14 +26,14 @@ def test_example_case(engine, path):
     [item] = iter_items([str(path)])
     assert item.error is None, item.error and item.error.describe()
     decision = engine.decide([(item.source, item.case)])[0].as_json()
-    assert differences(load_expectation(expectation_path(path)), decision) == []
+    assert mismatches(load_expectation(expectation_path(path)), decision) == []
 
 
-def test_differences_reports_each_mismatched_key():
+def test_a_mismatch_is_reported_per_key_with_missing_and_extra_ids():
     decision = {"decision": "deny", "pend_reason": None, "failed": [{"id": "I2"}], "missing": [], "authorized": None}
-    assert differences({"decision": "deny", "failed": ["I2"]}, decision) == []
-    assert differences({"decision": "approve", "failed": [], "authorized_mg": 60}, decision) == [
-        "decision: expected 'approve', decided 'deny'",
-        "failed: expected [], decided ['I2']",
-        "authorized_mg: expected 60, decided None",
+    assert mismatches({"decision": "deny", "failed": ["I2"]}, decision) == []
+    assert mismatches({"decision": "approve", "failed": [], "authorized_mg": 60}, decision) == [
+        "decision: expected approve, decided deny",
+        "failed: expected [], decided [I2]  (+I2)",
+        "authorized_mg: expected 60, decided none",
     ]
