@@ -79,6 +79,7 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
     from ..batch import default_jobs
     from ..changes import Summary, compare_paths
+    from ..progress import with_progress
 
     summary = Summary()
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
@@ -87,7 +88,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     import tempfile  # here, not at the top: every command's start-up would pay for it
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for result, change in compare_paths(paths, base_dir, kb_dir, jobs=workers):
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
             if not result.ok:
                 summary.invalid += 1
                 click.echo(f"error: {result.error_text}", err=True)

@@ -33,6 +33,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     does not load.
     """
     from ..batch import Options, decide_paths, default_jobs
+    from ..progress import with_progress
     from ..suite import default_suite_dir, expectation_for, load_expectation, mismatches
 
     totals = {"passed": 0, "failed": 0, "invalid": 0}
@@ -47,7 +48,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
         results = decide_paths(targets, kb_dir, options=Options(statuses=coverage), jobs=jobs or default_jobs())
         if coverage:
             tracker = _coverage(kb_dir)
-        for result in results:
+        for result in with_progress(results):
             if not result.ok:
                 totals["invalid"] += 1
                 emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
