@@ -15,7 +15,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,8 +133,8 @@ def main(n: int, seed: int, runs: int, with_million: bool) -> None:
             rate, p50, p99, _ = batch(corpus, cores, with_corrections)
             rows.append((f"{n:,} generated cases with corrections, {cores} cores", rate, p50, p99))
 
-        click.echo(f"| workload | cases/s | p50 ms/case | p99 ms/case |")
-        click.echo(f"| --- | ---: | ---: | ---: |")
+        click.echo("| workload | cases/s | p50 ms/case | p99 ms/case |")
+        click.echo("| --- | ---: | ---: | ---: |")
         for name, rate, p50, p99 in rows:
             click.echo(f"| {name} | {rate:,.0f} | {p50 * 1000:.3f} | {p99 * 1000:.3f} |")
         if with_million:

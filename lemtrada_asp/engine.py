@@ -8,15 +8,13 @@ rule relates two keys.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
-import clingo
 
 from .decision import Decision, Outcome
 from .errors import KnowledgeBaseError
 from .facts import case_symbols
 from .kbase import KnowledgeBase
-from .loading import Item
 from .model import Case
 
 CHUNK = 200  # cases per ground program; measured by `python -m lemtrada_asp.bench`
@@ -84,20 +82,3 @@ def _check(case: Case, outcome: Outcome) -> None:
             f"the knowledge base is unsound for case {case.id}: " + ", ".join(sorted(faults)),
             ["kb_fault: unjudged(Id) = a leaf with no status rule; two_statuses(Id); decisions(N) = not exactly one decision"],
         )
-
-
-def decide_items(engine: Engine, items: Iterable[Item], chunk: int = CHUNK) -> Iterator[Item | Decision]:
-    """Decide a stream of items in order: a Decision for each case, the Item itself for each error."""
-    pending: list[Item] = []
-
-    def flush() -> Iterator[Item | Decision]:
-        decided = iter(engine.decide([(i.source, i.case) for i in pending if i.case is not None]))
-        for item in pending:
-            yield next(decided) if item.case is not None else item
-        pending.clear()
-
-    for item in items:
-        pending.append(item)
-        if len(pending) >= chunk:
-            yield from flush()
-    yield from flush()

@@ -20,16 +20,10 @@ from .errors import InputError, Problem
 from .evidence import describe
 from .kbase import KnowledgeBase, criterion_sort_key
 from .loading import iter_items
+from .render import STATUS_WORDS
 
 # Failing first: the order a reviewer reads a denial in.
 STATUS_RANK = {"not_met": 0, "applies": 0, "undocumented": 1, "met": 2, "does_not_apply": 2}
-STATUS_WORDS = {
-    "not_met": "not met",
-    "applies": "applies",
-    "undocumented": "not documented",
-    "met": "met",
-    "does_not_apply": "does not apply",
-}
 
 
 def decide_one(path: str, kb_dir: str | Path | None = None, corrections: bool = True) -> Decision:

@@ -405,17 +405,3 @@ def load_yaml(text: str) -> Any:
         raise Unreadable(f"malformed YAML{where}: {context}{exc.problem}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the YAML library trips on is the input's fault
         raise Unreadable(f"malformed YAML: {type(exc).__name__}: {show(str(exc))}") from None
-
-
-def reject_duplicate_ids(items: Iterable[Item]) -> Iterator[Item]:
-    """A second case with an id already seen is an error, not a silent overwrite downstream."""
-    first_seen: dict[str, str] = {}
-    for item in items:
-        if item.case is not None:
-            earlier = first_seen.setdefault(item.case.id, item.source)
-            if earlier != item.source:
-                item = Item(
-                    item.source,
-                    error=InputError(item.source, [Problem("id", f"duplicate case id {item.case.id!r}, first used at {earlier}")], item.case.id),
-                )
-        yield item

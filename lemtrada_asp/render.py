@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-STATUS_WORDS = {"not_met": "not met", "undocumented": "not documented", "met": "met", "applies": "applies"}
+STATUS_WORDS = {
+    "not_met": "not met",
+    "applies": "applies",
+    "undocumented": "not documented",
+    "met": "met",
+    "does_not_apply": "does not apply",
+}
 
 
 def as_text(data: dict) -> str:

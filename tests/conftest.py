@@ -73,6 +73,12 @@ DELETE = object()
 
 
 @pytest.fixture(scope="session")
+def catalogue_ids(engine) -> set[str]:
+    """Every criterion and exclusion id the shipped KB knows: no output may cite another."""
+    return set(engine.catalogue.criteria)
+
+
+@pytest.fixture(scope="session")
 def decide(engine):
     """Decide one case (a dict) through clingo and return the decision JSON."""
 

@@ -51,11 +51,6 @@ def _report(request):
     report_to(request.config, "hostile input (test_hostile_input.py)", before)
 
 
-@pytest.fixture(scope="module")
-def catalogue_ids(engine) -> set[str]:
-    return set(engine.catalogue.criteria)
-
-
 def decide_text(engine, text: str, yaml_text: bool = False, source: str = "fuzz.json"):
     results = counted(lambda: list(decide_records(engine, [Record(source, text, yaml_text)])))
     assert len(results) == 1

@@ -40,11 +40,6 @@ def _report(request):
     report_to(request.config, "limits (test_limits.py)", before)
 
 
-@pytest.fixture(scope="module")
-def catalogue_ids(engine) -> set[str]:
-    return set(engine.catalogue.criteria)
-
-
 def answer(engine, catalogue_ids, text: str, as_yaml: bool = False, within: float = 2.0):
     """Decide one case text; it must answer within `within` seconds."""
     started = time.perf_counter()
