@@ -70,7 +70,7 @@ def decide_paths(
     engine = Engine(KnowledgeBase(kb_dir))  # a broken KB raises here, before any input is read
     chunks = _chunked(iter_records(paths, stdin), chunk)
     if jobs > 1:
-        results = _decide_in_workers(chunks, engine.kb.directory, options, jobs)
+        results = _decide_in_workers(chunks, engine, options, jobs)
     else:
         results = (r for records in chunks for r in decide_chunk(engine, records, options))
     return reject_duplicate_ids(results)
@@ -161,11 +161,10 @@ def _work(records: list[Record]) -> list[Result]:
     return decide_chunk(_worker_engine, records, _worker_options)
 
 
-def _decide_in_workers(chunks: Iterator[list[Record]], kb_dir: Path, options: Options, jobs: int) -> Iterator[Result]:
+def _decide_in_workers(chunks: Iterator[list[Record]], engine: Engine, options: Options, jobs: int) -> Iterator[Result]:
     first = next(chunks, None)
     second = next(chunks, None)
     if second is None:  # one chunk: starting workers would cost more than it saves
-        engine = Engine(KnowledgeBase(kb_dir))
         yield from decide_chunk(engine, first or [], options)
         return
     # Imported here: a one-case run should not pay ~20 ms for process pools.
@@ -174,7 +173,7 @@ def _decide_in_workers(chunks: Iterator[list[Record]], kb_dir: Path, options: Op
 
     ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(kb_dir), options)
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(engine.kb.directory), options)
     ) as pool:
         pending: deque = deque(pool.submit(_work, c) for c in (first, second))
         for records in chunks:
