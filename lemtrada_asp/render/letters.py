@@ -213,7 +213,7 @@ class LetterFacts:
         if not node.children:
             return [[[self._needed(node)]]]
         parts = [c for c in node.children if c.status == "undocumented"]
-        if node.kind == "any_of":
+        if node.kind == "any_of" or node.kind.startswith("at_least("):  # any (or any N) of the parts will do
             return [[self._all_of(part.id) for part in parts]]
         return [item for part in parts for item in self._requests(part.id)]
 
