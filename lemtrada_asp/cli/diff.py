@@ -21,6 +21,13 @@ from ..engine.errors import InputError
     default=None,
     help="The knowledge base before the edit. Default: the KB shipped with the package.",
 )
+@click.option(
+    "--base-overlay",
+    "base_overlays",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    multiple=True,
+    help="An overlay on the base side (repeatable). Without --base and --base-overlay, an --overlay is compared with the --kb it changes.",
+)
 @KB_OPTION
 @format_option(["text", "json"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.")
 @click.option("--exhaustive", is_flag=True, help="No corpus: compare the KBs on every possible case (abstract input space) and describe the classes of case that change.")
@@ -32,7 +39,7 @@ from ..engine.errors import InputError
     help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
 )
 @JOBS_OPTION
-def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
+def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Path, ...], kb_dir: Path | None, output_format: str,
          exhaustive: bool, witness_dir: Path | None, jobs: int | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
 
@@ -55,6 +62,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
         raise click.UsageError("give the cases to compare (files or directories), or --exhaustive")
     if witness_dir and not exhaustive:
         raise click.UsageError("--witnesses goes with --exhaustive")
+    base_dir = _base_side(base_dir, base_overlays, kb_dir)
     state = {"changed": 0, "invalid": 0}
 
     def body() -> None:
@@ -67,6 +75,17 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
     if state["invalid"]:
         sys.exit(InputError.exit_status)
     sys.exit(1 if state["changed"] else 0)
+
+
+def _base_side(base_dir, base_overlays, kb_dir):
+    """The base of the comparison: --base with its overlays; without either, the KB an --overlay changes."""
+    from ..engine.knowledge import KbRef
+
+    if base_overlays:
+        return KbRef(base_dir, base_overlays)
+    if base_dir is None and isinstance(kb_dir, KbRef):
+        return kb_dir.directory
+    return base_dir
 
 
 def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:

@@ -7,6 +7,7 @@ does not load or is unsound. Errors are messages, never tracebacks.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -15,13 +16,35 @@ import click
 
 from ..engine.errors import KnowledgeBaseError, LemtradaError
 
-KB_OPTION = click.option(
+_KB = click.option(
     "--kb",
     "kb_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Knowledge base directory (holding policy.toml). Default: the KB shipped with the package.",
+    help="Knowledge base directory (holding policy.toml, or an overlay.toml naming its base). Default: the KB shipped with the package.",
 )
+_OVERLAY = click.option(
+    "--overlay",
+    "overlays",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    multiple=True,
+    help="An overlay directory: a change written as only what differs from --kb (replaced rule files, "
+         "overlay.lp, overlay.toml parameters and removals). Repeat to stack overlays.",
+)
+
+
+def KB_OPTION(command):
+    """--kb DIR and --overlay CHANGE (repeatable): the command gets kb_dir, a KbRef when overlays are given."""
+
+    @functools.wraps(command)
+    def with_overlays(*args, overlays: tuple[Path, ...] = (), **kwargs):
+        if overlays:
+            from ..engine.knowledge import KbRef
+
+            kwargs["kb_dir"] = KbRef(kwargs.get("kb_dir"), overlays)
+        return command(*args, **kwargs)
+
+    return _KB(_OVERLAY(with_overlays))
 
 JOBS_OPTION = click.option(
     "--jobs",

@@ -166,7 +166,7 @@ _worker_engine: Engine | None = None
 _worker_options = Options()
 
 
-def _start_worker(kb_dir: str, options: Options) -> None:
+def _start_worker(kb_dir, options: Options) -> None:
     # clingo's Control cannot be pickled: each worker loads the KB itself, once.
     global _worker_engine, _worker_options
     _worker_engine = Engine(KnowledgeBase(kb_dir))
@@ -190,7 +190,7 @@ def _decide_in_workers(chunks: Iterator[list[Record]], engine: Engine, options: 
 
     ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(engine.kb.directory), options)
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(engine.kb.ref, options)
     ) as pool:
         pending: deque = deque(pool.submit(_work, c) for c in (first, second))
         for records in chunks:
