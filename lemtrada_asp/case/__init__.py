@@ -7,6 +7,7 @@ through it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from clingo import Symbol
@@ -24,6 +25,10 @@ class LemtradaCases:
 
     def case_id(self, case: Any) -> str:
         return case.id
+
+    def request_date(self, case: Any) -> date:
+        """The date a policy version must be in force on to judge the case."""
+        return case.request.date
 
     def symbols(self, key: int, case: Any) -> list[Symbol]:
         from .facts import case_symbols

@@ -22,9 +22,25 @@ from ..engine.errors import InputError
     help="For each denied or pended case, list the fewest changes that would reach approval (computed by clingo).",
 )
 @KB_OPTION
+@click.option(
+    "--versions",
+    "versions_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A directory of policy versions (each a KB or an overlay with an effective date): each case is decided "
+         "under the version in force on its request date, and its decision names it (policy_version).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="With --versions: decide every case under the version in force on this date (YYYY-MM-DD) instead.",
+)
 @JOBS_OPTION
 def decide(
-    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None
+    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None,
+    versions_dir: Path | None, as_of, jobs: int | None
 ) -> None:
     """Decide the cases in PATHS.
 
@@ -33,8 +49,16 @@ def decide(
     Invalid cases are reported on standard error (and, with --format json, as
     an error object in their place in the output); the rest are still decided.
 
+    With --versions DIR, each case is decided under the policy version in force
+    on its request date (or on --as-of); a case dated before the first version
+    is invalid input.
+
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
+    if as_of is not None and versions_dir is None:
+        raise click.UsageError("--as-of picks among policy versions: give --versions DIR with it")
+    if versions_dir is not None and kb_dir is not None:
+        raise click.UsageError("--versions DIR names every knowledge base itself: give no --kb or --overlay with it")
     from ..engine.policy import Policy
     from ..render.text import as_text
     from .progress import with_progress
@@ -44,7 +68,15 @@ def decide(
     def body() -> None:
         nonlocal invalid
         separator = ""
-        results = Policy.load(kb_dir).decide_paths(paths, jobs=jobs, corrections=corrections)
+        if versions_dir is not None:
+            from ..engine.batch import Options
+            from ..engine.versions import Versions
+
+            results = Versions(versions_dir).decide_paths(
+                paths, as_of=as_of.date() if as_of else None, options=Options(corrections=corrections),
+            )
+        else:
+            results = Policy.load(kb_dir).decide_paths(paths, jobs=jobs, corrections=corrections)
         for result in with_progress(results):
             if not result.ok:
                 invalid += 1
