@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from .check_kb import check_kb
+from .criteria import criteria
 from .decide import decide
 from .diff import diff
 from .explain import explain
@@ -34,5 +35,5 @@ def main() -> None:
 
 
 
-for _command in (decide, explain, letter, check_kb, test, diff, generate):
+for _command in (decide, explain, letter, check_kb, test, diff, generate, criteria):
     main.add_command(_command)

@@ -27,7 +27,10 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     cycle; every top-level criterion and exclusion a policy_order; every leaf a
     rule deriving its finding; and, searching every possible case, that each
     gets exactly one decision, every evaluated node one status, and an answer.
-    Then a probe corpus of generated cases is decided.
+    Then a probe corpus of generated cases is decided. Last, every quoted policy
+    sentence (quotes/2, not_formalised/3) must be in the KB's policy text, and
+    every sentence of the text that states a criterion must be quoted or
+    declared not formalised (see `criteria`).
 
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
@@ -36,12 +39,14 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
+    from ..analysis.trace import findings as trace_findings
 
     outcome = {"problems": 0}
 
     def body() -> None:
         analysis = KbAnalysis(kb_dir)
         findings = check(kb_dir, analysis)
+        findings += trace_findings(analysis.kb)  # quotes against the policy text (analysis/trace.py)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
