@@ -9,14 +9,14 @@ overlay directory may hold any of:
     changes, relative to the overlay; only needed when the overlay is opened on its
     own, e.g. as a version in a versions directory), ``remove`` (a list of facts of
     the base to drop, written as clingo facts without the final dot; ``_`` matches
-    any argument, e.g. ``'child("I4", "I4.a")'`` or ``'criterion("I4.b", _, _)'``).
+    any argument, e.g. ``'child("A", "A.1")'`` or ``'criterion("A.2", _, _)'``).
     ``[parameters]``: ``name = integer``, replacing the base's ``param(name, _)``
     facts. A name the base does not define is an error (a new parameter is a
     ``param/2`` fact in ``overlay.lp``).
 ``overlay.lp``
     rules and facts added to the policy, loaded after the base's root.
 any other ``.lp`` file at the same relative path as one of the base (e.g.
-``criteria/i2_age.lp``)
+``criteria/age.lp``)
     replaces that file: the base's statements from it are left out and the
     overlay's are loaded instead. ``.lp`` files at new paths are loaded only if
     ``overlay.lp`` includes them.
@@ -213,7 +213,7 @@ def _patterns(overlay: Overlay) -> list[tuple[str, ast.AST]]:
         rules = [s for s in parsed if s.ast_type == ast.ASTType.Rule]
         atom = _fact_atom(rules[0]) if len(rules) == 1 else None
         if atom is None:
-            raise KnowledgeBaseError(f"{overlay.where(text)}: remove {text!r} is not one fact such as child(\"I4\", \"I4.a\")")
+            raise KnowledgeBaseError(f"{overlay.where(text)}: remove {text!r} is not one fact such as child(\"A\", \"A.1\")")
         patterns.append((text, atom))
     return patterns
 
