@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 from datetime import date, datetime
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
