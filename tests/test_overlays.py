@@ -106,6 +106,14 @@ def test_an_overlay_diffs_exactly_like_a_full_edited_copy(tmp_path, corpus, base
     assert by_overlay == by_copy
 
 
+def test_an_overlaid_kb_reopens_from_its_reference_in_another_process():
+    import pickle
+
+    kb = KnowledgeBase(KB_DIR, [OVERLAYS / "age-17"])
+    again = KnowledgeBase(pickle.loads(pickle.dumps(kb.ref)))  # what a --jobs worker is given
+    assert again.version == kb.version and again.catalogue.params["min_age_initial"] == 17
+
+
 def test_the_overlay_has_its_own_version_and_the_base_is_untouched():
     base = KnowledgeBase(KB_DIR)
     versions = {KnowledgeBase(KB_DIR, [OVERLAYS / n]).version for n in FULL_COPIES}

@@ -15,7 +15,7 @@ overlay directory may hold any of:
     ``param/2`` fact in ``overlay.lp``).
 ``overlay.lp``
     rules and facts added to the policy, loaded after the base's root.
-any other ``.lp`` file at the same relative path as one of the base (e.g.
+any other ``.lp`` file at the same relative path as one the base loads (e.g.
 ``criteria/age.lp``)
     replaces that file: the base's statements from it are left out and the
     overlay's are loaded instead. ``.lp`` files at new paths are loaded only if
@@ -145,7 +145,8 @@ def compose(root: Path, base_dir: Path, overlays: Sequence[Overlay], logger: Cal
     layers: list[tuple[str, list[ast.AST]]] = [("base", statements)]
     base_dir = base_dir.resolve()
     for overlay in overlays:
-        replaced = _replacements(base_dir, overlay)
+        present = {_file(s) for _, layer in layers for s in layer}
+        replaced = {base: own for base, own in _replacements(base_dir, overlay).items() if base in present}
         kept = []
         for origin, layer in layers:
             kept.append((origin, [s for s in layer if _file(s) not in replaced]))

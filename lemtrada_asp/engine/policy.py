@@ -29,9 +29,10 @@ class Policy:
         self.engine = engine
 
     @classmethod
-    def load(cls, kb_dir: str | Path | None = None) -> "Policy":
-        """The KB in kb_dir (default: the one shipped with the package); a broken KB raises KnowledgeBaseError."""
-        return cls(Engine(KnowledgeBase(kb_dir)))
+    def load(cls, kb_dir: str | Path | None = None, overlays: Iterable[str | Path] = ()) -> "Policy":
+        """The KB in kb_dir (default: the one shipped with the package), with any overlays on it
+        (engine/overlay.py); a broken KB raises KnowledgeBaseError."""
+        return cls(Engine(KnowledgeBase(kb_dir, tuple(overlays))))
 
     @property
     def kb(self) -> KnowledgeBase:
