@@ -233,3 +233,17 @@ def test_every_command_that_takes_kb_takes_overlay(tmp_path):
     # both sides: the overlay against itself changes nothing
     same = run(main, ["diff", "--base-overlay", overlay, "--overlay", overlay, str(case)])
     assert same.exit_code == 0, same.output
+
+
+def test_a_pend_letter_asks_for_what_an_at_least_node_still_needs(tmp_path):
+    from lemtrada_asp.render.letters import render_letter
+
+    p = policy("two-or-more-preferred-dmts")
+    one_more = p.decide(trials(("natalizumab", "failed"), ("fingolimod", "effective")), corrections=True, details=True)
+    text = render_letter(one_more, "text")
+    assert "One of these:" in text and "dimethyl fumarate" in text and "teriflunomide" in text
+    # none met, two not met: both undocumented drugs are needed, so each is asked for
+    two_more = p.decide(trials(("natalizumab", "effective"), ("fingolimod", "effective")), corrections=True, details=True)
+    assert two_more.decision == "pend"
+    both = render_letter(two_more, "text")
+    assert "One of these:" not in both and "dimethyl fumarate" in both and "teriflunomide" in both
