@@ -1,0 +1,167 @@
+"""The DTR Questionnaire ``lemtrada-pa``, generated from the case model and the KB.
+
+Its items are exactly the case fields a QuestionnaireResponse carries
+(schema.py, from the pydantic models), with the model's enum values (and the
+KB's condition vocabulary) as answer codes, and each item names in an extension
+the criteria its answer settles (settles.py, from the KB's rules). A field or
+code added to the model or KB appears here without an edit; only the wording
+of a question is written by hand, and a field without wording still gets a
+plain question made from its name.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from .. import model as case_model
+from . import ids
+from .schema import Item, answer_items
+
+QUESTIONS = {
+    "chart_date": "Date of the most recent chart documentation submitted",
+    "prescriber.specialty": "Specialty of the prescriber",
+    "prescriber.consultation_with_specialist": "Was Lemtrada prescribed in consultation with a neurologist or MS specialist?",
+    "diagnosis.condition": "Condition Lemtrada is requested for",
+    "diagnosis.ms_course": "Course of multiple sclerosis",
+    "diagnosis.active": "Is disease activity documented?",
+    "dmt_history": "Prior disease-modifying therapy (one entry per drug tried)",
+    "dmt_history.drug": "Drug",
+    "dmt_history.outcome": "Outcome of the trial",
+    "concurrent_dmts": "Disease-modifying therapies used or planned alongside Lemtrada (none: leave unanswered)",
+    "hiv_positive": "Is there documented HIV infection?",
+    "active_infections": "Documented active infections (none: leave unanswered)",
+    "lemtrada_courses": "Prior Lemtrada courses (one entry per course)",
+    "lemtrada_courses.start_date": "First infusion day of the course",
+    "lemtrada_courses.days": "Number of consecutive infusion days",
+    "response.objective": "Objective measures that improved after the last course",
+    "response.symptoms": "MS symptoms that stabilised or improved after the last course",
+}
+
+
+def question(link_id: str) -> str:
+    """The item's question in words; a field nobody wrote one for gets one from its path."""
+    if link_id in QUESTIONS:
+        return QUESTIONS[link_id]
+    return link_id.replace(".", ": ").replace("_", " ").capitalize() + "?"
+
+
+def display(item: Item, code: str) -> str:
+    if item.drug:
+        aliases = [a.capitalize() for a in case_model.DMT_ALIASES.get(code, ())]
+        name = code.replace("_", " ").capitalize()
+        return f"{name} ({', '.join(aliases)})" if aliases else name
+    return code.replace("_", " ").capitalize()
+
+
+def default_root() -> Path:
+    """The root file of the shipped KB (the path may move with the package layout)."""
+    return Path(__file__).resolve().parents[2] / "kb" / "lemtrada.lp"
+
+
+@lru_cache(maxsize=1)
+def field_predicates() -> dict[str, frozenset[str]]:
+    """Case field (linkId) -> the input predicates facts.py derives from it, found by probing.
+
+    A minimal valid case is given one field at a time; the predicates that
+    appear beyond the minimal case's are that field's.
+    """
+    from ..facts import case_symbols
+
+    base = {"id": "probe", "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5}}
+
+    def names(case: dict) -> set[str]:
+        return {s.name for s in case_symbols(0, case_model.validate_case(case, "probe"))}
+
+    before = names(base)
+    found = {}
+    for item in answer_items():
+        case = {**base}
+        *parents, name = item.link_id.split(".")
+        target = case
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[name] = _sample(item)
+        found[item.link_id] = frozenset(names(case) - before)
+    return found
+
+
+def _sample(item: Item) -> Any:
+    if item.type == "group":
+        return [{c.field_name: _sample(c) for c in item.children}]
+    value = {"date": "2026-04-01", "boolean": True, "integer": 3, "decimal": 1, "string": "probe",
+             "open-choice": "probe"}.get(item.type, item.codes[0] if item.codes else "probe")
+    return [value] if item.repeats else value
+
+
+def settled_criteria(root: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """linkId -> the criteria (leaves and exclusions) its answer settles, in catalogue order.
+
+    The one place the derivation lives: field -> input predicates (facts.py) ->
+    the leaf rules of the KB that read them.
+    """
+    from .settles import catalogue_order, leaf_inputs
+
+    root = root or default_root()
+    fields = field_predicates()
+    inputs = frozenset().union(*fields.values())
+    leaves = leaf_inputs(root, inputs)
+    order = {c: i for i, c in enumerate(catalogue_order(root))}
+    return {
+        link_id: tuple(sorted((c for c, used in leaves.items() if used & preds), key=lambda c: order.get(c, len(order))))
+        for link_id, preds in fields.items()
+    }
+
+
+def _options(item: Item, root: Path) -> list[dict]:
+    from .settles import vocabulary
+
+    codes = item.codes or (vocabulary(root) if item.type == "open-choice" else ())
+    return [{"valueCoding": {"system": ids.CASE_CODES, "code": c, "display": display(item, c)}} for c in codes]
+
+
+def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False) -> dict:
+    out: dict[str, Any] = {}
+    criteria = settles.get(item.link_id, ())
+    if criteria:
+        out["extension"] = [{"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]}]
+    out.update({"linkId": item.link_id, "text": question(item.link_id), "type": item.type})
+    if in_group:
+        out["required"] = True
+    out["repeats"] = item.repeats
+    if item.type in ("choice", "open-choice"):
+        out["answerOption"] = _options(item, root)
+    if item.children:
+        out["item"] = [_item(c, settles, root, in_group=True) for c in item.children]
+    return out
+
+
+def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -> dict:
+    """The Questionnaire resource (fhir-pas.md, "The Questionnaire"); ``only`` keeps those linkIds."""
+    from .fhir_out import checked
+
+    root = root or default_root()
+    settles = settled_criteria(root)
+    keep = set(only) if only is not None else None
+    items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
+    return checked({
+        "resourceType": "Questionnaire",
+        "id": ids.QUESTIONNAIRE_ID,
+        "url": ids.QUESTIONNAIRE_URL,
+        "version": ids.QUESTIONNAIRE_VERSION,
+        "name": "LemtradaPriorAuthorization",
+        "title": "Lemtrada (alemtuzumab) prior authorization: clinical documentation",
+        "status": "active",
+        "subjectType": ["Patient"],
+        "item": items,
+    })
+
+
+def missing_link_ids(decision: dict, root: Path | None = None) -> list[str]:
+    """The items whose answers would settle a decision's undocumented criteria (``--missing``)."""
+    wanted = set()
+    for m in decision.get("missing", []):
+        wanted.add(m["id"])
+        wanted |= {r["id"] for r in m.get("reasons", []) if r.get("status") == "undocumented"}
+    return [link_id for link_id, criteria in settled_criteria(root).items() if wanted & set(criteria)]
