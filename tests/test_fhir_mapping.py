@@ -45,7 +45,7 @@ def problems(bundle) -> list[tuple]:
 
 
 def case_of(bundle: dict) -> dict:
-    return read_request(bundle).case
+    return read_request(bundle)[0].case
 
 
 def test_fixtures_cover_the_requests_the_issue_names():

@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B.questionnaire import Questionnaire
 from pydantic import StrictBool
 
-from lemtrada_asp import model as case_model
+from lemtrada_asp.case import model as case_model
 from lemtrada_asp.service import ids, questionnaire as q
 from lemtrada_asp.service.schema import answer_items
 

@@ -9,7 +9,6 @@ decision being solved never blocks the event loop that accepts the next request.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .decision_log import DecisionLog
-from .fhir_in import MAX_BUNDLE_BYTES, BundleError, bundle_problems, parse_body, read_bundle, unwrap_parameters
+from .fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_bundle, unwrap_parameters
 from .fhir_out import capability_statement, operation_outcome, response_bundle
 from .problems import FhirProblem
 
@@ -124,11 +123,20 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         return fhir(200, answer)
 
     def decide_json(body: bytes) -> JSONResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:
+        from ..engine.loading import MAX_CASE_BYTES, load_json
+
+        def invalid(message: str, field: str = "") -> JSONResponse:
             return JSONResponse({"case_id": None, "error": "invalid_input",
-                                 "problems": [{"field": "", "message": f"the body is not JSON: {exc}"}]}, 400)
+                                 "problems": [{"field": field, "message": message}]}, 400)
+
+        if len(body) > MAX_CASE_BYTES:  # as decide: a case is at most 1,000,000 bytes
+            return invalid(f"case is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+        try:
+            data = load_json(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return invalid(f"not UTF-8 text (byte {exc.start + 1})")
+        except (ValueError, RecursionError) as exc:  # as decide reads a .json case file
+            return invalid(str(exc) or "too deeply nested to read", getattr(exc, "field", ""))
         try:
             decision = decide(data)
         except CaseInvalid as exc:

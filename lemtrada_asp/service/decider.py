@@ -1,41 +1,48 @@
 """The loaded policy behind the service: case dict in, decision object out.
 
-The only module of the service that knows the engine's API; everything else
-works on the case and decision formats. One Decider per worker process, made
-once at start, so no request loads the KB.
+The only module of the service that calls the engine (through the public
+Policy API); everything else works on the case and decision formats. One
+Decider per worker process, made once at start, so no request loads the KB.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from ..engine import Engine
-from ..errors import CaseValidationError
-from ..kbase import KnowledgeBase
-from ..model import validate_case
+from ..engine.errors import InputError
+from ..engine.policy import Policy
 from .app import CaseInvalid
 
 
 def tool_version() -> str:
     try:
         return version("lemtrada-asp")
-    except PackageNotFoundError:
-        return "0+unknown"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from .. import __version__
+
+        return __version__
 
 
 class Decider:
     def __init__(self, kb_dir: str | Path | None = None):
-        self.engine = Engine(KnowledgeBase(kb_dir))
-        self.kb_version = self.engine.version
-        self.kb_root = self.engine.kb.root
+        self.policy = Policy.load(kb_dir)
+        self.kb_version = self.policy.version
+        self.kb_root = self.policy.kb.root
         self.tool_version = tool_version()
 
-    def decide(self, case: dict, source: str = "request") -> dict:
+    def validate(self, case: Any, source: str = "request") -> Any:
+        """The validated case; CaseInvalid (field, message) problems otherwise."""
         try:
-            valid = validate_case(case, source)
-        except CaseValidationError as exc:
+            return self.policy.validate(case, source)
+        except InputError as exc:
             raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
-        decision = self.engine.decide([(source, valid)])[0].as_json()
+
+    def decide(self, case: Any, source: str = "request") -> dict:
+        """The decision object of one case (a dict or a validated case), without ``source``."""
+        if isinstance(case, dict):
+            case = self.validate(case, source)
+        decision = self.policy.decide(case, source=source).to_json()
         decision.pop("source", None)
         return decision

@@ -11,9 +11,8 @@ problem is reported there. Nothing absent from the Bundle is filled in.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
@@ -24,10 +23,12 @@ from .dosage import dose_and_days
 from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
 from .problems import BundleError, FhirProblem, Problems, child
 from .refs import BundleIndex, Located, named_type
+from ..engine.limits import RefusedNumber
+
+WALKED = (dict, list, RefusedNumber)
 
 MAX_BUNDLE_BYTES = 10_000_000
 MAX_BUNDLE_NESTING = 64
-MAX_DIGITS = 30  # as for cases: a longer whole number is refused, not converted
 CLAIM = "Bundle.entry[0].resource"
 REQUESTER_TYPES = {"Practitioner", "PractitionerRole", "Organization", "Patient", "RelatedPerson", "Device"}
 
@@ -55,28 +56,18 @@ class PasRequest:
         return CLAIM
 
 
-def _refuse_number(text: str) -> Any:
-    digits = len(text.lstrip("+-").replace(".", "").split("e")[0].split("E")[0])
-    if digits > MAX_DIGITS:
-        raise ValueError(f"a number of {digits:,} digits (at most {MAX_DIGITS})")
-    return int(text) if text.lstrip("+-").isdigit() else float(text)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_body(body: bytes | str) -> Any:
-    """The JSON of a request body; anything unreadable is a ``structure`` problem without expression."""
+    """The JSON of a request body, parsed as ``decide`` parses a file; unreadable: ``structure``, no expression."""
+    from ..engine.loading import load_json
+
     if len(body) > MAX_BUNDLE_BYTES:
         raise BundleError([FhirProblem(None, "too-costly", f"the body is over {MAX_BUNDLE_BYTES:,} bytes")])
     try:
-        return json.loads(body, parse_int=_refuse_number, parse_float=_refuse_number,
-                          parse_constant=_refuse_constant)
-    except RecursionError:
-        raise BundleError([FhirProblem(None, "structure", f"the JSON nests deeper than {MAX_BUNDLE_NESTING} levels")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError([FhirProblem(None, "structure", f"the body is not JSON: {exc}")]) from None
+        return load_json(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except UnicodeDecodeError as exc:
+        raise BundleError([FhirProblem(None, "structure", f"the body is not UTF-8 text (byte {exc.start + 1})")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise BundleError([FhirProblem(None, "structure", f"the body is not JSON: {exc or 'nested too deep'}")]) from None
 
 
 def unwrap_parameters(data: Any) -> Any:
@@ -103,7 +94,7 @@ def read_bundle(data: Any) -> PasRequest:
 
 
 def _echo_id(value: Any) -> str | None:
-    from ..model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
+    from ..case.model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
     return value if isinstance(value, str) and ID_PATTERN.fullmatch(value) else None
 
 
@@ -117,6 +108,9 @@ def _check_shape(data: Any) -> None:
     stack: list[tuple[Any, str, int]] = [(data, "Bundle", 1)]
     while stack:
         value, path, depth = stack.pop()
+        if isinstance(value, RefusedNumber):
+            problems.add(path, "invalid", value.message)
+            continue
         if depth > MAX_BUNDLE_NESTING:
             problems.add(path, "structure", f"nested more than {MAX_BUNDLE_NESTING} levels deep")
             continue
@@ -125,9 +119,9 @@ def _check_shape(data: Any) -> None:
             if kind is not None and path != "Bundle" and not _known_type(kind):
                 problems.add(path, "invalid", f"unknown resourceType {kind!r} (not a FHIR R4 resource)")
                 continue
-            stack.extend((v, child(path, k), depth + 1) for k, v in value.items() if isinstance(v, (dict, list)))
+            stack.extend((v, child(path, k), depth + 1) for k, v in reversed(value.items()) if isinstance(v, WALKED))
         elif isinstance(value, list):
-            stack.extend((v, child(path, i), depth + 1) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+            stack.extend((v, child(path, i), depth + 1) for i, v in reversed(list(enumerate(value))) if isinstance(v, WALKED))
     problems.raise_if_any()
     if data.get("type") != "collection":
         raise BundleError([FhirProblem("Bundle.type", "invalid", f"expected a Bundle of type 'collection', got {data.get('type')!r}")])
@@ -348,17 +342,21 @@ def _questionnaire_response(c: dict, claim: Located, index: BundleIndex, problem
 
 # --- step 3: the case format, its problems at their FHIRPaths ---------------------
 
-def read_request(data: Any, source: str = "request") -> PasRequest:
-    """``read_bundle`` and then the case format: a PasRequest whose case is valid, or BundleError."""
-    from ..model import validate_case  # the one case-format check, also for cases read from Bundles
-    from ..errors import CaseValidationError
+def read_request(data: Any, source: str = "request", validate: Callable[[Any, str], Any] | None = None) -> tuple[PasRequest, Any]:
+    """``read_bundle`` and then the case format: the request and its validated case, or BundleError.
 
+    ``validate`` is the case model's (default: case format v1's), so that a case
+    read from a Bundle passes exactly the checks of a case read from a file.
+    """
+    from ..engine.errors import InputError
+
+    if validate is None:
+        from ..case.model import validate_case as validate
     request = read_bundle(data)
     try:
-        validate_case(request.case, source)
-    except CaseValidationError as exc:
+        return request, validate(request.case, source)
+    except InputError as exc:
         raise bundle_problems(request, exc.problems) from None
-    return request
 
 
 def bundle_problems(request: PasRequest, case_problems: list[Any]) -> BundleError:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import model as case_model
+from ..case import model as case_model
 from . import ids
 from .schema import Item, answer_items
 
@@ -56,43 +56,30 @@ def display(item: Item, code: str) -> str:
 
 
 def default_root() -> Path:
-    """The root file of the shipped KB (the path may move with the package layout)."""
-    return Path(__file__).resolve().parents[2] / "kb" / "lemtrada.lp"
+    """The root file of the shipped KB, as its manifest names it."""
+    from ..engine.knowledge import KnowledgeBase
+
+    return KnowledgeBase().root
 
 
-@lru_cache(maxsize=1)
 def field_predicates() -> dict[str, frozenset[str]]:
-    """Case field (linkId) -> the input predicates facts.py derives from it, found by probing.
+    """linkId -> the input predicates its answer becomes, from the case schema's one declaration.
 
-    A minimal valid case is given one field at a time; the predicates that
-    appear beyond the minimal case's are that field's.
+    An item's field, its list entries' fields (``dmt_history[].drug``) and the
+    object an answer brings into being (``response`` for ``response.objective``)
+    all count: answering the item can change each of those facts.
     """
-    from ..facts import case_symbols
+    from ..case.schema import FIELDS
 
-    base = {"id": "probe", "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5}}
-
-    def names(case: dict) -> set[str]:
-        return {s.name for s in case_symbols(0, case_model.validate_case(case, "probe"))}
-
-    before = names(base)
     found = {}
     for item in answer_items():
-        case = {**base}
-        *parents, name = item.link_id.split(".")
-        target = case
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[name] = _sample(item)
-        found[item.link_id] = frozenset(names(case) - before)
+        parts = item.link_id.split(".")
+        owners = {".".join(parts[:n]) for n in range(1, len(parts))}
+        found[item.link_id] = frozenset(
+            fact for path, spec in FIELDS.items()
+            if path == item.link_id or path.startswith(item.link_id + "[") or path in owners
+            for fact in spec.facts)
     return found
-
-
-def _sample(item: Item) -> Any:
-    if item.type == "group":
-        return [{c.field_name: _sample(c) for c in item.children}]
-    value = {"date": "2026-04-01", "boolean": True, "integer": 3, "decimal": 1, "string": "probe",
-             "open-choice": "probe"}.get(item.type, item.codes[0] if item.codes else "probe")
-    return [value] if item.repeats else value
 
 
 def settled_criteria(root: Path | None = None) -> dict[str, tuple[str, ...]]:

@@ -77,7 +77,7 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
     """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
     import uvicorn
 
-    from ..errors import KnowledgeBaseError
+    from ..engine.errors import KnowledgeBaseError
     from .decider import Decider
 
     options = {"kb_dir": kb_dir, "final_denials": final_denials, "reason_codes": read_reason_codes(reason_codes),
