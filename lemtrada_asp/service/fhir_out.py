@@ -89,10 +89,14 @@ def _period(case: dict, decision: dict) -> dict:
     return {"start": start.isoformat(), "end": end.isoformat()}
 
 
-def claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: bool = False,
-                   reason_codes: dict[str, str] | None = None, decision_id: str | None = None,
-                   now: datetime | None = None) -> dict:
+def claim_response(decision: dict, bundle: dict, case: dict, **options: Any) -> dict:
     """The ClaimResponse for a decision on the request Bundle it answers (fhir-pas.md, "The response Bundle")."""
+    return checked(_claim_response(decision, bundle, case, **options))
+
+
+def _claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: bool = False,
+                    reason_codes: dict[str, str] | None = None, decision_id: str | None = None,
+                    now: datetime | None = None) -> dict:
     now = now or datetime.now(timezone.utc)
     decision_id = decision_id or str(uuid.uuid4())
     entry = bundle["entry"][0]
@@ -149,13 +153,16 @@ def claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: b
     response["item"] = [item]
     if texts:
         response["processNote"] = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
-    return checked(response)
+    return response
 
 
 def response_bundle(decision: dict, bundle: dict, case: dict, **options: Any) -> dict:
-    """The PAS response Bundle: the ClaimResponse, then the request's patient, insurer and provider entries."""
+    """The PAS response Bundle: the ClaimResponse, then the request's patient, insurer and provider entries.
+
+    Checked once as a whole, which checks the ClaimResponse in it.
+    """
     now = options.setdefault("now", datetime.now(timezone.utc))
-    response = claim_response(decision, bundle, case, **options)
+    response = _claim_response(decision, bundle, case, **options)
     entries = [{"fullUrl": f"urn:uuid:{response['id']}", "resource": response}]
     index = BundleIndex(bundle)
     claim = Located(bundle["entry"][0]["resource"], "Bundle.entry[0].resource", bundle["entry"][0])
