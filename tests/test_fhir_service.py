@@ -147,10 +147,12 @@ def test_the_servers_claim_response_carries_the_decision_of_decide(name, server,
         [m["id"] for m in want["missing"]], want["kb_version"])
 
 
-def test_v1_decide_answers_the_decision_object_without_source(server, decided_by_cli):
+@pytest.mark.parametrize("name", ["deny-step-therapy", "approve-initial", "pend-information"])
+def test_v1_decide_answers_what_decide_format_json_prints_without_source(server, name):
     url, _ = server
-    r = httpx.post(url + "/v1/decide", content=(PAS / "deny-step-therapy.case.json").read_bytes(), headers=JSON)
-    want = {k: v for k, v in decided_by_cli[("deny-step-therapy", "case")].items() if k != "source"}
+    r = httpx.post(url + "/v1/decide", content=(PAS / f"{name}.case.json").read_bytes(), headers=JSON)
+    printed = cli("decide", str(PAS / f"{name}.case.json"), "--format", "json")  # its defaults: corrections too
+    want = {k: v for k, v in json.loads(printed.stdout).items() if k != "source"}
     assert r.status_code == 200 and r.json() == want
 
 
@@ -372,3 +374,23 @@ def test_kill_9_mid_load_leaves_no_torn_or_lost_line_for_an_answered_request(tmp
     patient = next(e["resource"] for e in logged[0]["input"]["entry"] if e["resource"]["resourceType"] == "Patient")
     assert patient["identifier"][0]["value"].startswith("masked:") and logged[0]["masked"] is True
     assert b"12345678901" not in raw and b"1122334455" not in raw  # the fixture's member id and subscriber id
+
+
+def test_a_kb_that_fails_while_deciding_gives_500_and_the_server_keeps_serving(tmp_path):
+    import shutil
+
+    kb = tmp_path / "kb"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "kb", kb)
+    with (kb / "exclusions.lp").open("a") as f:  # a second decision for some cases: unsound, found while deciding
+        f.write('\ndecision(K, approve, none) :- hiv_positive(K, true).\n')
+    proc, url = start("--kb", str(kb))
+    try:
+        hiv = json.loads(bundle_bytes())
+        hiv["entry"][8]["resource"]["item"][7]["answer"][0]["valueBoolean"] = True
+        [issue] = is_outcome(httpx.post(url + "/fhir/Claim/$submit", json=hiv), 500)
+        assert issue["code"] == "exception" and "Traceback" not in issue["diagnostics"]
+        case = {**json.loads((PAS / "approve-initial.case.json").read_text()), "hiv_positive": True}
+        assert is_json_error(httpx.post(url + "/v1/decide", json=case), 500)["error"] == "internal_error"
+        assert httpx.post(url + "/fhir/Claim/$submit", content=bundle_bytes(), headers=FHIR).status_code == 200
+    finally:
+        assert stop(proc) == 0

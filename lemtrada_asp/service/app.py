@@ -41,7 +41,7 @@ class Decider(Protocol):
     kb_version: str
     tool_version: str
 
-    def decide(self, case: dict) -> dict:
+    def decide(self, case: dict, corrections: bool = False) -> dict:
         """The decision object (decision format, without ``source``); raises CaseInvalid."""
 
 
@@ -93,9 +93,9 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
     log = DecisionLog(settings.decision_log, settings.mask_member_ids) if settings.decision_log else None
     lock = threading.Lock()  # one engine per worker; decisions in it are taken one at a time
 
-    def decide(case: dict) -> dict:
+    def decide(case: dict, corrections: bool = False) -> dict:
         with lock:
-            return decider.decide(case)
+            return decider.decide(case, corrections=corrections)
 
     def logged(endpoint: str, received: Any, case: dict, decision: dict, decision_id: str | None = None) -> None:
         if log is not None:
@@ -138,7 +138,7 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         except (ValueError, RecursionError) as exc:  # as decide reads a .json case file
             return invalid(str(exc) or "too deeply nested to read", getattr(exc, "field", ""))
         try:
-            decision = decide(data)
+            decision = decide(data, corrections=True)  # what `decide --format json` prints, corrections included
         except CaseInvalid as exc:
             return JSONResponse({"case_id": exc.case_id, "error": "invalid_input",
                                  "problems": [{"field": f, "message": m} for f, m in exc.problems]}, 400)

@@ -39,10 +39,14 @@ class Decider:
         except InputError as exc:
             raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
 
-    def decide(self, case: Any, source: str = "request") -> dict:
-        """The decision object of one case (a dict or a validated case), without ``source``."""
+    def decide(self, case: Any, source: str = "request", corrections: bool = False) -> dict:
+        """The decision object of one case (a dict or a validated case), without ``source``.
+
+        With corrections it is what ``decide --format json`` prints by default (its
+        corrections computed by clingo); without, the decision format's fields only.
+        """
         if isinstance(case, dict):
             case = self.validate(case, source)
-        decision = self.policy.decide(case, source=source).to_json()
+        decision = self.policy.decide(case, source=source, corrections=corrections).to_json()
         decision.pop("source", None)
         return decision
