@@ -119,3 +119,22 @@ def test_missing_selects_the_questions_that_settle_undocumented_criteria():
     only = q.questionnaire(only=q.missing_link_ids(pend))
     Questionnaire.model_validate(only)
     assert [i["linkId"] for i in only["item"]] == ["chart_date", "dmt_history"]
+
+
+def test_the_command_prints_the_questionnaire_and_missing_keeps_the_questions_of_a_case():
+    import json
+    import subprocess
+    import sys
+
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "lemtrada_asp", "questionnaire", *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    fixtures = Path(__file__).parent / "fixtures" / "pas"
+    assert run() == q.questionnaire()
+    # pend-information has no QuestionnaireResponse: chart, diagnosis and step therapy are undocumented.
+    only = run("--missing", str(fixtures / "pend-information.bundle.json"))
+    assert [i["linkId"] for i in only["item"]] == [
+        "chart_date", "diagnosis.condition", "diagnosis.ms_course", "diagnosis.active", "dmt_history"]
+    assert "item" not in run("--missing", str(fixtures / "approve-initial.case.json"))

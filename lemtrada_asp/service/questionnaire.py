@@ -132,7 +132,7 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
     settles = settled_criteria(root)
     keep = set(only) if only is not None else None
     items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
-    return checked({
+    resource = {
         "resourceType": "Questionnaire",
         "id": ids.QUESTIONNAIRE_ID,
         "url": ids.QUESTIONNAIRE_URL,
@@ -141,8 +141,10 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
         "title": "Lemtrada (alemtuzumab) prior authorization: clinical documentation",
         "status": "active",
         "subjectType": ["Patient"],
-        "item": items,
-    })
+    }
+    if items:  # FHIR JSON has no empty arrays: a case with nothing undocumented gets no items
+        resource["item"] = items
+    return checked(resource)
 
 
 def missing_link_ids(decision: dict, root: Path | None = None) -> list[str]:
