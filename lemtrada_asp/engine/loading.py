@@ -210,7 +210,8 @@ def parse_record(record: Record, validate: Validate) -> Item:
         except InputError as exc:
             return Item(record.source, error=exc)
     if _over_limit(record.text, record.max_bytes):  # a record built by a caller, not read by iter_records
-        return _error(record.source, "", f"case is larger than the {record.max_bytes:,}-byte limit")
+        what = "one case" if record.max_bytes == MAX_CASE_BYTES else "a FHIR Bundle"
+        return _error(record.source, "", f"case is larger than the {record.max_bytes:,}-byte limit for {what}")
     try:
         data = load_yaml(record.text) if record.yaml else load_json(record.text)
     except (ValueError, RecursionError) as exc:
