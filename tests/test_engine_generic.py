@@ -124,7 +124,8 @@ ALLOWED = {  # each layer reads only the layers before it
     "case": {"engine"},
     "render": {"engine", "case"},
     "analysis": {"engine", "case", "render"},
-    "cli": {"engine", "case", "render", "analysis"},
+    "service": {"engine", "case", "render", "analysis"},
+    "cli": {"engine", "case", "render", "analysis", "service"},
 }
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lemtrada_asp.service.fhir_in import BundleError, parse_body, read_request, unwrap_parameters
-from lemtrada_asp.service.ids import QUESTIONNAIRE_URL
+from lemtrada_asp.case.pas.fhir_in import BundleError, parse_body, read_request, unwrap_parameters
+from lemtrada_asp.case.pas.ids import QUESTIONNAIRE_URL
 
 PAS = Path(__file__).parent / "fixtures" / "pas"
 BUNDLES = sorted(p.name.removesuffix(".bundle.json") for p in PAS.glob("*.bundle.json"))

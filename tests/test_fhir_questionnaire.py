@@ -11,8 +11,9 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from pydantic import StrictBool
 
 from lemtrada_asp.case import model as case_model
-from lemtrada_asp.service import ids, questionnaire as q
-from lemtrada_asp.service.schema import answer_items
+from lemtrada_asp.case.pas import ids
+from lemtrada_asp.service import questionnaire as q
+from lemtrada_asp.case.pas.schema import answer_items
 
 KB = Path(__file__).resolve().parent.parent / "kb"
 

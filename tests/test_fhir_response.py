@@ -18,10 +18,10 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from lemtrada_asp.service import ids
-from lemtrada_asp.service.fhir_in import read_request
+from lemtrada_asp.case.pas import ids
+from lemtrada_asp.case.pas.fhir_in import read_request
 from lemtrada_asp.service.fhir_out import capability_statement, operation_outcome, response_bundle
-from lemtrada_asp.service.problems import FhirProblem
+from lemtrada_asp.case.pas.problems import FhirProblem
 
 PAS = Path(__file__).parent / "fixtures" / "pas"
 NOW = datetime(2026, 5, 2, 14, 30, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from lemtrada_asp.service import ids
+from lemtrada_asp.case.pas import ids
 from lemtrada_asp.service.bench import free_port, start, stop
 from lemtrada_asp.service.decision_log import read_log
 

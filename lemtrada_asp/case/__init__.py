@@ -21,7 +21,7 @@ class LemtradaCases:
         from .model import validate_case
 
         if isinstance(data, dict) and "resourceType" in data:  # a FHIR resource, not a case (fhir-pas.md)
-            from ..service.reader import read_resource
+            from .pas.reader import read_resource
 
             return read_resource(data, source, validate_case)
         return validate_case(data, source)

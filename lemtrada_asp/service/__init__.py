@@ -1,9 +1,9 @@
-"""The FHIR front end (Da Vinci PAS) and the decision service.
+"""The decision service: Da Vinci PAS over HTTP, decision logs and their replay.
 
-The modules here translate between FHIR R4 and this tool's own formats and
-nothing else: a PAS request Bundle becomes a case v1 (``fhir_in``), a decision
-becomes a PAS response Bundle (``fhir_out``), and the DTR Questionnaire is
-generated from the case model and the KB (``questionnaire``). The contract is
-../shared/spec/fhir-pas.md; deciding stays with the engine, so a Bundle is
-decided exactly as the case it maps to.
+The contract is fhir-pas.md, beside this file. A PAS request Bundle is read into
+a case v1 by the case model (``case.pas``), so a Bundle is decided exactly as the
+case it maps to; here a decision becomes a PAS response Bundle (``fhir_out``),
+the DTR Questionnaire is generated from the case model and the KB
+(``questionnaire``, ``settles``), and ``app``/``server`` serve them, writing the
+decision log (``decision_log``) that ``replay`` re-decides.
 """

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .decision_log import DecisionLog
-from .fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_bundle, unwrap_parameters
+from ..case.pas.fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_bundle, unwrap_parameters
 from .fhir_out import capability_statement, operation_outcome, response_bundle
-from .problems import FhirProblem
+from ..case.pas.problems import FhirProblem
 
 FHIR_JSON = "application/fhir+json"
 MEDIA_TYPES = {"application/fhir+json", "application/json"}

@@ -14,9 +14,9 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from . import ids
-from .problems import FhirProblem
-from .refs import BundleIndex, Located
+from ..case.pas import ids
+from ..case.pas.problems import FhirProblem
+from ..case.pas.refs import BundleIndex, Located
 
 REVIEW_DISPLAY = {"A1": "Certified in total", "A3": "Not Certified", "A4": "Pended"}
 PEND_DISPOSITION = {

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..case import model as case_model
-from . import ids
-from .schema import Item, answer_items
+from ..case.pas import ids
+from ..case.pas.schema import Item, answer_items
 
 QUESTIONS = {
     "chart_date": "Date of the most recent chart documentation submitted",

@@ -23,7 +23,7 @@ from .dosage import dose_and_days
 from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
 from .problems import BundleError, FhirProblem, Problems, child
 from .refs import BundleIndex, Located, named_type
-from ..engine.limits import RefusedNumber
+from ...engine.limits import RefusedNumber
 
 WALKED = (dict, list, RefusedNumber)
 
@@ -58,7 +58,7 @@ class PasRequest:
 
 def parse_body(body: bytes | str) -> Any:
     """The JSON of a request body, parsed as ``decide`` parses a file; unreadable: ``structure``, no expression."""
-    from ..engine.loading import load_json
+    from ...engine.loading import load_json
 
     if len(body) > MAX_BUNDLE_BYTES:
         raise BundleError([FhirProblem(None, "too-costly", f"the body is over {MAX_BUNDLE_BYTES:,} bytes")])
@@ -94,7 +94,7 @@ def read_bundle(data: Any) -> PasRequest:
 
 
 def _echo_id(value: Any) -> str | None:
-    from ..case.model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
+    from ..model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
     return value if isinstance(value, str) and ID_PATTERN.fullmatch(value) else None
 
 
@@ -348,10 +348,10 @@ def read_request(data: Any, source: str = "request", validate: Callable[[Any, st
     ``validate`` is the case model's (default: case format v1's), so that a case
     read from a Bundle passes exactly the checks of a case read from a file.
     """
-    from ..engine.errors import InputError
+    from ...engine.errors import InputError
 
     if validate is None:
-        from ..case.model import validate_case as validate
+        from ..model import validate_case as validate
     request = read_bundle(data)
     try:
         return request, validate(request.case, source)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..engine.errors import InputError, Problem
+from ...engine.errors import InputError, Problem
 
 
 def read_resource(data: dict, source: str, validate: Callable[[Any, str], Any]) -> Any:

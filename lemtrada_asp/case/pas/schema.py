@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from ..case import model as case_model
+from .. import model as case_model
 
 # Fields a Claim, its Patient or the prescriber role carry (fhir-pas.md, "Mapping");
 # prescriber.specialty has both a role coding and an answer, the answer winning.
