@@ -1,7 +1,9 @@
 """PAS request Bundle -> case v1, as fhir-pas.md maps it, and every reading error at its element.
 
-The fixtures (tests/fixtures/pas/, sources in its README) each carry a
-hand-written expected case; the error tests change one element of the
+The fixtures (tests/fixtures/pas/) follow the structure of the Inferno Da Vinci
+PAS test kit's conformant request bundle (Apache-2.0) and the HL7 PAS IG's
+examples, and include the FHIR core example MedicationRequest medrx0317
+(alemtuzumab); its README credits each. Each carries a hand-written expected case; the error tests change one element of the
 approve-initial Bundle, whose entries are laid out as in the contract's
 examples: [0] Claim, [4] Patient, [5] MedicationRequest, [6] PractitionerRole,
 [8] QuestionnaireResponse.

@@ -1,6 +1,8 @@
 """The PAS response Bundle, OperationOutcome and CapabilityStatement (fhir-pas.md).
 
-Decisions here are written in the decision format by hand, so each test pins
+The response structure checked here follows the Inferno PAS test kit's
+valid_pa_response_bundle.json and the HL7 PAS IG's response examples (credited
+in tests/fixtures/pas/README.md). Decisions here are written in the decision format by hand, so each test pins
 one row of the contract's tables; the last tests decide the fixture cases with
 the CLI and check that every response validates and carries the decision.
 """
