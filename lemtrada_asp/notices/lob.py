@@ -19,13 +19,12 @@ import copy
 import math
 from datetime import date, timedelta
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from ._data import package_file, read_yaml, validate
 from .errors import NoticeDataError
 
 DEFAULT = "default"
@@ -258,7 +257,7 @@ def _walk_paths(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 
 def lob_folder() -> Path:
-    return Path(str(resources.files("lemtrada_asp") / "notices" / "lob"))
+    return package_file("notices", "lob")
 
 
 @lru_cache(maxsize=None)
@@ -294,24 +293,12 @@ def select(line_of_business: str | None, folder: str | None = None) -> LineOfBus
 def load_file(path: Path) -> LineOfBusiness:
     """One file, with every problem reported as ``file: field: what was expected``."""
     source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NoticeDataError(source, [f"cannot read: {exc.strerror or exc}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise NoticeDataError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
-    if not isinstance(raw, dict):
-        raise NoticeDataError(source, [f"expected a mapping of fields, got {type(raw).__name__}"])
+    raw = read_yaml(path)
     if raw.get("id") != path.stem:
         raise NoticeDataError(source, [f"id: expected {path.stem!r} (the file's name), got {raw.get('id')!r}"])
     data = _resolve(copy.deepcopy(raw), source)
     _set_keys(data, "")
-    try:
-        return LineOfBusiness.model_validate(data)
-    except ValidationError as exc:
-        raise NoticeDataError(source, [_problem(e) for e in exc.errors()]) from None
+    return validate(LineOfBusiness, data, source)
 
 
 def _resolve(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -354,19 +341,3 @@ def _set_keys(node: Any, path: str) -> None:
     elif isinstance(node, list):
         for i, v in enumerate(node):
             _set_keys(v, f"{path}[{i}]")
-
-
-def _problem(error: dict[str, Any]) -> str:
-    path = ""
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        message = "unknown field (a typo, or a field this model does not have)"
-    elif error["type"] == "missing":
-        message = "required field missing"
-    elif error["type"] == "literal_error":
-        message = f"expected {error['ctx']['expected']}, got {error['input']!r}"
-    elif "input" in error and not isinstance(error["input"], (dict, list)):
-        message = f"{message}, got {error['input']!r}"
-    return f"{path}: {message}" if path else message
