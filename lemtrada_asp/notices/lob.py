@@ -136,11 +136,15 @@ class Duration(_Model):
 
 
 class Listed(_Model):
+    """A list in the member's words (who may appeal: "you", "your doctor ...")."""
+
     value: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     source: Source
 
 
 class Text(_Model):
+    """A sentence in the member's words (how to ask for an appeal)."""
+
     value: str = Field(min_length=1)
     source: Source
 
@@ -150,7 +154,9 @@ class Right(_Model):
     benefits, review outside the plan. ``available: false`` is a stated fact with a
     source too (Medicare has no State fair hearing), not a missing value;
     ``available: depends`` is the default file's honest answer when the line of
-    business is not known (``applies_when`` says on what)."""
+    business is not known (``applies_when`` says on what). ``name`` and ``applies_when``
+    are in the member's words, with their article ("a State fair hearing"): the letter
+    prints them."""
 
     available: StrictBool | Literal["depends"]
     name: str | None = None
