@@ -260,3 +260,37 @@ def test_the_nondiscrimination_notice_is_filled_from_the_plan_settings_and_never
         assert fact in text
     with pytest.raises(NoticeDataError, match=r"\{coordinator\}"):
         language.fill("Write to {coordinator}.", phone="1")
+
+
+# --- the letter's deadlines, worked out from the data -------------------------------------------
+
+
+def test_a_deadline_is_dated_only_when_the_letter_knows_the_day_it_counts_from():
+    from lemtrada_asp.notices.context import notice_facts
+
+    letter, received = date(2026, 5, 4), date(2026, 5, 1)
+    ma = notice_facts(ALL["medicare_advantage"], letter, received)
+    assert ma["appeal_filing"].words == "within 60 days of the date on this letter"
+    assert ma["appeal_filing"].date == date(2026, 7, 3)
+    assert ma["records_due"].words == "within 72 hours after we got the request"
+    assert ma["records_due"].date == date(2026, 5, 4) and ma["records_due"].key == "initial_decision.standard"
+    erisa = notice_facts(ALL["erisa"], letter, received)
+    assert erisa["appeal_filing"].words == "within 180 days after you get this letter"
+    assert erisa["appeal_filing"].date is None  # the day the member gets it is not known
+    assert erisa["external_review"].filing.words == "within 4 months after you get our answer to your appeal"
+    medicaid = notice_facts(ALL["medicaid"], letter, received)
+    assert medicaid["fair_hearing"].filing.words == "within 120 days of the date on our answer to your appeal"
+    assert medicaid["continuation"].filing.date == date(2026, 5, 14)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_the_reviewer_part_can_name_the_source_of_every_deadline(name):
+    from lemtrada_asp.notices.context import notice_facts
+
+    facts = notice_facts(ALL[name], date(2026, 5, 4), date(2026, 5, 1))
+    listed = {key for key, _, _ in facts["sources"]}
+    assert listed == {d.key for d in ALL[name].durations()}
+    for key in ("appeal.filing_limit", "appeal.standard_decision", "appeal.expedited_decision",
+                ALL[name].pend.information_due.key):
+        assert key in listed, key
+    assert facts["unverified"] == sorted(p for p, s in ALL[name].sources() if s.checked == "unverified")
