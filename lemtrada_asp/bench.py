@@ -23,9 +23,9 @@ from pathlib import Path
 
 import click
 
-from .batch import Options, decide_paths, default_jobs
-from .engine import CHUNK, Engine
-from .loading import iter_items
+from .engine.batch import Options, decide_paths, default_jobs
+from .engine.engine import CHUNK, Engine
+from .engine.loading import iter_items
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -34,7 +34,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def write_corpus(path: Path, n: int, seed: int) -> None:
-    from .generate import generate_cases
+    from .analysis.generate import generate_cases
 
     with path.open("w") as out:
         for case in generate_cases(n, seed):
@@ -60,11 +60,11 @@ def fresh_process(case: Path, runs: int) -> tuple[float, float]:
 
 def warm_single(corpus: Path, n: int) -> tuple[float, float, float]:
     engine = Engine()
-    items = [i for _, i in zip(range(n), iter_items([str(corpus)])) if i.case is not None]
+    items = [i for _, i in zip(range(n), iter_items([str(corpus)], engine.case_model.validate)) if i.case is not None]
     times = []
     for item in items:
         start = time.perf_counter()
-        json.dumps(engine.decide([(item.source, item.case)], details=False)[0].as_json())
+        json.dumps(engine.decide([(item.source, item.case)])[0].to_json())
         times.append(time.perf_counter() - start)
     return len(times) / sum(times), percentile(times, 0.5), percentile(times, 0.99)
 
@@ -75,7 +75,7 @@ def batch(corpus: Path, jobs: int, options: Options) -> tuple[float, float, floa
     last = start
     latencies: list[float] = []
     count = 0
-    for count, result in enumerate(decide_paths([str(corpus)], jobs=jobs, options=options), start=1):
+    for count, result in enumerate(decide_paths([str(corpus)], Engine(), jobs=jobs, options=options), start=1):
         json.dumps(result.decision if result.ok else result.error)
         if count % CHUNK == 0:
             now = time.perf_counter()

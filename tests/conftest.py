@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lemtrada_asp.engine import Engine
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.model import validate_case
+from lemtrada_asp.engine.engine import Engine
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.case.model import validate_case
 
 REPO = Path(__file__).resolve().parent.parent
 KB_DIR = REPO / "kb"
@@ -84,7 +84,7 @@ def decide(engine):
 
     def run(data: dict[str, Any]) -> dict[str, Any]:
         case = validate_case(data, "test")
-        return engine.decide([("test", case)])[0].as_json()
+        return engine.decide([("test", case)])[0].to_json()
 
     return run
 
@@ -95,7 +95,7 @@ def statuses(engine):
 
     def run(data: dict[str, Any]) -> dict[str, str]:
         case = validate_case(data, "test")
-        return engine.decide([("test", case)])[0].outcome.status
+        return engine.decide([("test", case)], details=True)[0].statuses()
 
     return run
 

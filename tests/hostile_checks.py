@@ -15,8 +15,8 @@ from typing import Callable, TypeVar
 
 import jsonschema
 
-from lemtrada_asp.batch import Result
-from lemtrada_asp.errors import InputError
+from lemtrada_asp.engine.batch import Result
+from lemtrada_asp.engine.errors import InputError
 
 SCHEMA = json.loads((Path(__file__).parent / "decision-format.schema.json").read_text())
 

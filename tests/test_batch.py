@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 import json
 
 from conftest import INITIAL, vary
-import lemtrada_asp.batch as batch
-from lemtrada_asp.batch import Result, decide_paths, reject_duplicate_ids
-from lemtrada_asp.progress import SHOW_AFTER, with_progress
+import lemtrada_asp.engine.batch as batch
+from lemtrada_asp.engine.batch import Result, decide_paths, reject_duplicate_ids
+from lemtrada_asp.cli.progress import SHOW_AFTER, with_progress
 
 
 def corpus(tmp_path, n: int, bad_every: int = 0):
@@ -56,7 +57,7 @@ def test_progress_is_silent_unless_asked_and_passes_every_result_through(capsys)
 
 def test_a_repeated_id_is_an_error_even_past_the_ids_whose_first_source_is_kept(monkeypatch):
     monkeypatch.setattr(batch, "SOURCES_KEPT", 2)
-    results = [Result(f"s{i}", decision={"case_id": c}) for i, c in enumerate("abcacd")]
+    results = [Result(f"s{i}", record=SimpleNamespace(case_id=c)) for i, c in enumerate("abcacd")]
     checked = list(reject_duplicate_ids(results))
     assert [r.ok for r in checked] == [True, True, True, False, False, True]
     assert checked[3].error_text == "s3: id: duplicate case id 'a', first used at s0"

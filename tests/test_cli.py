@@ -94,19 +94,19 @@ def test_a_missing_file_is_an_input_error_not_a_crash(run, tmp_path):
 def test_a_kb_that_does_not_load_exits_3_with_clingos_file_and_line(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
-    with (kb / "decision.lp").open("a") as f:
+    with (kb / "hooks.lp").open("a") as f:
         f.write("\nthis is not asp :- .\n")
     case = write(tmp_path / "c.json", INITIAL)
     result = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb)])
     assert result.exit_code == 3
     assert "knowledge base error" in result.stderr
-    assert "decision.lp:" in result.stderr and "syntax error" in result.stderr
+    assert "hooks.lp:" in result.stderr and "syntax error" in result.stderr
 
 
 def test_a_kb_that_gives_two_decisions_exits_3(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
-    with (kb / "decision.lp").open("a") as f:
+    with (kb / "hooks.lp").open("a") as f:
         f.write("\ndecision(K, approve, none) :- case(K).\n")
     case = write(tmp_path / "c.json", vary(INITIAL, {"request.days": 3}))
     result = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb)])
@@ -117,8 +117,8 @@ def test_a_kb_that_gives_two_decisions_exits_3(tmp_path):
 def test_a_leaf_without_a_rule_is_a_kb_fault_not_a_silent_pass(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
-    text = (kb / "criteria_initial.lp").read_text()
-    (kb / "criteria_initial.lp").write_text(text.replace('finding(K, "I2", met', 'finding(K, "I2x", met'))
+    text = (kb / "criteria/i2_age.lp").read_text()
+    (kb / "criteria/i2_age.lp").write_text(text.replace('finding(K, "I2", met', 'finding(K, "I2x", met'))
     result = CliRunner().invoke(main, ["decide", str(write(tmp_path / "c.json", INITIAL)), "--kb", str(kb)])
     assert result.exit_code == 3 and 'unjudged("I2")' in result.stderr
 

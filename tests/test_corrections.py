@@ -20,20 +20,21 @@ from click.testing import CliRunner
 
 from conftest import CASES_DIR, CONTINUATION, DELETE, INITIAL, KB_DIR, vary
 from lemtrada_asp.cli import main
-from lemtrada_asp.corrections import Corrector
-from lemtrada_asp.engine import Engine
-from lemtrada_asp.errors import KnowledgeBaseError
-from lemtrada_asp.facts import case_symbols
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.loading import is_case_file, iter_items
-from lemtrada_asp.model import validate_case
+from lemtrada_asp.engine.corrections import Corrector
+from lemtrada_asp.engine.engine import Engine
+from lemtrada_asp.engine.errors import KnowledgeBaseError
+from lemtrada_asp.case.facts import case_symbols
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.analysis.generate import generate_cases
+from lemtrada_asp.case.model import validate_case
+from lemtrada_asp.engine.loading import is_case_file, iter_items
 
 EXAMPLES = sorted(p for p in CASES_DIR.iterdir() if is_case_file(p))
 
 
 @pytest.fixture(scope="module")
 def corrector() -> Corrector:
-    return Corrector(KnowledgeBase(KB_DIR))
+    return Corrector(Engine(KnowledgeBase(KB_DIR)))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def corrections(corrector):
 
     def run(data):
         [sets] = corrector.corrections([validate_case(data, "test")])
-        return [[(c["id"], c["actionable"]) for c in changes] for changes in sets]
+        return [[(c.id, c.actionable) for c in changes] for changes in sets]
 
     return run
 
@@ -110,7 +111,7 @@ def test_an_approvable_case_needs_no_change(corrections):
 
 def test_each_change_carries_its_title_and_what_would_have_to_be_true(corrector):
     [sets] = corrector.corrections([validate_case(EXPECTED[0][1], "test")])
-    assert sets == [[{
+    assert [[c.to_json() for c in changes] for changes in sets] == [[{
         "id": "I4.a",
         "title": "Natalizumab (Tysabri) tried and failed, or unable to use",
         "change": "natalizumab (Tysabri) tried and failed, or documented as unable to use",
@@ -166,10 +167,10 @@ def brute_force(case) -> list[frozenset[str]]:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name.rsplit(".", 1)[0] for p in EXAMPLES])
 def test_corrections_of_every_example_case_are_all_least_sets_the_decision_rules_accept(corrector, path):
-    [item] = iter_items([str(path)])
+    [item] = iter_items([str(path)], validate_case)
     decision = Engine(KnowledgeBase(KB_DIR)).decide([(item.source, item.case)], details=False)[0]
     [sets] = corrector.corrections([item.case])
-    mine = [frozenset(c["id"] for c in changes) for changes in sets]
+    mine = [frozenset(c.id for c in changes) for changes in sets]
     assert len(mine) == len(set(mine)) and mine  # no set twice, and at least one
     assert set(mine) == set(brute_force(item.case))
     at_target = decision.decision == "approve" or decision.pend_reason == "case_by_case"
@@ -179,10 +180,31 @@ def test_corrections_of_every_example_case_are_all_least_sets_the_decision_rules
 # --- the knowledge base side ------------------------------------------------------------
 
 
-def test_corrections_lp_includes_every_decision_file_but_the_four_it_documents_leaving_out():
-    includes = lambda name: re.findall(r'#include "([^"]+)"', (KB_DIR / name).read_text())  # noqa: E731
-    left_out = {"explanation.lp", "advisories.lp", "integrity.lp", "show.lp"}
-    assert includes("corrections.lp") == [f for f in includes("lemtrada.lp") if f not in left_out]
+def test_a_rule_file_only_the_root_includes_reaches_corrections_too(tmp_path):
+    """Reproduction (issue 9): a new rule file included only by the root once left I4 out of corrections."""
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    moved = kb / "criteria" / "i4_step_therapy.lp"
+    (kb / "analyst_rules.lp").write_text(moved.read_text())
+    moved.write_text("% moved to analyst_rules.lp\n")
+    root = kb / "lemtrada.lp"
+    root.write_text(root.read_text() + '#include "analyst_rules.lp".\n')
+    cases = [validate_case(c, c["id"]) for c in generate_cases(300, 5)]
+    shipped, edited = Engine(KnowledgeBase(KB_DIR)), Engine(KnowledgeBase(kb))
+    pairs = [(c.id, c) for c in cases]
+    before = [d.corrections for d in shipped.decide(pairs, corrections=True)]
+    after = [d.corrections for d in edited.decide(pairs, corrections=True)]
+    assert sum(1 for c in before if c) > 50  # the corpus has many cases to correct
+    assert after == before
+
+
+def test_every_program_loads_the_one_root_and_only_the_engine_adds_to_it():
+    kb = KnowledgeBase(KB_DIR)
+    for program in ("decide", "whatif"):
+        files = kb.program_files(program)
+        assert files[0] == kb.root
+        assert all(f.parent.name == "encodings" for f in files[1:])
+    assert list(KB_DIR.rglob("corrections.lp")) == []
 
 
 def test_every_leaf_and_exclusion_has_a_change_text():
@@ -192,46 +214,3 @@ def test_every_leaf_and_exclusion_has_a_change_text():
     leaves = {a.symbol.arguments[0].string for a in ctl.symbolic_atoms.by_signature("node", 2)
               if a.symbol.arguments[1].name in ("leaf", "exclusion")}
     assert leaves - texts == set()
-
-
-def test_a_knowledge_base_without_corrections_lp_is_refused_with_a_message(tmp_path):
-    kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb)
-    (kb / "corrections.lp").unlink()
-    with pytest.raises(KnowledgeBaseError, match="has no corrections.lp"):
-        Corrector(KnowledgeBase(kb))
-    case = tmp_path / "c.json"
-    case.write_text(json.dumps(vary(INITIAL, {"request.days": 3})))
-    refused = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb)])
-    assert refused.exit_code == 3 and "has no corrections.lp" in refused.output
-    decided = CliRunner().invoke(main, ["decide", str(case), "--kb", str(kb), "--no-corrections"])
-    assert decided.exit_code == 0 and "DENY" in decided.output
-
-
-# --- decide shows them ---------------------------------------------------------------------
-
-
-def test_decide_json_carries_corrections_for_deny_and_pend_only(tmp_path):
-    deny = tmp_path / "deny.json"
-    deny.write_text(json.dumps(vary(INITIAL, {"id": "D-1", "request.days": 3})))
-    approve = tmp_path / "approve.json"
-    approve.write_text(json.dumps(vary(INITIAL, {"id": "A-1"})))
-    result = CliRunner().invoke(main, ["decide", str(deny), str(approve), "--format", "json"])
-    denied, approved = (json.loads(line) for line in result.output.splitlines())
-    assert denied["corrections"] == [[{
-        "id": "I7", "title": "Dose within labeling: 12 mg/day on 5 consecutive days (60 mg)",
-        "change": "a requested dose of 12 mg/day on 5 consecutive days (60 mg)", "actionable": True,
-    }]]
-    assert "corrections" not in approved
-    plain = CliRunner().invoke(main, ["decide", str(deny), "--format", "json", "--no-corrections"])
-    assert "corrections" not in json.loads(plain.output)
-
-
-def test_decide_text_lists_the_corrections_numbered_and_marked(tmp_path):
-    case = tmp_path / "c.json"
-    case.write_text(json.dumps(vary(INITIAL, {"diagnosis.ms_course": "primary_progressive"})))
-    result = CliRunner().invoke(main, ["decide", str(case)])
-    assert "What would change the decision (fewest changes; any one of these):" in result.output
-    assert re.search(r"1\. I3\.a +the member has relapsing-remitting MS  \[not actionable\]", result.output)
-    assert re.search(r"\+ E4 +the disease is not primary progressive MS  \[not actionable\]", result.output)
-    assert re.search(r"2\. I3\.b ", result.output)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from lemtrada_asp.dates import add_months, age_in_years, last_dose, months_back, months_since
+from lemtrada_asp.case.dates import add_months, age_in_years, last_dose, months_back, months_since
 
 
 @pytest.mark.parametrize(

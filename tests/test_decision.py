@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from conftest import CONTINUATION, DELETE, INITIAL, KB_DIR, ids, vary
-from lemtrada_asp.engine import Engine
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.model import validate_case
+from lemtrada_asp.engine.engine import Engine
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.case.model import validate_case
 
 
 def test_an_approvable_first_course_is_approved_for_60_mg_as_60_units_of_j0202(decide):
@@ -146,7 +146,7 @@ STEP_FAILURE = vary(INITIAL, {"dmt_history": [{"drug": "fingolimod", "outcome": 
 def test_a_step_therapy_failure_in_a_mandate_state_pends_for_a_clinician(tmp_path):
     engine = state_mandate_kb(tmp_path, 'state_mandate("TX", "I4").')
     case = validate_case(vary(STEP_FAILURE, {"dmt_history": [{"drug": "natalizumab", "outcome": "effective"}]}), "t")
-    got = engine.decide([("t", case)])[0].as_json()
+    got = engine.decide([("t", case)])[0].to_json()
     assert (got["decision"], got["pend_reason"], ids(got["failed"])) == ("pend", "state_mandate", ["I4"])
 
 
@@ -167,14 +167,14 @@ def test_the_shipped_kb_has_no_state_mandates_so_the_same_case_is_denied(decide)
 def test_the_state_mandate_needs_the_state_only_s_failures_and_no_exclusion(tmp_path, changes):
     engine = state_mandate_kb(tmp_path, 'state_mandate("TX", "I4").')
     base = vary(STEP_FAILURE, {"dmt_history": [{"drug": "natalizumab", "outcome": "effective"}]})
-    got = engine.decide([("t", validate_case(vary(base, changes), "t"))])[0].as_json()
+    got = engine.decide([("t", validate_case(vary(base, changes), "t"))])[0].to_json()
     assert got["decision"] == "deny"
 
 
 def test_a_case_decides_the_same_alone_and_in_a_batch(engine):
     variants = [INITIAL, CONTINUATION, vary(INITIAL, {"chart_date": DELETE}), vary(INITIAL, {"hiv_positive": True})]
     cases = [(f"s{i}", validate_case(vary(v, {"id": f"B-{i}"}), "t")) for i, v in enumerate(variants)]
-    together = [d.as_json() for d in engine.decide(cases)]
-    alone = [engine.decide([c])[0].as_json() for c in cases]
+    together = [d.to_json() for d in engine.decide(cases)]
+    alone = [engine.decide([c])[0].to_json() for c in cases]
     assert together == alone
     assert [d["decision"] for d in together] == ["approve", "approve", "pend", "deny"]

@@ -13,7 +13,7 @@ import clingo
 import pytest
 from clingo import Function, Number, String
 
-from conftest import KB_DIR
+from lemtrada_asp.engine.knowledge import ENCODINGS
 
 VALUES = ["not_met", "undocumented", "met"]
 
@@ -34,6 +34,8 @@ ANY_OF = {
 }
 
 TREE = """
+#defined case/1.
+review(K, initial) :- case(K).
 top(initial, "AND"). top(initial, "OR"). top(initial, "NEST").
 node("AND", all_of). child("AND", ("a"; "b")).
 node("OR", any_of). child("OR", ("c"; "d")).
@@ -47,8 +49,7 @@ node("X", exclusion).
 
 def evaluate(findings: dict[str, str], applies: bool = False) -> dict[str, str]:
     ctl = clingo.Control(["--warn=none"])
-    for name in ("inputs.lp", "evaluate.lp"):
-        ctl.load(str(KB_DIR / name))
+    ctl.load(str(ENCODINGS / "evaluate.lp"))  # the engine's evaluator alone, no policy
     ctl.add("base", [], TREE)
     with ctl.backend() as backend:
         facts = [Function("case", [Number(1)])]

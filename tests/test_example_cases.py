@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import CASES_DIR
-from lemtrada_asp.loading import is_case_file, iter_items
-from lemtrada_asp.suite import expectation_path, load_expectation, mismatches
+from lemtrada_asp.case.model import validate_case
+from lemtrada_asp.engine.loading import is_case_file, iter_items
+from lemtrada_asp.analysis.suite import expectation_path, load_expectation, mismatches
 
 CASE_FILES = sorted(p for p in CASES_DIR.iterdir() if is_case_file(p))
 
@@ -17,15 +18,15 @@ def test_the_suite_has_at_least_30_cases_each_with_an_expectation():
 
 
 def test_case_ids_are_unique_across_the_suite():
-    ids = [item.case.id for item in iter_items([str(CASES_DIR)])]
+    ids = [item.case.id for item in iter_items([str(CASES_DIR)], validate_case)]
     assert len(ids) == len(set(ids)) == len(CASE_FILES)
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.name.rsplit(".", 1)[0] for p in CASE_FILES])
 def test_example_case(engine, path):
-    [item] = iter_items([str(path)])
+    [item] = iter_items([str(path)], validate_case)
     assert item.error is None, item.error and item.error.describe()
-    decision = engine.decide([(item.source, item.case)])[0].as_json()
+    decision = engine.decide([(item.source, item.case)])[0].to_json()
     assert mismatches(load_expectation(expectation_path(path)), decision) == []
 
 

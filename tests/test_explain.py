@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import CASES_DIR, INITIAL, vary
 from lemtrada_asp.cli import main
-from lemtrada_asp.loading import is_case_file
+from lemtrada_asp.engine.loading import is_case_file
 
 EXAMPLES = sorted(p for p in CASES_DIR.iterdir() if is_case_file(p))
 ANSI = "\x1b["

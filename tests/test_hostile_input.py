@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 
 from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR
 from hostile_checks import TALLY, check_result, counted, fields, report_to
-from lemtrada_asp.batch import decide_paths, decide_records
+from lemtrada_asp.engine.batch import decide_paths, decide_records
 from lemtrada_asp.cli import main
-from lemtrada_asp.loading import MAX_CASE_BYTES, Record, _CaseYamlLoader, _json_nesting_problem, load_yaml
-from lemtrada_asp.errors import CaseValidationError
-from lemtrada_asp.model import MAX_NESTING, Case, field_path, shape_problems, validate_case
+from lemtrada_asp.engine.loading import MAX_CASE_BYTES, Record, _CaseYamlLoader, _json_nesting_problem, load_yaml
+from lemtrada_asp.engine.errors import CaseValidationError
+from lemtrada_asp.case.model import MAX_NESTING, Case, field_path, shape_problems, validate_case
 
 
 def budget(examples: int) -> settings:

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from conftest import INITIAL, vary
 from hostile_checks import TALLY, check_result, counted, report_to
-from lemtrada_asp.batch import Options, decide_records
-from lemtrada_asp.facts import normal_condition
-from lemtrada_asp.loading import Record
-from lemtrada_asp.model import ID_PATTERN
+from lemtrada_asp.engine.batch import Options, decide_records
+from lemtrada_asp.case.facts import normal_condition
+from lemtrada_asp.engine.loading import Record
+from lemtrada_asp.case.model import ID_PATTERN
 
 HOSTILE = [
     '"). decision(0, approve, none). #show.',
@@ -66,8 +66,8 @@ def test_hostile_text_comes_back_quoted_in_the_explanation(decide):
 
 @pytest.mark.parametrize("field", list(HARMLESS))
 def test_a_nul_character_is_refused_because_clingo_strings_would_end_there(field):
-    from lemtrada_asp.errors import CaseValidationError
-    from lemtrada_asp.model import validate_case
+    from lemtrada_asp.engine.errors import CaseValidationError
+    from lemtrada_asp.case.model import validate_case
 
     with pytest.raises(CaseValidationError, match="NUL"):
         validate_case(hostile_variant(field, "multiple_sclerosis\x00x"), "t")
@@ -100,7 +100,7 @@ def _report(request):
 def through_the_readers(engine, case: dict, as_yaml: bool):
     text = yaml.safe_dump(case, allow_unicode=True) if as_yaml else json.dumps(case)
     record = Record("t.yaml" if as_yaml else "t.json", text, as_yaml)
-    [result] = counted(lambda: list(decide_records(engine, [record], options=Options(statuses=True))))
+    [result] = counted(lambda: list(decide_records(engine, [record], options=Options(details=True))))
     check_result(result, set(engine.catalogue.criteria))
     return result
 

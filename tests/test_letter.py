@@ -10,16 +10,17 @@ import shutil
 import statistics
 from datetime import date
 
+import jinja2
 import pytest
 import textstat
 from click.testing import CliRunner
 
 from conftest import CASES_DIR, CONTINUATION, DELETE, INITIAL, KB_DIR, vary
 from lemtrada_asp.cli import main
-from lemtrada_asp.explain import decide_one
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.letters import member_text, render_letter, wording
-from lemtrada_asp.loading import is_case_file
+from lemtrada_asp.engine.policy import Policy
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.render.letters import member_text, render_letter, wording
+from lemtrada_asp.engine.loading import is_case_file
 
 EXAMPLES = sorted(p for p in CASES_DIR.iterdir() if is_case_file(p))
 TODAY = date(2026, 5, 4)
@@ -38,7 +39,7 @@ EXPLAINED = {
 def decided(tmp_path, data, kb=KB_DIR):
     path = tmp_path / f"{data['id']}.json"
     path.write_text(json.dumps(data))
-    return decide_one(str(path), kb)
+    return Policy.load(kb).decide(str(path), corrections=True, details=True)
 
 
 def member_part(letter: str) -> str:
@@ -174,8 +175,9 @@ def test_an_approval_states_the_course_units_and_advisories(tmp_path):
     letter = render_letter(decided(tmp_path, vary(INITIAL, {"id": "L-OK"})), "markdown", today=TODAY)
     member, prescriber = member_part(letter), prescriber_part(letter)
     assert "One course of Lemtrada: 12 mg a day for 5 days in a row. That is 60 mg in all." in member
+    params = Policy.load(KB_DIR).catalogue.params
     for text in WORDS["advisories"].values():
-        assert text in member
+        assert jinja2.Template(text).render(p=params) in member
     assert "- One course: 12 mg/day on 5 consecutive days, 60 mg in all." in prescriber
     assert "- HCPCS J0202: 60 units." in prescriber
     assert "- Premedicate with corticosteroids before infusion on the first 3 days of each treatment course." in prescriber
@@ -238,7 +240,7 @@ def reading_text(decision) -> str:
 def test_every_example_letter_reads_at_or_below_an_eighth_grade_level(capsys):
     grades, smog = {}, {}
     for path in EXAMPLES:
-        text = reading_text(decide_one(str(path), KB_DIR))
+        text = reading_text(Policy.load(KB_DIR).decide(str(path), corrections=True, details=True))
         grades[path.name] = textstat.flesch_kincaid_grade(text)
         smog[path.name] = textstat.smog_index(text)
     too_hard = {name: grade for name, grade in grades.items() if grade > 8.0}

@@ -23,11 +23,11 @@ from click.testing import CliRunner
 
 from conftest import CONTINUATION, INITIAL, KB_DIR, vary
 from hostile_checks import TALLY, check_result, counted, report_to
-from lemtrada_asp.batch import decide_paths, decide_records
+from lemtrada_asp.engine.batch import decide_paths, decide_records
 from lemtrada_asp.cli import main
-from lemtrada_asp.errors import CaseValidationError
-from lemtrada_asp.loading import MAX_CASE_BYTES, Record
-from lemtrada_asp.model import MAX_DIGITS, MAX_LIST_ITEMS, MAX_NESTING, MAX_PROBLEMS, validate_case
+from lemtrada_asp.engine.errors import CaseValidationError
+from lemtrada_asp.engine.loading import MAX_CASE_BYTES, Record
+from lemtrada_asp.case.model import MAX_DIGITS, MAX_LIST_ITEMS, MAX_NESTING, MAX_PROBLEMS, validate_case
 
 DEEP = 100_000
 HUGE = 100_000
@@ -144,12 +144,12 @@ def test_a_python_object_nested_100000_deep_is_refused_without_recursion():
 NO_STACK_OVERFLOW = r"""
 import json, sys
 sys.setrecursionlimit(10**7)  # a C parser trusting the recursion limit would now overflow the C stack
-from lemtrada_asp.loading import Record, parse_record
-from lemtrada_asp.model import validate_case
-from lemtrada_asp.errors import CaseValidationError
+from lemtrada_asp.engine.loading import Record, parse_record
+from lemtrada_asp.case.model import validate_case
+from lemtrada_asp.engine.errors import CaseValidationError
 N = 150_000
 for text, as_yaml in [("[" * N + "]" * N, False), ('{"a":' * N + "1" + "}" * N, False), ("[" * N + "]" * N, True)]:
-    print(parse_record(Record("deep", text, as_yaml)).error.problems[0].message.split(";")[0])
+    print(parse_record(Record("deep", text, as_yaml), validate_case).error.problems[0].message.split(";")[0])
 value = 1
 for _ in range(N):
     value = {"x": value}
@@ -291,8 +291,8 @@ def test_a_case_file_that_is_an_endless_device_is_refused_not_read_forever(tmp_p
 def _measure() -> None:  # pragma: no cover - run by hand, prints what the README quotes
     import resource
 
-    from lemtrada_asp.engine import Engine
-    from lemtrada_asp.kbase import KnowledgeBase
+    from lemtrada_asp.engine.engine import Engine
+    from lemtrada_asp.engine.knowledge import KnowledgeBase
 
     engine = Engine(KnowledgeBase(KB_DIR))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import CONTINUATION, DELETE, INITIAL, vary
-from lemtrada_asp.errors import CaseValidationError
-from lemtrada_asp.model import validate_case
+from lemtrada_asp.engine.errors import CaseValidationError
+from lemtrada_asp.case.model import validate_case
 
 
 def problems(data) -> dict[str, str]:

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import INITIAL, KB_DIR, REPO, vary
-from lemtrada_asp.changes import compare_paths
+from lemtrada_asp.analysis.changes import compare_paths
 from lemtrada_asp.cli import main
-from lemtrada_asp.generate import generate_cases
-from lemtrada_asp.impact import ImpactAnalysis
-from lemtrada_asp.model import validate_case
+from lemtrada_asp.analysis.generate import generate_cases
+from lemtrada_asp.analysis.impact import ImpactAnalysis
+from lemtrada_asp.case.model import validate_case
 
 ANY_DMT_RULES = """
 % Analyst edit: step therapy is "one prior disease-modifying therapy of any kind,
@@ -52,7 +52,7 @@ def any_dmt_kb(tmp_path: Path) -> Path:
     kb = copy_kb(tmp_path, "kb-any-dmt")
     edit(kb / "catalogue.lp", 'node("I4", all_of).', 'node("I4", leaf).')
     edit(kb / "catalogue.lp", 'child("I4", ("I4.a"; "I4.b")).\n', "")
-    edit(kb / "criteria_initial.lp", None, ANY_DMT_RULES)
+    edit(kb / "criteria/i4_step_therapy.lp", None, ANY_DMT_RULES)
     return kb
 
 
@@ -159,9 +159,9 @@ def test_invalid_cases_are_reported_and_the_others_still_compared(tmp_path):
 
 def test_a_broken_kb_exits_3_and_standard_input_is_refused(tmp_path, corpus):
     kb = copy_kb(tmp_path, "broken")
-    edit(kb / "decision.lp", None, "decision(K, approve :- case(K).")
+    edit(kb / "hooks.lp", None, "decision(K, approve :- case(K).")
     broken = run("diff", "--kb", str(kb), str(corpus))
-    assert broken.exit_code == 3 and "decision.lp:" in broken.output
+    assert broken.exit_code == 3 and "hooks.lp:" in broken.output
     stdin = run("diff", "--kb", str(KB_DIR), "-")
     assert stdin.exit_code == 2 and "cannot read standard input" in stdin.output
     assert run("diff", "--kb", str(KB_DIR)).exit_code == 2  # no PATHS, no --exhaustive

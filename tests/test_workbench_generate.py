@@ -9,13 +9,13 @@ from datetime import date
 from click.testing import CliRunner
 
 from conftest import KB_DIR
-from lemtrada_asp.analysis import read_source
+from lemtrada_asp.analysis.program import read_source
 from lemtrada_asp.cli import main
-from lemtrada_asp.dates import age_in_years
-from lemtrada_asp.generate import generate_cases
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.model import validate_case
-from lemtrada_asp.space import build_space
+from lemtrada_asp.case.dates import age_in_years
+from lemtrada_asp.analysis.generate import generate_cases
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.case.model import validate_case
+from lemtrada_asp.analysis.space import build_space
 
 PARAMS = KnowledgeBase(KB_DIR).catalogue.params
 
@@ -43,7 +43,7 @@ def test_the_corpus_spans_every_decision_and_mostly_sits_near_a_boundary(engine)
     decisions = Counter()
     for start in range(0, len(cases), 200):
         for decision in engine.decide([(c.id, c) for c in cases[start:start + 200]]):
-            data = decision.as_json()
+            data = decision.to_json()
             decisions[(data["decision"], data["pend_reason"])] += 1
     assert {("approve", None), ("deny", None), ("pend", "information"), ("pend", "case_by_case")} <= set(decisions)
     assert decisions[("approve", None)] < 500  # most cases carry a perturbation that matters

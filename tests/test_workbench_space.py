@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import KB_DIR
-from lemtrada_asp.analysis import Program, outcome, read_source
+from lemtrada_asp.analysis.program import Program, outcome, read_source
 from lemtrada_asp.cli import main
-from lemtrada_asp.kbase import KnowledgeBase
-from lemtrada_asp.model import validate_case
-from lemtrada_asp.space import Space, build_space
-from lemtrada_asp.suite import observed
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.case.model import validate_case
+from lemtrada_asp.analysis.space import Space, build_space
+from lemtrada_asp.analysis.suite import observed
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_the_analysis_program_decides_every_abstract_case_as_decide_does(shipped
     for n, assignment in enumerate(random_assignments(space, 300, 2)):
         model = program.model(program.assume(assignment))
         case = validate_case(space.witness(assignment, f"W-{n}"), "witness")
-        decided = observed(engine.decide([("witness", case)])[0].as_json())
+        decided = observed(engine.decide([("witness", case)])[0].to_json())
         decided["failed"].sort()
         decided["missing"].sort()
         assert outcome(model, "a") == decided, assignment
@@ -80,7 +80,7 @@ def test_two_kbs_in_one_program_keep_their_own_rules(tmp_path):
 def test_a_constraint_that_leaves_some_cases_without_an_answer_is_found(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
-    with (kb / "decision.lp").open("a") as f:
+    with (kb / "hooks.lp").open("a") as f:
         f.write("\n:- age(K, A), A > 100.\n")
     result = CliRunner().invoke(main, ["check-kb", "--kb", str(kb)])
     assert result.exit_code == 1
@@ -88,9 +88,9 @@ def test_a_constraint_that_leaves_some_cases_without_an_answer_is_found(tmp_path
 
 
 def test_the_space_covers_every_input_predicate_a_case_can_give():
-    from lemtrada_asp.facts import case_symbols
-    from lemtrada_asp.generate import generate_cases
-    from lemtrada_asp.space import INPUT_PREDICATES
+    from lemtrada_asp.case.facts import case_symbols
+    from lemtrada_asp.analysis.generate import generate_cases
+    from lemtrada_asp.analysis.space import INPUT_PREDICATES
 
     given = {fact.name for case in generate_cases(2000, 9) for fact in case_symbols(0, validate_case(case, case["id"]))}
     assert given == set(INPUT_PREDICATES)
@@ -102,4 +102,4 @@ def test_generate_refuses_a_kb_without_the_parameters_it_places_cases_around(tmp
     params = kb / "parameters.lp"
     params.write_text(params.read_text().replace("param(min_age_initial, 18).", ""))
     result = CliRunner().invoke(main, ["generate", "--n", "3", "--kb", str(kb)])
-    assert result.exit_code == 3 and "no parameter min_age_initial" in result.output
+    assert result.exit_code == 3 and "min_age_initial" in result.output and "param/2 does not define" in result.output

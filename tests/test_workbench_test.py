@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR, vary
 from lemtrada_asp.cli import main
-from lemtrada_asp.loading import is_case_file
+from lemtrada_asp.engine.loading import is_case_file
 
 
 def invoke(*args: str):
@@ -127,7 +127,7 @@ def test_the_suite_runs_against_an_edited_kb(tmp_path):
 
 
 def test_a_missing_default_suite_is_a_clear_error(monkeypatch, tmp_path):
-    import lemtrada_asp.suite as suite_module
+    import lemtrada_asp.analysis.suite as suite_module
 
     monkeypatch.setattr(suite_module, "__file__", str(tmp_path / "pkg" / "suite.py"))
     result = invoke("test")

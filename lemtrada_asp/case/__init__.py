@@ -1,0 +1,39 @@
+"""The Lemtrada policy's case model: case format v1 (schema.py, model.py), its facts
+(facts.py, dates.py) and the wording of its evidence (evidence.py).
+
+``CASE_MODEL`` is what kb/policy.toml names; the engine reaches this package only
+through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clingo import Symbol
+
+from ..engine.record import Evidence
+
+
+class LemtradaCases:
+    """Case format v1 for the engine (a lemtrada_asp.engine.CaseModel)."""
+
+    def validate(self, data: Any, source: str) -> Any:
+        from .model import validate_case
+
+        return validate_case(data, source)
+
+    def case_id(self, case: Any) -> str:
+        return case.id
+
+    def symbols(self, key: int, case: Any) -> list[Symbol]:
+        from .facts import case_symbols
+
+        return case_symbols(key, case)
+
+    def evidence(self, symbol: Symbol, case: Any) -> Evidence:
+        from .evidence import evidence
+
+        return evidence(symbol, case)
+
+
+CASE_MODEL = LemtradaCases()

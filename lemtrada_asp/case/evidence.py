@@ -1,0 +1,150 @@
+"""Evidence atoms as records: the case facts behind a leaf's status, in words and values.
+
+The KB names evidence as the input atom it used (``dmt_trial(K, 0, natalizumab,
+effective)``) or as ``absent(Field)``, ``no_entry(Field, Drug)``,
+``no_record(Field)`` and ``none_listed(Field)``. Each becomes a line that starts
+with the case-file field it points at, so a reviewer can find it in the file.
+Free text from the case is quoted (JSON style), so it cannot pass for our words.
+Beside the line, each Evidence carries the plain values a letter words for a member
+(an age, a date, a drug), measured here once, so no renderer goes back to the case.
+"""
+
+from __future__ import annotations
+
+import json
+
+from typing import Any
+
+from clingo import Symbol, SymbolType
+
+from ..engine.record import Evidence
+from .dates import add_months, last_dose
+from .model import Case
+
+__all__ = ["evidence"]
+
+
+def evidence(symbol: Symbol, case: Case) -> Evidence:
+    """The evidence term of the KB as a record: its kind, the reviewer's line, its values."""
+    name = symbol.name
+    args = symbol.arguments
+    render = _RENDERERS.get(name)
+    if render is None or symbol.type != SymbolType.Function:
+        return Evidence("unknown", str(symbol))
+    values = _VALUES.get(name)
+    return Evidence(name, render(case, args), tuple(values(case, args).items()) if values else ())
+
+
+def _value(symbol: Symbol) -> str:
+    if symbol.type == SymbolType.String:
+        return symbol.string
+    return str(symbol)
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _age(case: Case, args) -> str:
+    birth = case.member.birth_date if case.member else None
+    return f"member.birth_date {birth}: age {args[1].number} on request.date {case.request.date}"
+
+
+def _chart(case: Case, args) -> str:
+    months, chart, received = args[1].number, case.chart_date, case.request.date
+    if months == 0:
+        return f"chart_date {chart}: the same day as request.date {received}"
+    earliest = add_months(received, -months)
+    return (
+        f"chart_date {chart}: more than {months - 1} and at most {months} calendar months "
+        f"before request.date {received} (on or after {earliest})"
+    )
+
+
+def _last_dose(case: Case, args) -> str:
+    index, months = args[1].number, args[2].number
+    course = (case.lemtrada_courses or [])[index]
+    dose = last_dose(course.start_date, course.days)
+    plural = "month" if abs(months) == 1 else "months"
+    return (
+        f"lemtrada_courses[{index}]: last dose {dose}; planned start {case.planned_start} "
+        f"is {months} full calendar {plural} later"
+    )
+
+
+def _condition(case: Case, args) -> str:
+    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1].string
+    return f"diagnosis.condition: {_quoted(text)}"
+
+
+def _infection(case: Case, args) -> str:
+    index = args[1].number
+    return f"active_infections[{index}]: {_quoted((case.active_infections or [])[index])}"
+
+
+def _code(case: Case, args) -> str:
+    index = args[1].number
+    return f"request.diagnosis_codes[{index}]: {_quoted((case.request.diagnosis_codes or [])[index])}"
+
+
+_RENDERERS = {
+    "age": _age,
+    "chart_months_back": _chart,
+    "months_since_last_dose": _last_dose,
+    "condition": _condition,
+    "active_infection": _infection,
+    "diagnosis_code": _code,
+    "request_dose": lambda c, a: f"request.dose_mg_per_day: {c.request.dose_mg_per_day}",
+    "request_days": lambda c, a: f"request.days: {c.request.days}",
+    "specialty": lambda c, a: f"prescriber.specialty: {a[1].name}",
+    "consultation": lambda c, a: f"prescriber.consultation_with_specialist: {a[1].name}",
+    "ms_course": lambda c, a: f"diagnosis.ms_course: {a[1].name}",
+    "disease_active": lambda c, a: f"diagnosis.active: {a[1].name}",
+    "dmt_trial": lambda c, a: f"dmt_history[{a[1].number}]: {a[2].name} outcome {a[3].name}",
+    "concurrent_dmt": lambda c, a: f"concurrent_dmts[{a[1].number}]: {a[2].name}",
+    "hiv_positive": lambda c, a: f"hiv_positive: {a[1].name}",
+    "response_objective": lambda c, a: f"response.objective[{a[1].number}]: {a[2].name}",
+    "response_symptom": lambda c, a: f"response.symptoms[{a[1].number}]: {a[2].name}",
+    "absent": lambda c, a: f"{_value(a[0])}: not documented",
+    "no_entry": lambda c, a: f"{_value(a[0])}: no {_value(a[1])} entry",
+    "no_record": lambda c, a: f"{_value(a[0])}: no record",
+    "none_listed": lambda c, a: f"response.{_value(a[0])}: none listed",
+}
+
+
+# --- values for the member's wording (render/templates/member_wording.yaml) ---------
+
+
+def _course_values(case: Case, args) -> dict[str, Any]:
+    course = (case.lemtrada_courses or [])[args[1].number]
+    return {"last_dose": last_dose(course.start_date, course.days), "start": case.planned_start, "months": args[2].number}
+
+
+def _condition_values(case: Case, args) -> dict[str, Any]:
+    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1].string
+    return {"term": args[1].string, "condition": text}
+
+
+_VALUES = {
+    "age": lambda c, a: {"age": a[1].number},
+    "chart_months_back": lambda c, a: {"chart_date": c.chart_date, "months": a[1].number},
+    "months_since_last_dose": _course_values,
+    "condition": _condition_values,
+    "active_infection": lambda c, a: {"infection": (c.active_infections or [])[a[1].number]},
+    "diagnosis_code": lambda c, a: {"code": (c.request.diagnosis_codes or [])[a[1].number]},
+    "request_dose": lambda c, a: {"dose": c.request.dose_mg_per_day},
+    "request_days": lambda c, a: {"days": c.request.days},
+    "specialty": lambda c, a: {"specialty": a[1].name},
+    "consultation": lambda c, a: {"value": a[1].name},
+    "ms_course": lambda c, a: {"course": a[1].name},
+    "disease_active": lambda c, a: {"value": a[1].name},
+    "dmt_trial": lambda c, a: {"drug": a[2].name, "outcome": a[3].name},
+    "concurrent_dmt": lambda c, a: {"drug": a[2].name},
+    "hiv_positive": lambda c, a: {"value": a[1].name},
+    "response_objective": lambda c, a: {"item": a[2].name},
+    "response_symptom": lambda c, a: {"item": a[2].name},
+    "absent": lambda c, a: {"field": _value(a[0])},
+    "no_entry": lambda c, a: {"field": _value(a[0]), "drug": _value(a[1])},
+    "no_record": lambda c, a: {"field": _value(a[0])},
+    "none_listed": lambda c, a: {"field": _value(a[0])},
+}

@@ -1,0 +1,285 @@
+"""The case format, version 1 (../shared/spec/case-format.md), as pydantic models.
+
+Absent and empty are different facts in this format ("not documented" versus
+"documented: none"), so every optional field defaults to None, never to [] or False.
+Booleans and numbers are strict: "yes" or "12" in a case file is a typo to report,
+not a value to guess at.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import reprlib
+from datetime import date, datetime
+from typing import Annotated, Any, Iterable, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from ..engine.errors import CaseValidationError, Problem
+from ..engine.limits import (  # noqa: F401 - the case format's limits, re-exported
+    MAX_DIGITS,
+    MAX_LIST_ITEMS,
+    MAX_NESTING,
+    MAX_PROBLEMS,
+    RefusedNumber,
+    capped,
+    field_path,
+    shape_problems,
+    show,
+)
+from .dates import last_dose
+
+# Known DMTs: canonical name -> accepted aliases (case-insensitive), from the case format.
+DMT_ALIASES: dict[str, tuple[str, ...]] = {
+    "natalizumab": ("tysabri",),
+    "dimethyl_fumarate": ("tecfidera",),
+    "fingolimod": ("gilenya",),
+    "teriflunomide": ("aubagio",),
+    "ocrelizumab": ("ocrevus",),
+    "ofatumumab": ("kesimpta",),
+    "ublituximab": ("briumvi",),
+    "cladribine": ("mavenclad",),
+    "siponimod": ("mayzent",),
+    "ozanimod": ("zeposia",),
+    "ponesimod": ("ponvory",),
+    "diroximel_fumarate": ("vumerity",),
+    "monomethyl_fumarate": ("bafiertam",),
+    "interferon_beta": ("avonex", "rebif", "betaseron", "plegridy"),
+    "glatiramer_acetate": ("copaxone", "glatopa"),
+    "mitoxantrone": (),
+}
+_DRUG_LOOKUP = {name: name for name in DMT_ALIASES} | {
+    alias: name for name, aliases in DMT_ALIASES.items() for alias in aliases
+}
+_LEMTRADA = {"alemtuzumab", "lemtrada"}
+
+# Two-letter codes of US states, DC and territories (USPS).
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+    "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC "
+    "PR GU VI AS MP".split()
+)
+
+TEXT_MAX = 200  # the case format: free text of 1-200 characters
+
+def _drug(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a drug name (a string)")
+    key = value.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in _LEMTRADA:
+        raise ValueError("alemtuzumab (Lemtrada) is the drug requested; it is never a prior or concurrent DMT")
+    if key not in _DRUG_LOOKUP:
+        raise ValueError(
+            f"unknown drug {show(value)}; expected one of {', '.join(DMT_ALIASES)} (brand names accepted)"
+        )
+    return _DRUG_LOOKUP[key]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # YAML gives date objects; JSON gives strings. Pydantic alone would also take
+    # an integer as a Unix timestamp, which in a case file is always a mistake.
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date as YYYY-MM-DD without a time of day, got {value.isoformat(' ')}")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {show(value)}")
+
+
+def _state(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a two-letter US state code, got {show(value)}")
+    code = value.strip().upper()
+    if code not in US_STATES:
+        raise ValueError(f"expected a two-letter US state code, got {show(value)}")
+    return code
+
+
+def _positive_number(value: Any) -> int | float:
+    # One check instead of pydantic's int|float union, which reports each branch.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"expected a number greater than 0, got {value!r}")
+    return value
+
+
+Drug = Annotated[str, BeforeValidator(_drug)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+def _plain_text(value: str) -> str:
+    # clingo strings end at a NUL byte: "multiple_sclerosis\0x" would reach the
+    # solver as "multiple_sclerosis". So NUL is refused, not passed on.
+    if "\x00" in value:
+        raise ValueError("text must not contain a NUL character")
+    if not value.strip():
+        raise ValueError("expected text, got only white space")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_plain_text)]
+Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_text)]
+State = Annotated[str, BeforeValidator(_state)]
+PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+
+
+def _bounded(item: Any) -> Any:
+    """A list of at most MAX_LIST_ITEMS entries; pydantic refuses a longer one before reading it."""
+    return Annotated[list[item], Field(max_length=MAX_LIST_ITEMS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(_Strict):
+    date: Day
+    start_date: Day | None = None
+    dose_mg_per_day: PositiveNumber
+    days: PositiveInt
+    diagnosis_codes: _bounded(Code) | None = None
+
+
+class Member(_Strict):
+    birth_date: Day | None = None
+    state: State | None = None
+
+
+class Prescriber(_Strict):
+    specialty: Literal["neurology", "ms_specialist", "other"] | None = None
+    consultation_with_specialist: StrictBool | None = None
+
+
+class Diagnosis(_Strict):
+    condition: Text | None = None
+    ms_course: Literal["relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified"] | None = None
+    active: StrictBool | None = None
+
+
+class DmtTrial(_Strict):
+    drug: Drug
+    outcome: Literal["failed", "intolerant", "contraindicated", "effective"]
+
+
+class LemtradaCourse(_Strict):
+    start_date: Day
+    days: PositiveInt
+
+
+class Response(_Strict):
+    objective: _bounded(
+        Literal["mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved"]
+    ) | None = None
+    symptoms: _bounded(
+        Literal["motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling"]
+    ) | None = None
+
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+class Case(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
+    request: Request
+    member: Member | None = None
+    prescriber: Prescriber | None = None
+    chart_date: Day | None = None
+    diagnosis: Diagnosis | None = None
+    dmt_history: _bounded(DmtTrial) | None = None
+    concurrent_dmts: _bounded(Drug) | None = None
+    hiv_positive: StrictBool | None = None
+    active_infections: _bounded(Text) | None = None
+    lemtrada_courses: _bounded(LemtradaCourse) | None = None
+    response: Response | None = None
+
+    # --- what the rules need, derived once ---------------------------------
+    @property
+    def planned_start(self) -> date:
+        return self.request.start_date or self.request.date
+
+    def latest_course(self) -> tuple[int, LemtradaCourse] | None:
+        """The prior course that started last (ties: the later-listed one)."""
+        courses = list(enumerate(self.lemtrada_courses or []))
+        return max(courses, key=lambda ic: (ic[1].start_date, ic[0])) if courses else None
+
+
+def validate_case(data: Any, source: str) -> Case:
+    """Validate one parsed case; raise CaseValidationError naming every bad field."""
+    case_id = _echoable_id(data)
+    if not isinstance(data, dict):
+        raise CaseValidationError(source, [Problem("", f"expected a case object (a mapping), got {_kind(data)}")], case_id)
+    problems = shape_problems(data)
+    if problems:
+        raise CaseValidationError(source, capped(problems), case_id)
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseValidationError(source, capped([_problem(e) for e in exc.errors()]), case_id) from None
+    problems = _cross_field_problems(case)
+    if problems:
+        raise CaseValidationError(source, capped(problems), case.id)
+    return case
+
+
+def _echoable_id(data: Any) -> str | None:
+    # An invalid case's id is echoed in its error object only if it is a valid id:
+    # a megabyte of text or a NUL in "case_id" would be the error repeating the attack.
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and ID_PATTERN.fullmatch(found) else None
+
+
+def _cross_field_problems(case: Case) -> list[Problem]:
+    received = case.request.date
+    problems: list[Problem] = []
+    if case.request.start_date is not None and case.request.start_date < received:
+        problems.append(Problem("request.start_date", f"{case.request.start_date} is before request.date {received}"))
+    if case.chart_date is not None and case.chart_date > received:
+        problems.append(Problem("chart_date", f"{case.chart_date} is after request.date {received}"))
+    if case.member and case.member.birth_date and case.member.birth_date > received:
+        problems.append(Problem("member.birth_date", f"{case.member.birth_date} is after request.date {received}"))
+    for i, course in enumerate(case.lemtrada_courses or []):
+        if course.start_date > received:
+            problems.append(Problem(f"lemtrada_courses[{i}].start_date", f"{course.start_date} is after request.date {received}"))
+        try:
+            last_dose(course.start_date, course.days)
+        except OverflowError:
+            problems.append(Problem(f"lemtrada_courses[{i}].days", "the course would end past the last representable date"))
+    return problems
+
+
+def _problem(error: dict) -> Problem:
+    path = field_path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (not in the case format; check its spelling)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    elif error["type"] == "too_long" and isinstance(error.get("input"), list):
+        message = f"expected at most {MAX_LIST_ITEMS} entries (this tool's limit), got {len(error['input']):,}"
+    elif "input" in error and error["type"] not in ("value_error",):
+        message += f" (got {show(error['input'])})"
+    return Problem(path, message)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)

@@ -1,0 +1,38 @@
+"""The ``lemtrada-asp`` command line: one module per command, flags only.
+
+Each command parses its options, calls the library (Policy, the renderers, the
+workbench) and prints; none holds logic of its own. Exit status: 0 every case
+decided (whatever the decisions); 2 some input was invalid (every other case is
+still decided and printed); 3 the knowledge base does not load or is unsound.
+Errors are messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .check_kb import check_kb
+from .decide import decide
+from .diff import diff
+from .explain import explain
+from .generate import generate
+from .letter import letter
+from .test import test
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lemtrada-asp")
+def main() -> None:
+    """Prior authorization for Lemtrada (alemtuzumab) in MS, decided by clingo.
+
+    The policy's criteria are Answer Set Programming rules in the knowledge base
+    (kb/); each decision names the criteria that failed, why, and where in the
+    policy they come from.
+    """
+
+
+
+for _command in (decide, explain, letter, check_kb, test, diff, generate):
+    main.add_command(_command)

@@ -1,0 +1,101 @@
+"""``lemtrada-asp check-kb``: is a knowledge base sound, and what holds of it over every possible case."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .options import KB_OPTION, run_guarded
+
+
+@click.command("check-kb")
+@KB_OPTION
+@click.option(
+    "--properties",
+    "with_properties",
+    is_flag=True,
+    help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
+         "criteria that can never be met or never fail, and gaps between an exclusion and the approvable range of a numeric input.",
+)
+def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
+    """Check that a knowledge base is sound; list each problem with file:line.
+
+    Checked: every criterion id has a title and section (criterion/3); every
+    node a known kind, inner nodes children, children are declared nodes, no
+    cycle; every top-level criterion and exclusion a policy_order; every leaf a
+    rule deriving its finding; and, searching every possible case, that each
+    gets exactly one decision, every evaluated node one status, and an answer.
+    Then a probe corpus of generated cases is decided.
+
+    Exit status: 0 sound (warnings may be listed); 1 unsound, or with
+    --properties a property violated (a case approved while an exclusion
+    applies, a criterion that can never be met, an exclusion that can never or
+    always applies); 3 the knowledge base does not load.
+    """
+    from ..analysis.properties import KbAnalysis
+    from ..analysis.soundness import check_kb as check
+
+    outcome = {"problems": 0}
+
+    def body() -> None:
+        analysis = KbAnalysis(kb_dir)
+        findings = check(kb_dir, analysis)
+        problems = [f for f in findings if f.severity == "problem"]
+        warnings = [f for f in findings if f.severity != "problem"]
+        click.echo(f"Checking knowledge base {analysis.kb.directory}")
+        click.echo(f"  catalogue: {len(analysis.kb.catalogue.criteria)} criteria and exclusions")
+        click.echo(f"  every possible case: {len(analysis.space.dims)} inputs, {analysis.space.size():.3g} abstract cases searched for faults")
+        for finding in problems + warnings:
+            click.echo(str(finding))
+        if problems:
+            click.echo(f"Unsound: {len(problems)} problem{'s' if len(problems) != 1 else ''}" + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else "."))
+        else:
+            click.echo("Sound" + (f", with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ": no problems found."))
+        outcome["problems"] = len(problems)
+        if with_properties:
+            props = analysis.properties()
+            click.echo("")
+            click.echo(_properties_text(analysis, props))
+            outcome["problems"] += props.problems
+
+    run_guarded(body)
+    sys.exit(1 if outcome["problems"] else 0)
+
+
+def _properties_text(analysis, props) -> str:
+    from ..analysis.coverage import ALL_STATUSES, Coverage
+    from ..engine.catalogue import criterion_sort_key
+
+    info = analysis.kb.catalogue.info
+    lines = ["Properties over every possible case", "", "Statuses each criterion can take:"]
+    order = Coverage(analysis.kb.catalogue).nodes()
+    for ident in sorted(props.reachable, key=lambda i: (order.index(i) if i in order else len(order), criterion_sort_key(i))):
+        statuses = [s for s in ALL_STATUSES if s in props.reachable[ident]]
+        lines.append(f"  {ident:<9} {', '.join(statuses)}")
+    lines.append("")
+    if props.approved_excluded:
+        lines.append(f"PROBLEM: approved while an exclusion applies ({len(props.approved_excluded)} kinds of case), e.g.:")
+        lines += [f"  {ex.summary}" for ex in props.approved_excluded]
+    else:
+        lines.append("Approved while an exclusion applies: no case.")
+    never_met = [(i, s) for i, s, severity in props.never if severity == "problem"]
+    never_fail = [i for i, s, severity in props.never if severity == "note"]
+    if never_met:
+        wording = {"met": "can never be met", "applies": "can never apply", "does_not_apply": "always applies"}
+        lines += [f"PROBLEM: {i} ({info(i).title}) {wording[s]}" for i, s in never_met]
+    else:
+        lines.append("Criteria that can never be met: none.")
+    lines.append("Criteria that can never fail (never not_met): " + (", ".join(never_fail) or "none") + ".")
+    lines.append("")
+    lines.append("Thresholds on numeric inputs (an exclusion against what a review can approve):")
+    if not props.gaps:
+        lines.append("  none: no exclusion depends on a numeric input.")
+    for gap in props.gaps:
+        lines.append(f"  {gap.dimension}, {gap.exclusion} ({info(gap.exclusion).title}), {gap.review} review:")
+        lines.append(f"    excluded: {gap.excluded}; approvable: {gap.approvable}")
+        if gap.neither:
+            failing = ", ".join(f"{t} ({info(t).title})" for t in gap.failing) or "no single criterion"
+            lines.append(f"    GAP: {gap.neither} is neither excluded nor approvable: it always fails {failing}")
+    return "\n".join(lines)

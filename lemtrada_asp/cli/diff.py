@@ -1,0 +1,224 @@
+"""``lemtrada-asp diff``: what an edit of the knowledge base changes, on a corpus or on every possible case."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from ..engine.errors import InputError
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--base",
+    "base_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The knowledge base before the edit. Default: the KB shipped with the package.",
+)
+@KB_OPTION
+@format_option(["text", "json"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.")
+@click.option("--exhaustive", is_flag=True, help="No corpus: compare the KBs on every possible case (abstract input space) and describe the classes of case that change.")
+@click.option(
+    "--witnesses",
+    "witness_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
+)
+@JOBS_OPTION
+def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
+         exhaustive: bool, witness_dir: Path | None, jobs: int | None) -> None:
+    """Decide PATHS under two knowledge bases and report every case that changed.
+
+    A case changed when its decision, pend reason, failed or missing ids or
+    authorised mg differ. The report gives the count of each transition
+    (approve -> deny: 312), then each changed case with what changed and why:
+    the criteria whose status differs.
+
+    With --exhaustive, no PATHS: every possible case is compared (the inputs cut
+    at the boundary values of both KBs' parameters), and the cases that change
+    are described as a few classes, each with a witness case that decide
+    confirms under both KBs.
+
+    Exit status: 0 nothing changed; 1 something changed; 2 some input was
+    invalid (the others were still compared); 3 a knowledge base does not load.
+    """
+    if exhaustive and paths:
+        raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it")
+    if not exhaustive and not paths:
+        raise click.UsageError("give the cases to compare (files or directories), or --exhaustive")
+    if witness_dir and not exhaustive:
+        raise click.UsageError("--witnesses goes with --exhaustive")
+    state = {"changed": 0, "invalid": 0}
+
+    def body() -> None:
+        if exhaustive:
+            state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
+        else:
+            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
+
+    run_guarded(body)
+    if state["invalid"]:
+        sys.exit(InputError.exit_status)
+    sys.exit(1 if state["changed"] else 0)
+
+
+def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
+    return tuple(str(d) if d is not None else "the shipped KB" for d in (base_dir, kb_dir))
+
+
+# --- on a corpus ------------------------------------------------------------------
+
+
+def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
+    from ..engine.batch import default_jobs
+    from ..analysis.changes import Summary, compare_paths
+    from .progress import with_progress
+
+    summary = Summary()
+    workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
+    # Changed cases wait in a temporary file so the summary can come first
+    # while memory stays flat, however many cases change.
+    import tempfile  # here, not at the top: every command's start-up would pay for it
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
+            if not result.ok:
+                summary.invalid += 1
+                click.echo(f"error: {result.error_text}", err=True)
+                continue
+            summary.compared += 1
+            if change is not None:
+                summary.changed += 1
+                summary.transitions[change.transition] += 1
+                spool.write(json.dumps(change.as_json(), ensure_ascii=False) + "\n")
+        spool.seek(0)
+        base_name, kb_name = _names(base_dir, kb_dir)
+        if output_format == "json":
+            click.echo(json.dumps({"summary": {"base": base_name, "kb": kb_name, **summary.as_json()}}))
+            for line in spool:
+                click.echo(line.rstrip("\n"))
+        else:
+            click.echo(_summary_text(summary, base_name, kb_name))
+            for line in spool:
+                click.echo(_change_text(json.loads(line)))
+    if summary.invalid:
+        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}; the others were compared.", err=True)
+    return {"changed": summary.changed, "invalid": summary.invalid}
+
+
+def _summary_text(summary, base_name: str, kb_name: str) -> str:
+    lines = [
+        f"base {base_name}  ->  kb {kb_name}",
+        f"{summary.compared} cases compared: {summary.changed} changed, {summary.compared - summary.changed} unchanged.",
+    ]
+    if summary.transitions:
+        width = max(len(f"{a} -> {b}") for a, b in summary.transitions)
+        lines += ["", f"  {'transition':<{width}}  cases"]
+        for (a, b), count in summary.transitions.most_common():
+            note = "   (failed or missing ids or mg changed)" if a == b else ""
+            lines.append(f"  {a + ' -> ' + b:<{width}}  {count:>5}{note}")
+        lines += ["", "Changed cases:"]
+    return "\n".join(lines)
+
+
+def _change_text(change: dict) -> str:
+    from ..analysis.changes import outcome_label
+
+    head = f"{change['case_id']} ({change['source']}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
+    lines = [head]
+    for key in change["changed"]:
+        if key in ("decision", "pend_reason"):
+            continue
+        before, after = change["base"][key], change["kb"][key]
+        if isinstance(before, list):
+            before, after = ", ".join(before) or "none", ", ".join(after) or "none"
+        lines.append(f"    {key}: {before if before is not None else 'none'} -> {after if after is not None else 'none'}")
+    why = "; ".join(f"{ident} {s['base']} -> {s['kb']}" for ident, s in change["statuses"].items())
+    lines.append(f"    because: {why or 'no criterion status differs (the decision rules changed)'}")
+    return "\n".join(lines)
+
+
+# --- on every possible case ------------------------------------------------------------
+
+
+def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None) -> int:
+    from ..analysis.impact import exhaustive_impact
+
+    impact = exhaustive_impact(base_dir, kb_dir)
+    base_name, kb_name = _names(base_dir, kb_dir)
+    written: list[str | None] = []
+    import yaml  # only for witness files
+
+    for cls in impact.classes:
+        if witness_dir is None:
+            written.append(None)
+            continue
+        witness_dir.mkdir(parents=True, exist_ok=True)
+        path = witness_dir / f"{cls.witness['id']}.yaml"
+        path.write_text(yaml.safe_dump(cls.witness, sort_keys=False, default_flow_style=None), encoding="utf-8")
+        written.append(str(path))
+    summary = {
+        "base": base_name,
+        "kb": kb_name,
+        "inputs": impact.dimensions,
+        "abstract_cases": impact.abstract_cases,
+        "changed_criteria": impact.changed_criteria,
+        "classes": len(impact.classes),
+        "complete": impact.complete,
+        "seconds": round(impact.seconds, 1),
+    }
+    if output_format == "json":
+        click.echo(json.dumps({"summary": summary}))
+        for n, (cls, path) in enumerate(zip(impact.classes, written), start=1):
+            click.echo(json.dumps({
+                "class": n,
+                "description": cls.describe(),
+                "conditions": [{k: c[k] for k in ("feature", "kind", "values")} for c in cls.conditions],
+                "transitions": [{"from": a, "to": b} for a, b in cls.transitions],
+                "witness": cls.witness,
+                "witness_file": path,
+                "witness_outcome": {"base": cls.base, "kb": cls.kb},
+                "confirmed": cls.confirmed,
+            }, ensure_ascii=False))
+    else:
+        click.echo(_exhaustive_text(impact, summary, written))
+    if not impact.complete:
+        click.echo("warning: the description stopped at its class limit; more cases change than are described", err=True)
+    unconfirmed = [n for n, cls in enumerate(impact.classes, start=1) if not cls.confirmed]
+    if unconfirmed:
+        click.echo(f"warning: decide did not confirm the witness of class {', '.join(map(str, unconfirmed))}", err=True)
+    return len(impact.classes)
+
+
+def _exhaustive_text(impact, summary: dict, written: list[str | None]) -> str:
+    from ..analysis.changes import outcome_label
+
+    lines = [
+        f"base {summary['base']}  ->  kb {summary['kb']}",
+        f"Every possible case: {summary['inputs']} inputs, {summary['abstract_cases']:.3g} abstract cases "
+        f"(each input cut at the boundary values of both KBs), compared in {summary['seconds']} s.",
+        "Criteria whose status rule changed: " + (", ".join(impact.changed_criteria) or "none"),
+    ]
+    if not impact.classes:
+        lines.append("No case decides differently.")
+        return "\n".join(lines)
+    count = len(impact.classes)
+    lines.append(f"{count} class{'es' if count != 1 else ''} of case decide{'' if count != 1 else 's'} differently:")
+    for n, (cls, path) in enumerate(zip(impact.classes, written), start=1):
+        lines.append("")
+        lines.append(f"{n}. " + "\n   AND ".join(c["text"] for c in cls.conditions))
+        lines.append("   transitions: " + ", ".join(f"{a} -> {b}" for a, b in cls.transitions))
+        verdict = "confirmed by decide" if cls.confirmed else "NOT confirmed by decide"
+        lines.append(f"   witness {cls.witness['id']}: {outcome_label(cls.base)} -> {outcome_label(cls.kb)} ({verdict})")
+        if path:
+            lines.append(f"     written to {path}")
+        else:
+            lines.append("     " + json.dumps(cls.witness, ensure_ascii=False))
+    return "\n".join(lines)

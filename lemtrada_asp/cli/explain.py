@@ -1,0 +1,42 @@
+"""``lemtrada-asp explain``: the whole criteria tree of one case."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import KB_OPTION, format_option, run_guarded
+
+
+@click.command()
+@click.argument("case")
+@format_option(["text", "json", "markdown"], "text: an indented tree for a terminal; json: the same tree as one object; markdown: nested lists.")
+@KB_OPTION
+def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
+    """Explain the decision on CASE: every criterion evaluated, with its status.
+
+    CASE is one case: a .json or .yaml/.yml file, a .jsonl file of one line, or
+    - for standard input. Each criterion shows its status, its policy section
+    and, for a leaf, the case facts behind it; failing branches come first,
+    then what is missing, then what passed. A denied or pended case ends with
+    the fewest changes that would reach approval.
+
+    Exit status: 0 explained, 2 invalid input, 3 knowledge base error.
+    """
+    from ..engine.policy import Policy
+    from ..render.explain import as_markdown, as_text, tree
+
+    def body() -> None:
+        data = tree(Policy.load(kb_dir).decide(case, corrections=True, details=True))
+        if output_format == "json":
+            click.echo(json.dumps(data, ensure_ascii=False))
+        elif output_format == "markdown":
+            click.echo(as_markdown(data), nl=False)
+        else:
+            encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+            click.echo(as_text(data, unicode=encoding == "utf8"))
+
+    run_guarded(body)

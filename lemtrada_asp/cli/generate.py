@@ -1,0 +1,48 @@
+"""``lemtrada-asp generate``: a synthetic corpus of valid cases near the decision boundaries."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import KB_OPTION, run_guarded
+
+
+@click.command()
+@click.option("--n", "count", type=click.IntRange(min=0), required=True, help="How many cases to generate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed (and KB parameters) gives byte-identical output.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the cases to this JSON Lines file. Default: standard output.",
+)
+@KB_OPTION
+def generate(count: int, seed: int, out: Path | None, kb_dir: Path | None) -> None:
+    """Write N synthetic cases (case format v1) as JSON Lines.
+
+    Mostly approvable cases with one to three perturbations at the edges the
+    rules judge (ages, chart dates, intervals, step-therapy drugs, dose, codes,
+    exclusions), placed around the parameters of the knowledge base (--kb), so
+    a corpus for an edited KB probes its thresholds. Every case is valid.
+
+    Exit status: 0 written; 3 the knowledge base does not load.
+    """
+    from ..analysis.generate import generate_cases
+    from ..engine.knowledge import KnowledgeBase
+
+    def body() -> None:
+        params = KnowledgeBase(kb_dir).catalogue.params
+        stream = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            write = stream.write
+            for case in generate_cases(count, seed, params=params):
+                write(json.dumps(case, ensure_ascii=False) + "\n")
+        finally:
+            if out:
+                stream.close()
+
+    run_guarded(body)

@@ -1,0 +1,110 @@
+"""``lemtrada-asp test``: run case files against their expected outcomes; rule coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from ..engine.errors import InputError
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@KB_OPTION
+@click.option("--coverage", is_flag=True, help="Also report, per criterion, sub-criterion and exclusion, which statuses the cases exercised and which never.")
+@format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
+@JOBS_OPTION
+def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None) -> None:
+    """Decide test cases and compare each with its expected outcome.
+
+    A test case is a case file NAME.yaml (or .json) with NAME.expected.yaml
+    beside it, giving any of: decision, pend_reason, failed, missing,
+    authorized_mg. PATHS are case files or directories (default: the example
+    suite cases/ of the source checkout). A failure lists each key that differs;
+    for failed and missing ids, -ID was expected but not decided, +ID was
+    decided but not expected.
+
+    Exit status: 0 every case passed; 1 some case failed (or has no expected
+    outcome); 2 some case or expectation file is invalid; 3 the knowledge base
+    does not load.
+    """
+    from ..analysis.suite import default_suite_dir, expectation_for, load_expectation, mismatches
+    from ..engine.policy import Policy
+    from .progress import with_progress
+
+    totals = {"passed": 0, "failed": 0, "invalid": 0}
+    tracker = None
+
+    def emit(record: dict, text: str) -> None:
+        click.echo(json.dumps(record, ensure_ascii=False) if output_format == "json" else text)
+
+    def body() -> None:
+        nonlocal tracker
+        targets = list(paths) or [_shown(default_suite_dir())]
+        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage)
+        if coverage:
+            tracker = _coverage(kb_dir)
+        for result in with_progress(results):
+            if not result.ok:
+                totals["invalid"] += 1
+                emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
+                continue
+            decision = result.decision
+            if tracker is not None:
+                tracker.add(result.statuses or {})
+            label = f"{result.source} ({decision['case_id']})"
+            expected_at = expectation_for(result.source)
+            if expected_at is None:
+                totals["failed"] += 1
+                emit({"source": result.source, "case_id": decision["case_id"], "result": "fail", "differences": ["no expected outcome beside the case (NAME.expected.yaml)"]},
+                     f"FAIL {label}\n     no expected outcome beside the case (NAME.expected.yaml)")
+                continue
+            try:
+                expected = load_expectation(expected_at)
+            except InputError as exc:
+                totals["invalid"] += 1
+                emit({"source": str(expected_at), "result": "invalid", "problems": [{"field": p.field, "message": p.message} for p in exc.problems]}, f"INVALID {exc.describe()}")
+                continue
+            lines = mismatches(expected, decision)
+            totals["failed" if lines else "passed"] += 1
+            emit({"source": result.source, "case_id": decision["case_id"], "result": "fail" if lines else "pass", "differences": lines},
+                 f"{'FAIL' if lines else 'PASS'} {label}" + "".join(f"\n     {line}" for line in lines))
+
+    run_guarded(body)
+    count = sum(totals.values())
+    summary = f"{count} case{'s' if count != 1 else ''}: {totals['passed']} passed, {totals['failed']} failed" + (
+        f", {totals['invalid']} invalid" if totals["invalid"] else "")
+    report = tracker.report() if tracker is not None else None
+    if output_format == "json":
+        click.echo(json.dumps({"summary": {"cases": count, **totals}, **({"coverage": report} if report else {})}))
+    else:
+        click.echo(summary)
+        if report is not None:
+            from ..analysis.coverage import as_text
+
+            click.echo("\n" + as_text(report))
+    if totals["invalid"]:
+        sys.exit(InputError.exit_status)
+    if totals["failed"]:
+        sys.exit(1)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it: shorter PASS lines."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _coverage(kb_dir: Path | None):
+    from ..analysis.coverage import Coverage
+    from ..analysis.properties import KbAnalysis
+    from ..engine.knowledge import KnowledgeBase
+
+    analysis = KbAnalysis(kb=KnowledgeBase(kb_dir))
+    return Coverage(analysis.kb.catalogue, analysis.reachable())

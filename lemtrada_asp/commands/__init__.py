@@ -1,1 +1,0 @@
-"""One module per subcommand of ``lemtrada-asp``; each registers itself on ``cli.main``."""

@@ -1,0 +1,30 @@
+"""The policy-generic engine: clingo encodings and the Python that drives them.
+
+Layers, each reading only the ones above it:
+
+    errors, limits       one exception hierarchy; limits on any input
+    knowledge            a KB directory: manifest, files, version, Controls
+    catalogue            what a KB says about itself (criteria, parameters, texts)
+    casemodel            what the engine needs of a policy's case model
+    record               the frozen decision record every output reads
+    engine               chunks of cases -> one ground program -> records
+    corrections          the what-if of minimal corrections (encodings/whatif.lp)
+    loading, batch       files -> records -> chunks -> results, in input order
+    policy               the embedding API: Policy.load(), decide, decide_many
+
+Nothing here names a criterion, parameter, drug or code of any policy
+(tests/test_engine_generic.py checks).
+"""
+
+from .casemodel import CaseModel
+from .catalogue import Catalogue, Criterion
+from .errors import CaseValidationError, InputError, KnowledgeBaseError, LemtradaError, Problem
+from .knowledge import KnowledgeBase
+from .policy import Policy
+from .record import Advisory, Change, CriterionResult, Decision, Evidence, Node, Reason
+
+__all__ = [
+    "Advisory", "CaseModel", "CaseValidationError", "Catalogue", "Change", "Criterion", "CriterionResult",
+    "Decision", "Evidence", "InputError", "KnowledgeBase", "KnowledgeBaseError", "LemtradaError", "Node",
+    "Policy", "Problem", "Reason",
+]

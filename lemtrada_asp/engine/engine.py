@@ -1,0 +1,241 @@
+"""Decide cases with clingo: the KB plus the facts of many cases, one ground program.
+
+Every case predicate is keyed by a case number, so a chunk of cases is decided by
+one load, one ground and one solve; per-case work is only building facts and
+reading atoms back. One case decides the same alone or in any chunk, because no
+rule relates two keys. What clingo derived becomes a frozen ``Decision`` here, once,
+with the corrections when they were asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from clingo import Symbol, SymbolType
+
+from .casemodel import CaseModel, load_case_model
+from .catalogue import criterion_sort_key
+from .errors import KnowledgeBaseError
+from .knowledge import KnowledgeBase
+from .record import Advisory, CriterionResult, Decision, Evidence, Node, Reason
+
+__all__ = ["CHUNK", "Engine"]
+
+CHUNK = 200  # cases per ground program; measured by `python -m lemtrada_asp.bench`
+
+
+@dataclass
+class _Outcome:
+    """The atoms clingo derived for one case, grouped by predicate (never leaves this module)."""
+
+    decisions: list[tuple[str, str]] = field(default_factory=list)
+    review: str | None = None
+    attributes: list[tuple[str, Any]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    because: dict[str, list[Symbol]] = field(default_factory=dict)
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    granted: list[tuple[str, Any]] = field(default_factory=list)
+    advise: set[str] = field(default_factory=set)
+    status: dict[str, str] = field(default_factory=dict)
+    findings: dict[str, list[Symbol]] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
+
+    def add(self, atom: Symbol) -> None:
+        name, args = atom.name, atom.arguments[1:]
+        if name == "decision":
+            self.decisions.append((args[0].name, args[1].name))
+        elif name == "review":
+            self.review = args[0].name
+        elif name == "case_attribute":
+            self.attributes.append((args[0].name, _plain(args[1])))
+        elif name == "failed":
+            self.failed[args[0].string] = args[1].name
+        elif name == "missing":
+            self.missing.add(args[0].string)
+        elif name == "reason":
+            self.reasons.setdefault(args[0].string, []).append(args[1].string)
+        elif name == "because":
+            self.because.setdefault(args[0].string, []).append(args[1])
+        elif name == "needs":
+            self.needs.setdefault(args[0].string, []).append(args[1].string)
+        elif name == "granted":
+            key = args[0]
+            value = _plain(args[1])
+            if key.arguments:  # f(Code): an entry of list f
+                self.granted.append((key.name, (_plain(key.arguments[0]), value)))
+            else:
+                self.granted.append((key.name, value))
+        elif name == "advise":
+            self.advise.add(args[0].name)
+        elif name == "status":
+            self.status[args[0].string] = args[1].name
+        elif name == "finding":
+            self.findings.setdefault(args[0].string, []).append(args[2])
+        elif name == "kb_fault":
+            self.faults.append(str(args[0]))
+
+
+def _plain(symbol: Symbol) -> Any:
+    if symbol.type == SymbolType.Number:
+        return symbol.number
+    if symbol.type == SymbolType.String:
+        return symbol.string
+    return str(symbol)
+
+
+class Engine:
+    """One loaded KB and its case model; decides chunks of validated cases."""
+
+    def __init__(self, kb: KnowledgeBase | None = None, case_model: CaseModel | None = None):
+        self.kb = kb or KnowledgeBase()
+        self.catalogue = self.kb.catalogue  # loads and grounds once: a broken KB fails here
+        self.case_model = case_model or load_case_model(self.kb.manifest.case_model, self.kb.directory)
+        self.version = self.kb.version
+        self._parameters = tuple(sorted(self.catalogue.params.items()))
+
+    def decide(
+        self, cases: Sequence[tuple[str, Any]], *, details: bool = False, corrections: bool = False
+    ) -> list[Decision]:
+        """Decide (source, case) pairs, in order, into frozen records.
+
+        With details, each record also holds the whole evaluated tree (statuses and
+        facts, for explain, letters, coverage and diff); without, only what the
+        decision output needs, which is several times faster to read back.
+        """
+        if not cases:
+            return []
+        outcomes = self._solve([case for _, case in cases], details)
+        sets: dict[int, Any] = {}
+        if corrections:
+            from .corrections import corrector_for  # only runs that ask for them load whatif.lp
+
+            wanted = [i for i, o in enumerate(outcomes) if self._needs_corrections(o)]
+            found = corrector_for(self).corrections([cases[i][1] for i in wanted])
+            sets = dict(zip(wanted, found))
+        return [
+            self._record(source, case, outcome, details, sets.get(i))
+            for i, ((source, case), outcome) in enumerate(zip(cases, outcomes))
+        ]
+
+    def _needs_corrections(self, outcome: _Outcome) -> bool:
+        """Cases that did not reach a target of corrections (for Lemtrada: approve, case-by-case)."""
+        return outcome.decisions[0] not in self.catalogue.targets
+
+    def _solve(self, cases: Sequence[Any], details: bool) -> list[_Outcome]:
+        # Two models asked for, so that a KB that is not deterministic is caught.
+        ctl, messages = self.kb.control(["--models=2"])
+        symbols = self.case_model.symbols
+        with ctl.backend() as backend:
+            for key, case in enumerate(cases):
+                for symbol in symbols(key, case):
+                    backend.add_rule([backend.add_atom(symbol)])
+        self.kb.ground(ctl, messages, [("base", []), ("details", [])] if details else [("base", [])])
+
+        outcomes = [_Outcome() for _ in cases]
+        models = 0
+        with ctl.solve(yield_=True) as handle:
+            for model in handle:
+                models += 1
+                if models > 1:
+                    raise KnowledgeBaseError(
+                        "the knowledge base is not deterministic: it has more than one answer for a case"
+                    )
+                for atom in model.symbols(shown=True):
+                    outcomes[atom.arguments[0].number].add(atom)
+        if models == 0:
+            raise KnowledgeBaseError(
+                "the knowledge base has no answer: a rule or constraint rules out every decision"
+            )
+        for case, outcome in zip(cases, outcomes):
+            self._check(case, outcome)
+        return outcomes
+
+    def _check(self, case: Any, outcome: _Outcome) -> None:
+        faults = list(outcome.faults)
+        if len(outcome.decisions) != 1 and not any(f.startswith("decisions(") for f in faults):
+            faults.append(f"decisions({len(outcome.decisions)})")
+        if faults:
+            raise KnowledgeBaseError(
+                f"the knowledge base is unsound for case {self.case_model.case_id(case)}: " + ", ".join(sorted(faults)),
+                ["kb_fault: unjudged(Id) = a leaf with no status rule; two_statuses(Id); decisions(N) = not exactly one decision"],
+            )
+
+    # --- the record -------------------------------------------------------------------
+    def _record(self, source: str, case: Any, o: _Outcome, details: bool, corrections: Any) -> Decision:
+        info = self.catalogue.info
+        words = self.case_model.evidence
+
+        def evidence(ident: str, table: dict[str, list[Symbol]]) -> tuple[Evidence, ...]:
+            return tuple(words(e, case) for e in table.get(ident, ()))
+
+        def reason(ident: str) -> Reason:
+            return Reason(ident, info(ident).title, o.status.get(ident, "unknown"), evidence(ident, o.because))
+
+        def branch(top: str) -> tuple[Reason, ...]:
+            if not o.reasons.get(top):
+                return (reason(top),)
+            entries: list[Reason] = []
+
+            def walk(node: str) -> None:
+                for child in sorted(o.reasons.get(node, []), key=criterion_sort_key):
+                    entries.append(reason(child))
+                    walk(child)
+
+            walk(top)
+            return tuple(entries)
+
+        def needed(top: str) -> str:
+            texts: list[str] = []
+            for leaf in sorted(o.needs.get(top, []), key=criterion_sort_key):
+                text = info(leaf).needed or f"documentation for {leaf}"
+                if text not in texts:
+                    texts.append(text)
+            return "; ".join(texts)
+
+        def result(ident: str, status: str, need: str | None = None) -> CriterionResult:
+            c = info(ident)
+            return CriterionResult(ident, c.title, c.section, c.kind, status, branch(ident), need)
+
+        decision, reason_name = o.decisions[0]
+        granted = None
+        if decision == "approve":
+            order = self.catalogue.grant_order
+            granted = tuple(sorted(o.granted, key=lambda kv: (order.get(kv[0], 1000), kv[0], str(kv[1]))))
+        return Decision(
+            case_id=self.case_model.case_id(case),
+            source=source,
+            decision=decision,
+            pend_reason=None if reason_name == "none" else reason_name,
+            review_type=o.review,
+            attributes=tuple(sorted(o.attributes)),
+            failed=tuple(result(i, o.failed[i]) for i in self.catalogue.in_policy_order(o.failed)),
+            missing=tuple(result(i, "undocumented", needed(i)) for i in self.catalogue.in_policy_order(o.missing)),
+            authorized=granted,
+            advisories=tuple(Advisory(i, t) for i, t in self.catalogue.advisories if i in o.advise),
+            kb_version=self.version,
+            guideline=self.catalogue.guideline,
+            parameters=self._parameters,
+            case=case,
+            corrections=corrections,
+            tree=self._tree(o, case) if details else None,
+        )
+
+    def _tree(self, o: _Outcome, case: Any) -> tuple[Node, ...]:
+        info = self.catalogue.info
+        words = self.case_model.evidence
+
+        def node(ident: str) -> Node:
+            c = info(ident)
+            status = o.status.get(ident, "unknown")
+            if c.children:
+                kids = tuple(node(k) for k in c.children if k in o.status)
+                return Node(ident, c.title, c.kind, c.section, status, children=kids)
+            facts = tuple(words(e, case) for e in o.findings.get(ident, ()))
+            return Node(ident, c.title, c.kind, c.section, status, facts,
+                        c.needed if status == "undocumented" else None)
+
+        tops = [*self.catalogue.top.get(o.review or "", ()), *self.catalogue.exclusions()]
+        return tuple(node(i) for i in tops if i in o.status)

@@ -1,0 +1,1 @@
+"""Renderers: a decision record in, text out (text, JSON, explain trees, letters)."""

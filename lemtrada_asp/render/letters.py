@@ -1,0 +1,275 @@
+"""The notice the plan sends about a request, drafted for a clinical reviewer to sign.
+
+A medical-necessity denial is a clinician's decision, so every letter is a DRAFT with
+a sign-off block. Its content follows what utilization-management notices must carry
+(NCQA UM 7; 42 CFR 422.568(e), 438.404): each criterion not met and exclusion applied,
+by name and policy source; the reason in terms of the member's own facts; what could
+lead to approval; the free copy of the criteria; appeal rights, expedited included.
+
+What is said comes from the decision record (its reasons, evidence, corrections and
+the KB's parameters it was decided under); nothing is recomputed from the case;
+how it is said to members comes from templates/member_wording.yaml; the layout is the
+Jinja templates in templates/. This module only gathers the facts and picks words.
+One body template (letter.j2) serves every format: it calls layout macros from
+templates/format/<format>.j2, so the three formats cannot say different things.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+import yaml
+
+from ..case.model import DMT_ALIASES
+from ..engine.record import CriterionResult, Decision, Evidence, Node
+from .markup import markdown_escape
+
+FORMATS = ("markdown", "html", "text")
+_FORMAT_FILES = {"markdown": "format/markdown.j2", "html": "format/html.j2", "text": "format/text.j2"}
+
+
+@lru_cache(maxsize=None)
+def _environment(output_format: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lemtrada_asp.render", "templates"),
+        autoescape=output_format == "html",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not a blank in a letter
+        extensions=["jinja2.ext.do"],
+    )
+    esc = markdown_escape if output_format == "markdown" else str
+    env.filters["esc"] = esc
+    env.filters["wrap"] = _wrap
+    env.filters["sentence_item"] = lambda option: {"text": " ".join(esc(s) for s in option)}
+    env.filters["correction_line"] = _correction_line
+    env.filters["hcpcs_line"] = lambda code: f"HCPCS {code['code']}: {code['units']} units."
+    return env
+
+
+@lru_cache(maxsize=None)
+def _data(name: str) -> dict[str, Any]:
+    return yaml.safe_load((resources.files("lemtrada_asp.render") / "templates" / name).read_text(encoding="utf-8"))
+
+
+def wording() -> dict[str, Any]:
+    """The member-facing wording (templates/member_wording.yaml)."""
+    return _data("member_wording.yaml")
+
+
+def settings() -> dict[str, Any]:
+    """What the notice says about the plan (templates/letter_settings.yaml)."""
+    return _data("letter_settings.yaml")
+
+
+def render_letter(decision: Decision, output_format: str = "markdown", today: date | None = None) -> str:
+    """The whole notice: member part, prescriber part, reviewer sign-off."""
+    return _render(decision, output_format, today, part="all")
+
+
+def member_text(decision: Decision, today: date | None = None) -> str:
+    """Only what the member reads (no header, prescriber part or sign-off), as plain text
+    with one heading, paragraph or list item a line: what the reading-level test measures.
+
+    Rendered as markdown and stripped of its markup, because markdown does not wrap
+    lines: a line break inside a sentence would count as a sentence end.
+    """
+    text = _render(decision, "markdown", today, part="member")
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"^(#+|-|>|\d+\.)\s+", "", line.strip()).replace("**", "").replace("*", "")
+        lines.append(re.sub(r"\\(.)", r"\1", line))
+    return "\n".join(lines)
+
+
+def _render(decision: Decision, output_format: str, today: date | None, part: str) -> str:
+    if output_format not in FORMATS:
+        raise ValueError(f"unknown letter format {output_format!r}; expected one of {', '.join(FORMATS)}")
+    env = _environment(output_format)
+    context = LetterFacts(decision, env).context(today or date.today())
+    context.update(part=part, fmt=_FORMAT_FILES[output_format])
+    text = env.get_template("letter.j2").render(context)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"  # the layout's blank lines, at most one in a row
+
+
+class LetterFacts:
+    """What one letter says, gathered from a decision, in the member's words where they read it."""
+
+    def __init__(self, decision: Decision, env: jinja2.Environment):
+        if decision.tree is None:
+            raise ValueError("a letter needs a decision made with details (the whole evaluated tree)")
+        self.decision = decision
+        self.case = decision.case
+        self.env = env
+        self.words = wording()
+        self.params = decision.params
+
+    # --- the context of letter.j2 -----------------------------------------------------
+    def context(self, today: date) -> dict[str, Any]:
+        d = self.decision
+        data = d.to_json()
+        name, revised = d.guideline
+        return {
+            "kind": d.decision,
+            "pend_reason": d.pend_reason,
+            "case_id": d.case_id,
+            "today": long_date(today),
+            "received": long_date(d.case.request.date),
+            "course": d.course,
+            "review_type": d.review_type,
+            "guideline": {"name": name, "revised": revised, "revised_long": _us_date_words(revised)},
+            "plan": settings(),
+            "reasons": [self._reason(c) for c in d.failed],
+            "requests": [item for c in d.missing for item in self._requests(c.id)],
+            "fixes": self._fixes(),
+            "partly_fixable": any(c.actionable for changes in d.corrections or () for c in changes),
+            "approved": data["authorized"],
+            "member_advisories": [self.text(self.words["advisories"].get(a.id, a.text)) for a in d.advisories],
+            "clinical": self._clinical(data),
+        }
+
+    def text(self, template: str, **values: Any) -> str:
+        """One wording text, filled in with the KB's parameters and the facts given."""
+        return self.env.from_string(template).render(p=self.params, **values).strip()
+
+    def criterion(self, ident: str, field: str) -> str | None:
+        entry = self.words["criteria"].get(ident) or {}
+        return self.text(entry[field]) if entry.get(field) else None
+
+    # --- denial: each failed criterion, its rule, the member's facts, its source ----------------
+    def _reason(self, result: CriterionResult) -> dict[str, Any]:
+        found: list[str] = []
+        for reason in result.reasons:  # the minimal failing branch, depth first: the leaves carry the facts
+            for evidence in reason.because:
+                sentence = self._found(evidence)
+                if sentence and sentence not in found:
+                    found.append(sentence)
+        return {
+            "id": result.id,
+            "title": self.criterion(result.id, "title") or result.title,
+            "rule": self.criterion(result.id, "rule") or result.title,
+            "found": found,
+            "section": result.section,
+            "exclusion": result.kind == "exclusion",
+        }
+
+    def _found(self, evidence: Evidence) -> str | None:
+        """A case fact in the member's words (templates/member_wording.yaml, evidence)."""
+        template = self.words["evidence"].get(evidence.kind)
+        if isinstance(template, dict):  # absent / none_listed: one text per field
+            template = template.get(evidence.value("field"))
+        if not template:
+            return None
+        return self.text(template, **self._evidence_values(evidence))
+
+    def _evidence_values(self, evidence: Evidence) -> dict[str, Any]:
+        words, v = self.words, evidence.value
+        kind = evidence.kind
+        if kind == "chart_months_back":
+            return {"chart_date": long_date(v("chart_date"))}
+        if kind == "months_since_last_dose":
+            return {"last_dose": long_date(v("last_dose")), "start": long_date(v("start")), "months": v("months")}
+        if kind == "condition":
+            return {"condition": words["conditions"].get(v("term"), v("condition").replace("_", " "))}
+        if kind == "ms_course":
+            return {"course": words["ms_course"].get(v("course"), v("course").replace("_", " "))}
+        if kind == "dmt_trial":
+            return {"drug": drug_name(v("drug")), "outcome": words["outcome"].get(v("outcome"), v("outcome"))}
+        if kind in ("concurrent_dmt", "no_entry"):
+            return {"drug": drug_name(v("drug"))}
+        return dict(evidence.values)
+
+    # --- what could lead to approval: the actionable corrections ----------------------------------
+    def _fixes(self) -> list[list[str]]:
+        fixes = []
+        for changes in self.decision.corrections or []:
+            if not all(c.actionable for c in changes):
+                continue
+            steps: list[str] = []
+            for change in changes:
+                step = self.criterion(change.id, "fix") or self.criterion(change.id, "needed") or change.change
+                if step not in steps:
+                    steps.append(step)
+            if steps not in fixes:
+                fixes.append(steps)
+        return fixes
+
+    # --- pend: exactly the documentation requested ---------------------------------------------------
+    def _requests(self, ident: str) -> list[list[list[str]]]:
+        """What would settle an undocumented criterion, as items to send; an item is a list of
+        options (any one will do), an option a list of sentences. Every undocumented part of
+        an "all of" is an item; the undocumented parts of an "any of" are the options of one
+        item (its other parts are not met, so documenting them would not help)."""
+        node = self.decision.node(ident)
+        if node is None or node.status != "undocumented":
+            return []
+        if not node.children:
+            return [[[self._needed(node)]]]
+        parts = [c for c in node.children if c.status == "undocumented"]
+        if node.kind == "any_of":
+            return [[self._all_of(part.id) for part in parts]]
+        return [item for part in parts for item in self._requests(part.id)]
+
+    def _all_of(self, ident: str) -> list[str]:
+        sentences: list[str] = []
+        for item in self._requests(ident):
+            sentences += item[0] if len(item) == 1 else [" Or: ".join(" ".join(option) for option in item)]
+        return sentences
+
+    def _needed(self, leaf: Node) -> str:
+        return self.criterion(leaf.id, "needed") or leaf.needed or leaf.title
+
+    # --- approval and the prescriber's part ----------------------------------------------------------
+    def _clinical(self, data: dict[str, Any]) -> dict[str, Any]:
+        request = self.case.request
+        return {
+            "failed": data["failed"],
+            "missing": data["missing"],
+            "diagnosis_codes": list(request.diagnosis_codes or []),
+            "requested": {"mg_per_day": request.dose_mg_per_day, "days": request.days},
+            "hcpcs": (data["authorized"] or {}).get("hcpcs", []),
+            "advisories": data["advisories"],
+            "corrections": data.get("corrections") or [],
+            "kb_version": data["kb_version"],
+            "source": data["source"],
+        }
+
+
+def _correction_line(changes: list[dict[str, Any]]) -> str:
+    """I4.a (actionable) + E4 (not actionable): one minimal correction, for the prescriber."""
+    return " + ".join(
+        f"{c['id']} {c['change']} ({'actionable' if c['actionable'] else 'not actionable'})" for c in changes
+    )
+
+
+def drug_name(canonical: str) -> str:
+    """natalizumab (Tysabri): the generic name, then the brand names a member knows."""
+    brands = ", ".join(b.capitalize() for b in DMT_ALIASES.get(canonical, ()))
+    generic = canonical.replace("_", " ")
+    return f"{generic} ({brands})" if brands else generic
+
+
+def _us_date_words(text: str) -> str:
+    """04/01/2026 (the guideline's own format) as April 1, 2026, which no reader misreads."""
+    try:
+        return long_date(datetime.strptime(text, "%m/%d/%Y").date())
+    except ValueError:
+        return text
+
+
+def long_date(day: date | None) -> str:
+    return f"{day:%B} {day.day}, {day.year}" if day else "(no date)"
+
+
+def _wrap(text: str, width: int = 78, indent: str = "", first: str | None = None) -> str:
+    return textwrap.fill(
+        str(text), width=width, initial_indent=indent if first is None else first, subsequent_indent=indent,
+        break_long_words=False, break_on_hyphens=False,
+    )
