@@ -7,7 +7,7 @@ compliance analyst can act on (file, field, what was expected), never a tracebac
 
 from __future__ import annotations
 
-from ..errors import LemtradaError
+from ..engine.errors import LemtradaError
 
 
 class NoticeDataError(LemtradaError):

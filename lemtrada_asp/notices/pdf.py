@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from ..errors import LemtradaError
+from ..engine.errors import LemtradaError
 
 VARIANT = "pdf/ua-1"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,9 @@ class Missing:
 
     def __bool__(self) -> bool:  # so a template's {% if value %} treats it as absent
         return False
+
+    def __html__(self) -> str:  # in HTML and PDF, highlighted so the reviewer cannot miss it
+        return f'<mark class="missing">[missing: {escape(self.label)}]</mark>'
 
 
 LABELS = {
