@@ -32,6 +32,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from ..case.model import DMT_ALIASES
 from ..engine.record import CriterionResult, Decision, Evidence, Node
@@ -58,8 +59,8 @@ def _environment(output_format: str) -> jinja2.Environment:
     )
     if output_format == "markdown":
         esc = lambda value: markdown_escape(str(value))  # noqa: E731
-    else:  # html: autoescape does it, and a Missing value keeps its <mark> (its __html__)
-        esc = lambda value: value if hasattr(value, "__html__") else str(value)  # noqa: E731
+    else:  # html: autoescape does it; a Missing value becomes its <mark> (Markup, so `~` keeps it)
+        esc = lambda value: Markup(value.__html__()) if hasattr(value, "__html__") else str(value)  # noqa: E731
     env.filters["esc"] = esc
     env.filters["long_date"] = long_date
     env.filters["source_line"] = lambda s: f"{s[0]}: {s[1]} [{s[2]}]"
