@@ -294,3 +294,13 @@ def test_the_reviewer_part_can_name_the_source_of_every_deadline(name):
                 ALL[name].pend.information_due.key):
         assert key in listed, key
     assert facts["unverified"] == sorted(p for p, s in ALL[name].sources() if s.checked == "unverified")
+
+
+def test_the_readme_tables_state_every_deadline_as_its_file_does():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Notices: line of business", 1)[1].split("\n## ", 1)[0]
+    for name, rules in ALL.items():
+        table = section.split(f"(`lob/{name}.yaml`)", 1)[1].split("\n\n**", 1)[0]
+        for d in rules.durations():
+            row = f"| {d.amount} {d.unit.replace('_', ' ')}, from {d.counted_from.replace('_', ' ')} | {d.source.cite} | {d.source.checked} |"
+            assert row in table, (name, d.key)
