@@ -178,6 +178,7 @@ def test_medicare_advantage_letters_state_the_part_b_drug_times_and_no_other(pol
         assert sentence in text, sentence
     assert "within 30 days" not in text and "fair hearing" not in text and "take us to court" not in text
     assert "appeal.standard_decision: 7 calendar days (42 CFR 422.590(c)) [unverified]" in text  # the reviewer's part
+    assert "form CMS-10003-NDMCP, the Notice of Denial of Medical Coverage (Integrated Denial Notice)" in text
 
 
 def test_medicaid_letters_state_the_fair_hearing_and_continuation_of_benefits(policy, acme):

@@ -212,6 +212,9 @@ class LineOfBusiness(_Model):
     continuation_of_benefits: Right
     external_review: Right
     required_elements: Annotated[list[Element], Field(min_length=1)]
+    # What the reviewer must know about this plan type's notices that the letter cannot do
+    # itself (a form CMS prescribes, a State's own template); printed in the reviewer part.
+    reviewer_note: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _elements_once(self) -> "LineOfBusiness":
