@@ -1,7 +1,7 @@
 """The QuestionnaireResponse fields, read off the case model rather than restated.
 
 A PAS Claim has elements for the request, the member and the prescriber's role;
-every other case field travels as a DTR answer whose linkId is its case path
+every other case field the KB reads travels as a DTR answer whose linkId is its case path
 (fhir-pas.md, "QuestionnaireResponse"). Which fields those are, their answer
 types and their codes all come from the pydantic models of the case format, so
 a field added to the model gets an item (and a question) without an edit here.
@@ -133,6 +133,20 @@ def _field_item(link_id: str, annotation: Any, field_meta: list[Any] = ()) -> li
     return [_scalar(link_id, inner, meta, False)]
 
 
+def read_by_the_kb(link_id: str) -> bool:
+    """Whether the field (or a field of its list entries) becomes an input fact (case/schema.py).
+
+    Fields no rule reads -- the notice's ``coverage`` -- are no question for the prescriber.
+    A field the schema does not declare yet is asked: better a question too many than a
+    fact the KB reads and nobody can submit.
+    """
+    from ..schema import FIELDS
+
+    declared = {path: spec for path, spec in FIELDS.items()
+                if path == link_id or path.startswith(link_id + "[") or path.startswith(link_id + ".")}
+    return not declared or any(spec.facts for spec in declared.values())
+
+
 def answer_items() -> tuple[Item, ...]:
     """Every case field a QuestionnaireResponse carries, in the contract's order."""
     items = [
@@ -140,6 +154,7 @@ def answer_items() -> tuple[Item, ...]:
         for name, info in case_model.Case.model_fields.items()
         if name not in CLAIM_FIELDS
         for item in _field_item(name, info.annotation, info.metadata)
+        if read_by_the_kb(item.link_id)
     ]
     rank = {link_id: i for i, link_id in enumerate(CONTRACT_ORDER)}
     return tuple(sorted(items, key=lambda it: rank.get(it.link_id, len(rank))))
