@@ -18,6 +18,9 @@ from .diff import diff
 from .explain import explain
 from .generate import generate
 from .letter import letter
+from .questionnaire import questionnaire
+from .replay import replay
+from .serve import serve
 from .test import test
 
 __all__ = ["main"]
@@ -35,5 +38,5 @@ def main() -> None:
 
 
 
-for _command in (decide, explain, letter, check_kb, test, diff, generate, criteria):
+for _command in (decide, explain, letter, check_kb, test, diff, generate, serve, questionnaire, replay, criteria):
     main.add_command(_command)
