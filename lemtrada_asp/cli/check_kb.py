@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, run_guarded
+from ..engine import guard
+from .options import KB_OPTION, run_guarded, resource_options
 
 
 @click.command("check-kb")
@@ -19,6 +20,7 @@ from .options import KB_OPTION, run_guarded
     help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
          "criteria that can never be met or never fail, and gaps between an exclusion and the approvable range of a numeric input.",
 )
+@resource_options
 def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
@@ -40,8 +42,9 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     outcome = {"problems": 0}
 
     def body() -> None:
-        analysis = KbAnalysis(kb_dir)
-        findings = check(kb_dir, analysis)
+        with guard.running("the exhaustive analysis (check-kb, every possible case)"):
+            analysis = KbAnalysis(kb_dir)
+            findings = check(kb_dir, analysis)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
@@ -55,7 +58,8 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
             click.echo("Sound" + (f", with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ": no problems found."))
         outcome["problems"] = len(problems)
         if with_properties:
-            props = analysis.properties()
+            with guard.running("the exhaustive analysis (check-kb --properties)"):
+                props = analysis.properties()
             click.echo("")
             click.echo(_properties_text(analysis, props))
             outcome["problems"] += props.problems

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded, resource_options
+from ..engine import guard
 from ..engine.errors import InputError
 
 
@@ -32,6 +33,7 @@ from ..engine.errors import InputError
     help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
 )
 @JOBS_OPTION
+@resource_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
          exhaustive: bool, witness_dir: Path | None, jobs: int | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
@@ -59,7 +61,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
 
     def body() -> None:
         if exhaustive:
-            state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
+            with guard.running("the exhaustive analysis (diff --exhaustive)"):
+                state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
         else:
             state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded
+from .options import KB_OPTION, format_option, run_guarded, resource_options
 
 
 @click.command()
 @click.argument("case")
 @format_option(["text", "json", "markdown"], "text: an indented tree for a terminal; json: the same tree as one object; markdown: nested lists.")
 @KB_OPTION
+@resource_options
 def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     """Explain the decision on CASE: every criterion evaluated, with its status.
 

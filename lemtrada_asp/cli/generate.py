@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, run_guarded
+from .options import KB_OPTION, run_guarded, resource_options
 
 
 @click.command()
@@ -21,6 +21,7 @@ from .options import KB_OPTION, run_guarded
     help="Write the cases to this JSON Lines file. Default: standard output.",
 )
 @KB_OPTION
+@resource_options
 def generate(count: int, seed: int, out: Path | None, kb_dir: Path | None) -> None:
     """Write N synthetic cases (case format v1) as JSON Lines.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded
+from .options import KB_OPTION, format_option, run_guarded, resource_options
 
 
 @click.command()
@@ -29,6 +29,7 @@ from .options import KB_OPTION, format_option, run_guarded
     help="The date printed on the letter, YYYY-MM-DD. Default: today.",
 )
 @KB_OPTION
+@resource_options
 def letter(case: str, output_format: str, out: Path | None, letter_date: datetime | None, kb_dir: Path | None) -> None:
     """Draft the notice the plan sends about CASE.
 

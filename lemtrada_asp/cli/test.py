@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded, resource_options
 from ..engine.errors import InputError
 
 
@@ -18,6 +18,7 @@ from ..engine.errors import InputError
 @click.option("--coverage", is_flag=True, help="Also report, per criterion, sub-criterion and exclusion, which statuses the cases exercised and which never.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
+@resource_options
 def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
