@@ -112,7 +112,8 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
             for line in spool:
                 click.echo(_change_text(json.loads(line)))
     if summary.invalid:
-        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}; the others were compared.", err=True)
+        others = "; the others were compared." if summary.compared else "; no case was compared."
+        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}{others}", err=True)
     return {"changed": summary.changed, "invalid": summary.invalid}
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded, resource_options
+from .options import KB_OPTION, IsoDate, fail_io, format_option, resource_options, run_guarded, write_atomically
 
 
 @click.command()
@@ -17,20 +17,20 @@ from .options import KB_OPTION, format_option, run_guarded, resource_options
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the letter to this file (UTF-8) instead of standard output.",
+    help="Write the letter to this file (UTF-8, atomically: a temporary file beside it, then renamed) instead of standard output.",
 )
 @click.option(
     "--date",
     "letter_date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=IsoDate(),
     default=None,
     help="The date printed on the letter, YYYY-MM-DD. Default: today.",
 )
 @KB_OPTION
 @resource_options
-def letter(case: str, output_format: str, out: Path | None, letter_date: datetime | None, kb_dir: Path | None) -> None:
+def letter(case: str, output_format: str, out: Path | None, letter_date: date | None, kb_dir: Path | None) -> None:
     """Draft the notice the plan sends about CASE.
 
     CASE is one case: a .json or .yaml/.yml file, a .jsonl file of one line, or
@@ -42,8 +42,9 @@ def letter(case: str, output_format: str, out: Path | None, letter_date: datetim
     gives criterion ids, codes and case facts. Every letter is a DRAFT with a
     sign-off block: a clinical reviewer must sign it before it is sent.
 
-    Exit status: 0 drafted, 1 the output file cannot be written, 2 invalid
-    input, 3 knowledge base error.
+    Exit status: 0 drafted; 2 invalid input (or a --date that does not exist);
+    3 knowledge base error, or time or memory ran out; 4 the case or the output
+    file cannot be read or written.
     """
     from ..engine.policy import Policy
     from ..render.letters import render_letter
@@ -52,14 +53,13 @@ def letter(case: str, output_format: str, out: Path | None, letter_date: datetim
 
     def body() -> None:
         decision = Policy.load(kb_dir).decide(case, corrections=True, details=True)
-        drafted.append(render_letter(decision, output_format, today=letter_date.date() if letter_date else None))
+        drafted.append(render_letter(decision, output_format, today=letter_date))
 
     run_guarded(body)
     if out is None:
-        click.echo(drafted[0], nl=False)
+        run_guarded(lambda: click.echo(drafted[0], nl=False))
         return
     try:
-        out.write_text(drafted[0], encoding="utf-8")
+        write_atomically(out, drafted[0])
     except OSError as exc:
-        click.echo(f"error: cannot write {out}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        fail_io(exc, str(out), "write")

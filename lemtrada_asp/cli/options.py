@@ -11,6 +11,7 @@ messages, never tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -120,11 +121,13 @@ def quiet_closed_output() -> None:
     finish(CLOSED_OUTPUT)
 
 
-def fail_io(exc: OSError, what: str | None = None) -> None:
+def fail_io(exc: OSError, where: str | None = None, verb: str | None = None) -> None:
     """An I/O error as a plain message and exit status 4."""
-    where = what or (f"{exc.filename}" if exc.filename else "standard output")
+    if where is None and not exc.filename:
+        where, verb = "standard output", verb or "write"
+    where = where or str(exc.filename)
     reason = exc.strerror or str(exc)
-    click.echo(f"error: cannot read or write {where}: {reason}", err=True)
+    click.echo(f"error: cannot {verb or 'read or write'} {where}: {reason}", err=True)
     try:  # output that could not be written must not fail again at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -133,19 +136,25 @@ def fail_io(exc: OSError, what: str | None = None) -> None:
     finish(IO_ERROR)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write text to path via a temporary file in the same directory and os.replace.
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """A text stream whose content replaces path only when whole: a temporary file in the
+    same directory, then os.replace.
 
-    Two writers at once leave one whole file, never a mix; a failed write leaves
-    the old file as it was. Raises OSError (reported with exit status 4).
+    Two writers at once leave one whole file, never a mix; a failed write leaves the
+    old file as it was and no temporary file behind. Raises OSError (reported with
+    exit status 4 by the commands).
     """
     import tempfile
 
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -155,6 +164,40 @@ def write_atomically(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    with atomic_output(path) as stream:
+        stream.write(text)
+
+
+class IsoDate(click.ParamType):
+    """A date as YYYY-MM-DD; one that does not exist (2026-02-30) is said to not exist."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        import calendar
+        import re
+        from datetime import date
+
+        if isinstance(value, date):
+            return value
+        match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", str(value))
+        if not match:
+            self.fail(f"{value!r} is not a date written as YYYY-MM-DD", param, ctx)
+        year, month, day = (int(g) for g in match.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{value} does not exist: there is no month {month}", param, ctx)
+        days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+        if not 1 <= day <= days:
+            self.fail(
+                f"{value} does not exist: {calendar.month_name[month]} {year} has {days} days", param, ctx
+            )
+        try:
+            return date(year, month, day)
+        except ValueError as exc:
+            self.fail(f"{value} does not exist: {exc}", param, ctx)
 
 
 def _fail(exc: LemtradaError) -> None:
