@@ -34,7 +34,8 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
     applies, a criterion that can never be met, an exclusion that can never or
-    always applies); 3 the knowledge base does not load.
+    always applies); 3 the knowledge base does not load, or time or memory
+    ran out (during the exhaustive analysis, say).
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded, resource_options
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 from ..engine import guard
 from ..engine.errors import InputError
 
@@ -49,7 +49,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
     confirms under both KBs.
 
     Exit status: 0 nothing changed; 1 something changed; 2 some input was
-    invalid (the others were still compared); 3 a knowledge base does not load.
+    invalid (the others were still compared); 3 a knowledge base does not load,
+    or time or memory ran out; 4 an input could not be read (I/O).
     """
     if exhaustive and paths:
         raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it")
@@ -67,6 +68,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
             state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
 
     run_guarded(body)
+    if state.get("unreadable"):
+        sys.exit(IO_ERROR)
     if state["invalid"]:
         sys.exit(InputError.exit_status)
     sys.exit(1 if state["changed"] else 0)
@@ -85,6 +88,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     from .progress import with_progress
 
     summary = Summary()
+    unreadable = 0
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
@@ -94,6 +98,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
         for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
             if not result.ok:
                 summary.invalid += 1
+                unreadable += result.exit_status == IO_ERROR
                 click.echo(f"error: {result.error_text}", err=True)
                 continue
             summary.compared += 1
@@ -114,7 +119,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     if summary.invalid:
         others = "; the others were compared." if summary.compared else "; no case was compared."
         click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}{others}", err=True)
-    return {"changed": summary.changed, "invalid": summary.invalid}
+    return {"changed": summary.changed, "invalid": summary.invalid, "unreadable": unreadable}
 
 
 def _summary_text(summary, base_name: str, kb_name: str) -> str:

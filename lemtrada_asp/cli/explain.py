@@ -25,7 +25,8 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     then what is missing, then what passed. A denied or pended case ends with
     the fewest changes that would reach approval.
 
-    Exit status: 0 explained, 2 invalid input, 3 knowledge base error.
+    Exit status: 0 explained; 2 invalid input; 3 knowledge base error, or time
+    or memory ran out; 4 the case could not be read, or output not written.
     """
     from ..engine.policy import Policy
     from ..render.explain import as_markdown, as_text, tree

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded, resource_options
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 from ..engine.errors import InputError
 
 
@@ -30,7 +30,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     decided but not expected.
 
     Exit status: 0 every case passed; 1 some case failed (or has no expected
-    outcome); 2 some case or expectation file is invalid; 3 the knowledge base
+    outcome); 2 some case or expectation file is invalid; 4 a case file or
+    directory could not be read (I/O); 3 the knowledge base
     does not load.
     """
     from ..analysis.suite import default_suite_dir, expectation_for, load_expectation, mismatches
@@ -38,6 +39,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     from .progress import with_progress
 
     totals = {"passed": 0, "failed": 0, "invalid": 0}
+    unreadable: list[bool] = []  # per invalid input: whether it could not be read (I/O, exit 4)
     tracker = None
 
     def emit(record: dict, text: str) -> None:
@@ -52,6 +54,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
         for result in with_progress(results):
             if not result.ok:
                 totals["invalid"] += 1
+                unreadable.append(result.exit_status == IO_ERROR)
                 emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
                 continue
             decision = result.decision
@@ -88,6 +91,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
             from ..analysis.coverage import as_text
 
             click.echo("\n" + as_text(report))
+    if any(unreadable):
+        sys.exit(IO_ERROR)
     if totals["invalid"]:
         sys.exit(InputError.exit_status)
     if totals["failed"]:

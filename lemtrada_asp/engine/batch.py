@@ -216,7 +216,7 @@ def _chunked_waiting(records: Iterator[Record], size: int, wait: float) -> Itera
             arrived.put(exc)
         arrived.put(_END)
 
-    threading.Thread(target=read, name="lemtrada-stdin", daemon=True).start()
+    threading.Thread(target=read, name="batch-stdin", daemon=True).start()
     batch: list[Record] = []
     while True:
         try:
@@ -452,7 +452,7 @@ class SignalStop:
             os.set_blocking(write, False)
             self._wakeup = (read, write)
             self._old_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-            threading.Thread(target=self._watch, args=(read,), name="lemtrada-signals", daemon=True).start()
+            threading.Thread(target=self._watch, args=(read,), name="batch-signals", daemon=True).start()
         return self
 
     def __exit__(self, *exc: Any) -> None:

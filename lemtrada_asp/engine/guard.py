@@ -104,7 +104,7 @@ def install(timeout: float | None = DEFAULT_TIMEOUT, memory_mb: int | None = DEF
     stop = threading.Event()
     if timeout:
         _limits.deadline = time.monotonic() + timeout
-        threading.Thread(target=_watch, args=(_limits.deadline, stop), name="lemtrada-timeout", daemon=True).start()
+        threading.Thread(target=_watch, args=(_limits.deadline, stop), name="guard-timeout", daemon=True).start()
     return Bounds(stop, previous)
 
 
