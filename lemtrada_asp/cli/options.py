@@ -69,8 +69,8 @@ def resource_options(command):
         type=click.FloatRange(min=0),
         default=guard.DEFAULT_TIMEOUT,
         show_default=True,
-        help="Seconds the whole command may take (no real KB comes near); 0: no limit. "
-             "Past it: exit status 3, naming the program part that was running.",
+        help="Seconds any one program part may run: a grounding, a solve, a chunk of cases in the workers, "
+             "an exhaustive analysis (no real KB comes near); 0: no limit. Past it: exit status 3, naming the part.",
     )(bounded)
     return bounded
 

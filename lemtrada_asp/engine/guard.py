@@ -2,7 +2,9 @@
 
 An edited KB can make clingo ground forever (``n(0). n(X+1) :- n(X).``) or search
 forever. Grounding cannot be interrupted from Python: clingo's C++ holds the
-thread. So a watchdog thread watches a deadline; when it passes, it says which
+thread. So a watchdog thread watches how long the program part running has run
+(each grounding, solve, chunk from the workers or exhaustive analysis, not the
+whole command: a long batch is many short parts); past --timeout, it says which
 program part was running, flushes what was already written (whole lines: every
 command writes a line at a time) and ends the process with exit status 3. Memory
 is bounded with RLIMIT_AS in this process; worker processes inherit the limit,
@@ -28,9 +30,10 @@ from .errors import LemtradaError
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB", "ResourceExhausted", "install", "running", "current", "memory_error"]
 
-DEFAULT_TIMEOUT = 60.0  # seconds; the shipped KB decides a case in ~0.2 s and runs check-kb in ~2 s
+DEFAULT_TIMEOUT = 60.0  # seconds one program part may run; the shipped KB's longest (check-kb's analysis) takes ~1 s
 DEFAULT_MEMORY_MB = 4096  # address space per process; the shipped KB runs in ~250 MB
 
+WATCH_INTERVAL = 0.1  # seconds between the watchdog's looks at the parts running
 FLUSH_WAIT = 1.0  # seconds the watchdog waits to flush what was written before it exits
 EXIT_STATUS = 3  # the knowledge base could not be run: as a KB that does not load
 
@@ -49,36 +52,45 @@ class ResourceExhausted(LemtradaError):
 class _Limits:
     timeout: float | None = None
     memory_mb: int | None = None
-    deadline: float | None = None
 
 
 _limits = _Limits()
-_stack: list[str] = []
+_stack: list[tuple[str, float]] = []  # the program parts running, each with when it started
 _lock = threading.Lock()
 
 
 @contextmanager
 def running(part: str) -> Iterator[None]:
-    """Name the program part that runs inside, for the message if time or memory runs out."""
+    """Run a program part, bounded by --timeout, named in the message if time or memory runs out.
+
+    The bound is per part (one grounding, one solve, one chunk waited for from the
+    workers, one exhaustive analysis), not per command: a batch of a million cases
+    takes minutes, each of its parts milliseconds.
+    """
+    entry = (part, time.monotonic())
     with _lock:
-        _stack.append(part)
+        _stack.append(entry)
     try:
         yield
     finally:
         with _lock:
-            if _stack and _stack[-1] == part:
-                _stack.pop()
-            elif part in _stack:
-                _stack.remove(part)
+            if entry in _stack:
+                _stack.remove(entry)
 
 
 def current() -> str:
-    """The innermost part running, with the outer ones after it."""
+    """The innermost part running, with the outermost after it."""
     with _lock:
-        parts = list(reversed(_stack))
+        parts = [p for p, _ in reversed(_stack)]
     if not parts:
         return "loading the knowledge base"
     return parts[0] + (f", during {parts[-1]}" if len(parts) > 1 else "")
+
+
+def _overdue(timeout: float) -> bool:
+    with _lock:
+        oldest = min((started for _, started in _stack), default=None)
+    return oldest is not None and time.monotonic() - oldest > timeout
 
 
 class Bounds:
@@ -89,7 +101,6 @@ class Bounds:
 
     def undo(self) -> None:
         self._stop.set()
-        _limits.deadline = None
         if self._previous is not None:
             import resource
 
@@ -97,20 +108,14 @@ class Bounds:
 
 
 def install(timeout: float | None = DEFAULT_TIMEOUT, memory_mb: int | None = DEFAULT_MEMORY_MB) -> Bounds:
-    """Bound this process (and the workers it starts) in time and memory; None or 0: no bound."""
+    """Bound every program part in time, and this process (and its workers) in memory; 0/None: no bound."""
     _limits.timeout = timeout or None
     _limits.memory_mb = memory_mb or None
     previous = _limit_memory(memory_mb) if memory_mb else None
     stop = threading.Event()
     if timeout:
-        _limits.deadline = time.monotonic() + timeout
-        threading.Thread(target=_watch, args=(_limits.deadline, stop), name="guard-timeout", daemon=True).start()
+        threading.Thread(target=_watch, args=(timeout, stop), name="guard-timeout", daemon=True).start()
     return Bounds(stop, previous)
-
-
-def deadline() -> float | None:
-    """The monotonic time the run must end by (CLOCK_MONOTONIC is one clock for every process)."""
-    return _limits.deadline
 
 
 def _limit_memory(memory_mb: int) -> tuple[int, int] | None:
@@ -139,14 +144,12 @@ def is_memory_message(text: str) -> bool:
     return "bad_alloc" in text or "std::length_error" in text
 
 
-def _watch(at: float, stop: threading.Event) -> None:
-    while True:
-        left = at - time.monotonic()
-        if left <= 0:
-            break
-        if stop.wait(min(left, 0.5)):
+def _watch(timeout: float, stop: threading.Event) -> None:
+    interval = min(WATCH_INTERVAL, timeout / 10)
+    while not stop.wait(interval):
+        if _overdue(timeout):
+            expire()
             return
-    expire()
 
 
 def expire() -> None:
