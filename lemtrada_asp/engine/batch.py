@@ -280,16 +280,24 @@ def _work(records: list[Record]) -> list[Result]:
 
 
 _abandoned: list[Any] = []  # pools stopped while working
+MANAGER_WAIT = 2.0  # seconds to wait for a stopped pool's manager thread before a hard exit
 
 
 def pools_abandoned() -> bool:
-    """Whether a pool was stopped mid-batch in this process.
+    """Whether a pool stopped mid-batch still has a thread the interpreter would wait for at exit.
 
-    Its manager thread may then be blocked on a pipe a killed worker wrote half a
-    message to, and the interpreter would wait for that thread at exit forever:
-    the CLI then ends with os._exit after flushing its output (options.finish).
+    stop_workers unblocks the pool's manager thread (it may have been reading half a
+    message from a killed worker); should it still be alive after a short wait, the
+    CLI ends with os._exit after flushing its output (options.finish), rather than
+    wait for it forever.
     """
-    return bool(_abandoned)
+    stuck = False
+    for pool in _abandoned:
+        thread = getattr(pool, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(MANAGER_WAIT)
+            stuck = stuck or thread.is_alive()
+    return stuck
 
 
 def release_abandoned() -> None:
@@ -320,12 +328,20 @@ def stop_workers(pool) -> None:
             process.kill()
         except (OSError, ValueError):
             pass
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         try:
             process.join(timeout=2)
         except (OSError, ValueError, AssertionError):
             pass
+    # With every worker dead, closing this process's end of the result pipe gives the
+    # manager thread end-of-file instead of the rest of a half-sent result.
+    queue = getattr(pool, "_result_queue", None)
+    try:
+        if queue is not None:
+            queue._writer.close()
+    except (OSError, AttributeError):
+        pass
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _decide_in_workers(
