@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 from ..engine import guard
 from ..engine.errors import InputError
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 
 
 @click.command()
@@ -83,8 +83,8 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 
 
 def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
-    from ..engine.batch import default_jobs
     from ..analysis.changes import Summary, compare_paths
+    from ..engine.batch import default_jobs
     from .progress import with_progress
 
     summary = Summary()

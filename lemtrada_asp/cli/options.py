@@ -137,7 +137,7 @@ def fail_io(exc: OSError, where: str | None = None, verb: str | None = None) -> 
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path):
+def atomic_output(path: Path, binary: bool = False):
     """A text stream whose content replaces path only when whole: a temporary file in the
     same directory, then os.replace.
 
@@ -153,7 +153,7 @@ def atomic_output(path: Path):
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(handle, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with (os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8")) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
@@ -166,9 +166,10 @@ def atomic_output(path: Path):
         raise
 
 
-def write_atomically(path: Path, text: str) -> None:
-    with atomic_output(path) as stream:
-        stream.write(text)
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """A whole text (UTF-8) or binary file (a PDF), written as atomic_output does."""
+    with atomic_output(path, binary=isinstance(content, bytes)) as stream:
+        stream.write(content)
 
 
 class IsoDate(click.ParamType):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 from ..engine.errors import InputError
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 
 
 @click.command()
@@ -34,7 +34,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     directory could not be read (I/O); 3 the knowledge base
     does not load.
     """
-    from ..analysis.suite import default_suite_dir, expectation_for, load_expectation, mismatches
+    from ..analysis.suite import (
+        default_suite_dir,
+        expectation_for,
+        load_expectation,
+        mismatches,
+    )
     from ..engine.policy import Policy
     from .progress import with_progress
 

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from . import guard
-from .knowledge import KnowledgeBase
-
 from .engine import CHUNK, Engine
 from .errors import InputError, KnowledgeBaseError, Problem, ReadError
+from .knowledge import KnowledgeBase
 from .loading import Record, iter_records, parse_record
 from .record import Decision
 
