@@ -69,6 +69,7 @@ class Options:
 
     details: bool = False  # the whole evaluated tree (explain, letters, coverage, diff)
     corrections: bool = False  # minimal corrections of denied and pended cases (corrections.py)
+    cache: bool = True  # answer repeated parts from memory (cache.py); False: clingo for every case
 
 
 def default_jobs() -> int:
@@ -115,7 +116,7 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
     validate = engine.case_model.validate
     items = [parse_record(r, validate) for r in records]
     cases = [(i.source, i.case) for i in items if i.case is not None]
-    decisions = engine.decide(cases, details=options.details, corrections=options.corrections)
+    decisions = _decider(engine, options)(cases, details=options.details, corrections=options.corrections)
     decided = iter(decisions)
     results = []
     for item in items:
@@ -125,6 +126,19 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
         decision = next(decided)
         results.append(Result(item.source, record=decision))
     return results
+
+
+def _decider(engine: Engine, options: Options):
+    """The cache from an engine's second chunk on: a run of one chunk never pays to derive it."""
+    if not options.cache:
+        return engine.decide
+    seen = getattr(engine, "_chunks_decided", 0)
+    engine._chunks_decided = seen + 1  # type: ignore[attr-defined]
+    if seen == 0:
+        return engine.decide
+    from .cache import cache_for
+
+    return cache_for(engine).decide
 
 
 SOURCES_KEPT = 100_000  # ids whose first source is remembered for the message
