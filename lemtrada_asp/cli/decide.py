@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
 from ..engine.errors import InputError
 
 
@@ -23,8 +23,11 @@ from ..engine.errors import InputError
 )
 @KB_OPTION
 @JOBS_OPTION
+@executor_options
+@click.option("--verbose", "-v", is_flag=True, help="Say on standard error whether the decision cache served the run, and why not.")
 def decide(
-    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None
+    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None,
+    executor: str, scheduler: str | None, shard: str | None, verbose: bool,
 ) -> None:
     """Decide the cases in PATHS.
 
@@ -33,6 +36,10 @@ def decide(
     Invalid cases are reported on standard error (and, with --format json, as
     an error object in their place in the output); the rest are still decided.
 
+    With --shard I/N only every N-th chunk of 200 cases, from chunk I, is
+    decided; concatenating the N outputs a chunk at a time in turn restores
+    input order (lemtrada_asp.engine.executors.merge_shards).
+
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
     from ..engine.policy import Policy
@@ -40,11 +47,13 @@ def decide(
     from .progress import with_progress
 
     invalid = 0
+    run = make_run(executor, scheduler, shard)
 
     def body() -> None:
         nonlocal invalid
         separator = ""
-        results = Policy.load(kb_dir).decide_paths(paths, jobs=jobs, corrections=corrections)
+        policy = Policy.load(kb_dir)
+        results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run)
         for result in with_progress(results):
             if not result.ok:
                 invalid += 1
@@ -56,6 +65,11 @@ def decide(
             else:
                 click.echo(separator + as_text(result.decision))
                 separator = "\n"
+        if verbose:
+            from ..engine.cache import cache_for
+
+            for line in cache_for(policy.engine).describe():
+                click.echo(line, err=True)
 
     run_guarded(body)
     if invalid:

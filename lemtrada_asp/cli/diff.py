@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import executor_options, make_run, JOBS_OPTION, KB_OPTION, format_option, run_guarded
 from ..engine.errors import InputError
 
 
@@ -32,8 +32,10 @@ from ..engine.errors import InputError
     help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
 )
 @JOBS_OPTION
+@executor_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
-         exhaustive: bool, witness_dir: Path | None, jobs: int | None) -> None:
+         exhaustive: bool, witness_dir: Path | None, jobs: int | None,
+         executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
 
     A case changed when its decision, pend reason, failed or missing ids or
@@ -61,7 +63,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
         if exhaustive:
             state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
         else:
-            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
+            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs, make_run(executor, scheduler, shard)))
 
     run_guarded(body)
     if state["invalid"]:
@@ -76,7 +78,7 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 # --- on a corpus ------------------------------------------------------------------
 
 
-def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
+def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=None) -> dict:
     from ..engine.batch import default_jobs
     from ..analysis.changes import Summary, compare_paths
     from .progress import with_progress
@@ -88,7 +90,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     import tempfile  # here, not at the top: every command's start-up would pay for it
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run)):
             if not result.ok:
                 summary.invalid += 1
                 click.echo(f"error: {result.error_text}", err=True)

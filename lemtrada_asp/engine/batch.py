@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from .knowledge import KnowledgeBase
 
@@ -24,6 +24,9 @@ from .engine import CHUNK, Engine
 from .errors import InputError, Problem
 from .loading import Record, iter_records, parse_record
 from .record import Decision
+
+if TYPE_CHECKING:
+    from .executors import Run
 
 __all__ = ["Options", "Result", "decide_chunk", "decide_paths", "decide_records", "default_jobs"]
 
@@ -88,14 +91,23 @@ def decide_paths(
     jobs: int = 1,
     stdin: IO[bytes] | None = None,
     records: Iterable[Record] | None = None,
+    run: "Run | None" = None,
 ) -> Iterator[Result]:
     """Decide every case in paths (files, directories, JSON Lines, '-'), or the records given, in order.
 
     engine is a loaded Engine, or a KB directory to load one from (None: the shipped KB).
+    run picks a shard and an executor (executors.py); None: all chunks, here or in `jobs` processes.
     """
     if not isinstance(engine, Engine):
         engine = Engine(KnowledgeBase(engine))  # a broken KB raises here, before any input is read
     chunks = _chunked(iter(records) if records is not None else iter_records(paths, stdin), chunk)
+    if run is not None:
+        chunks = run.select(chunks)
+        if run.executor == "dask":
+            from .executors import decide_on_dask
+
+            kb_dir = str(engine.kb.directory)
+            return reject_duplicate_ids(decide_on_dask(chunks, kb_dir, options, run.scheduler, jobs))
     if jobs > 1:
         results = _decide_in_workers(chunks, engine, options, jobs)
     else:
