@@ -40,7 +40,7 @@ from .derive import Derivation, derive
 from .engine import Engine, _Outcome
 from .record import Decision
 
-__all__ = ["CAP", "DecisionCache", "cache_for"]
+__all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 
 CAP = 50_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
 
@@ -259,6 +259,30 @@ class DecisionCache:
                 + (f", {self.unverified} not stored" if self.unverified else "")
             )
         return lines
+
+
+def verify(engine: Engine, cases: Sequence[tuple[str, Any]], chunk: int = 100) -> tuple[list[str], int]:
+    """Decide cases through the plain path and through the cache; the derivation's lines and the cases that differ.
+
+    The cases go through twice, so the second pass is answered from memory.
+    """
+    import json
+
+    cache = DecisionCache(engine)
+    if not cache.active:
+        return cache.describe(), 0
+    differ = 0
+    cases = list(cases) * 2
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        for a, b in zip(engine.decide(part), cache.decide(part)):
+            differ += json.dumps(a.to_json()) != json.dumps(b.to_json())
+    lines = cache.describe()
+    lines.append(
+        f"decision cache verified: {len(cases) - differ} of {len(cases)} cases byte-identical to the plain path"
+        if not differ else f"PROBLEM: decision cache: {differ} of {len(cases)} cases differ from the plain path"
+    )
+    return lines, differ
 
 
 def _put(table: dict, key: Any, value: Any, cap: int) -> None:
