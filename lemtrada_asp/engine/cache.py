@@ -65,12 +65,14 @@ class DecisionCache:
         self._upper: dict = {}
         self._fixes: dict = {}
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
+        self._texts: dict[int, str] = {}
         model = engine.case_model
         plain = getattr(model, "facts", None)
         # Keys are the case's facts without their key: plain tuples when the case model
         # gives them (no call into clingo), else its symbols under key 0 as (name, symbol).
         self._facts = plain if plain is not None else (lambda case: [(f.name, f) for f in model.symbols(0, case)])
         self._plain = plain is not None
+        self._collapse = d.collapse if self._plain else {}
         self.hits = self.misses = self.unverified = 0
 
     # --- deciding ---------------------------------------------------------------------
@@ -83,9 +85,12 @@ class DecisionCache:
         outcomes: list[_Outcome | None] = []
         keys: list[dict] = []
         missed: list[int] = []
+        collapse = self._collapse
         for k, (_, case) in enumerate(cases):
             by: dict[str, list] = {}
             for fact in facts(case):
+                if fact[0] in collapse:
+                    fact = _collapsed(fact, collapse[fact[0]])
                 by.setdefault(fact[0], []).append(fact)
             found = self._lookup(k, by, details)
             keys.append(by)  # kept for the fill and the corrections key
@@ -161,17 +166,21 @@ class DecisionCache:
             self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
             return
         per_group: list[dict] = [{} for _ in self._groups]
+        text = self._text
         for atom, _ in found:
             _, ident, status, evidence = atom.arguments
-            group = self._group_of.get(_leaf(ident))
+            leaf = text(ident)
+            group = self._group_of.get(leaf)
             if group is None:
                 self._disable(f"a finding for {ident}, which no derived leaf group holds")
                 return
-            per_group[group].setdefault((str(ident), str(status)), []).append(evidence)
-        values = [
-            ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
-            for table in per_group
-        ]
+            per_group[group].setdefault((leaf, text(status)), []).append(evidence)
+        values = []
+        for i, (names, table) in enumerate(zip(self._groups, per_group)):
+            known = self._leaves[i].get(tuple(f for name in names for f in by.get(name, ())))
+            if known is None:
+                known = ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
+            values.append(known)
         template = _Outcome()
         selectors: list[tuple] = []
         for atom in shown:
@@ -181,8 +190,9 @@ class DecisionCache:
                 continue
             id_pos, e_pos = spot
             ident, evidence = atom.arguments[id_pos], atom.arguments[e_pos]
-            group = self._group_of.get(_leaf(ident))
-            pairs = [p for p, es in per_group[group].items() if p[0] == str(ident) and evidence in es] if group is not None else []
+            leaf = self._text(ident)
+            group = self._group_of.get(leaf)
+            pairs = [p for p, es in per_group[group].items() if p[0] == leaf and evidence in es] if group is not None else []
             # Where add() puts this atom: one field, one entry, the evidence appended.
             probe = _Outcome()
             probe.add(atom)
@@ -211,6 +221,16 @@ class DecisionCache:
             _put(self._leaves[i], key, values[i], self.cap)
         hooks = tuple(f for name in self._hooks for f in by.get(name, ()))
         _put(self._upper, (details, tuple(v[1] for v in values), hooks), upper, self.cap)
+
+    def _text(self, symbol: Symbol) -> str:
+        """An id or status as text, remembered by the symbol's value (few distinct ones, read often)."""
+        rep = getattr(symbol, "_rep", None)
+        found = self._texts.get(rep) if rep is not None else None
+        if found is None:
+            found = _leaf(symbol)
+            if rep is not None and len(self._texts) < self.cap:
+                self._texts[rep] = found
+        return found
 
     def _disable(self, reason: str) -> None:
         self.active = False
@@ -285,6 +305,17 @@ def verify(engine: Engine, cases: Sequence[tuple[str, Any]], chunk: int = 100) -
     return lines, differ
 
 
+OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds
+
+
+def _collapsed(fact: tuple, positions: dict[int, frozenset]) -> tuple:
+    values = list(fact)
+    for pos, kept in positions.items():
+        if pos < len(values) and values[pos] not in kept:
+            values[pos] = OTHER
+    return tuple(values)
+
+
 def _put(table: dict, key: Any, value: Any, cap: int) -> None:
     if len(table) >= cap:
         del table[next(iter(table))]  # the oldest entry: memory stays bounded
@@ -302,18 +333,22 @@ def _compound(fact: Symbol) -> bool:
 class _Evidence:
     """An evidence term of a cached finding, ready to be given any case key."""
 
-    __slots__ = ("symbol", "name", "args", "positive", "paths")
+    __slots__ = ("symbol", "name", "args", "positive", "paths", "templates")
 
     def __init__(self, symbol: Symbol, templates: dict):
         self.symbol = symbol
-        self.paths = ()
-        if symbol.type == SymbolType.Function:
-            args = symbol.arguments
-            self.paths = templates.get((symbol.name, len(args)), ())
-            if self.paths:
-                self.name, self.args, self.positive = symbol.name, list(args), symbol.positive
+        self.paths = None  # worked out on first use: most stored evidence is never shown
+        self.templates = templates
 
     def at(self, key: Symbol) -> Symbol:
+        if self.paths is None:
+            symbol = self.symbol
+            self.paths = ()
+            if symbol.type == SymbolType.Function:
+                args = symbol.arguments
+                self.paths = self.templates.get((symbol.name, len(args)), ())
+                if self.paths:
+                    self.name, self.args, self.positive = symbol.name, list(args), symbol.positive
         if not self.paths:
             return self.symbol
         args = list(self.args)

@@ -69,6 +69,9 @@ class Derivation:
     correction_hooks: tuple[Sig, ...] = ()  # read by the what-if of corrections
     carriers: dict[Sig, tuple[int, int]] = field(default_factory=dict)  # output -> (id position, evidence position)
     templates: dict[Sig, tuple[tuple[int, ...], ...]] = field(default_factory=dict)  # evidence shape -> key paths
+    # Input arguments that every rule only joins with data: a value no data fact holds
+    # there acts like any other such value (predicate -> position -> the values that matter).
+    collapse: dict[str, dict[int, frozenset]] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         """Lines for check-kb and --verbose."""
@@ -81,6 +84,10 @@ class Derivation:
         lines.append(f"  statuses, decision, grants, advisories <- the findings' statuses and {', '.join(map(sig, self.hooks))}")
         lines.append(f"  corrections <- the findings' statuses and {', '.join(map(sig, self.correction_hooks))}")
         lines.append(f"  evidence carried by {', '.join(map(sig, sorted(self.carriers)))}")
+        for name, positions in sorted(self.collapse.items()):
+            for pos, kept in sorted(positions.items()):
+                shown = ", ".join(sorted(map(str, kept))) or "none"
+                lines.append(f"  {name}/{pos + 1} argument {pos + 1} only joins data: keyed exactly for {shown}, else as one value")
         return lines
 
 
@@ -588,8 +595,11 @@ def _derive(kb: KnowledgeBase) -> Derivation:
             if wan.positions.get((sig, i), CLEAN) != CLEAN:
                 raise Refused(f"what-if output {sig[0]}/{sig[1]} holds the case key")
 
+    collapse = _collapsible(an, wan, data, shown)
+
     return Derivation(
         True,
+        collapse=collapse,
         inputs=frozenset(an.inputs),
         groups=groups,
         hooks=tuple(sorted(hooks)),
@@ -597,6 +607,55 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         carriers=carriers,
         templates=templates,
     )
+
+
+def _collapsible(an: _Analysis, wan: _Analysis, data: clingo.SymbolicAtoms, shown: set[Sig]) -> dict[str, dict[int, frozenset]]:
+    """Input positions whose variable, in every rule that reads the input, occurs only in data literals."""
+    from .casemodel import Name
+
+    out: dict[str, dict[int, frozenset]] = {}
+    all_rules = an.rules + wan.rules
+    for sig in sorted(an.inputs - {CASE}):
+        if sig in shown:
+            continue
+        uses = [(r, a) for r in all_rules for a in r.body if a.sig == sig]
+        if any(h.sig == sig for r in all_rules for h in r.heads):
+            continue
+        for pos in range(1, sig[1]):
+            kept: set = set()
+            ok = bool(uses)
+            for r, a in uses:
+                term = a.args[pos]
+                if term.ast_type != T.Variable:
+                    ok = False
+                    break
+                if term.name == "_":
+                    continue
+                joins = [
+                    (b, j) for b in r.body if b is not a for j, t in enumerate(b.args)
+                    if t.ast_type == T.Variable and t.name == term.name
+                ]
+                if _occurrences(r, term.name) != 1 + len(joins) or not all(
+                    b.positive and b.sig not in an.keyed and b.sig not in wan.keyed for b, _ in joins
+                ):
+                    ok = False
+                    break
+                for b, j in joins:
+                    for atom in data.by_signature(*b.sig):
+                        kept.add(_plain(atom.symbol.arguments[j], Name))
+            if ok:
+                out.setdefault(sig[0], {})[pos] = frozenset(kept)  # pos: the argument's place in a plain fact too
+    return out
+
+
+def _plain(symbol: clingo.Symbol, name: type) -> object:
+    if symbol.type == clingo.SymbolType.Number:
+        return symbol.number
+    if symbol.type == clingo.SymbolType.String:
+        return symbol.string
+    if symbol.type == clingo.SymbolType.Function and not symbol.arguments:
+        return name(symbol.name)
+    return ("compound", str(symbol))  # matches no plain fact value
 
 
 def _check_projection(an: _Analysis, roots: list[_Atom], carrier_rules: set[int]) -> None:
