@@ -43,8 +43,10 @@ def decide(
     Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
     """
     from ..engine.policy import Policy
-    from ..render.text import as_text
     from .progress import with_progress
+
+    if output_format == "text":  # --format json never loads the renderers
+        from ..render.text import as_text
 
     invalid = 0
     run = make_run(executor, scheduler, shard)
