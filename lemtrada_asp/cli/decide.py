@@ -24,10 +24,14 @@ from ..engine.errors import InputError
 @KB_OPTION
 @JOBS_OPTION
 @executor_options
+@click.option(
+    "--cache/--no-cache", default=True, show_default=True,
+    help="Answer what earlier cases of the run already made clingo derive from memory (the same output); --no-cache: clingo for every case.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Say on standard error whether the decision cache served the run, and why not.")
 def decide(
     paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None,
-    executor: str, scheduler: str | None, shard: str | None, verbose: bool,
+    executor: str, scheduler: str | None, shard: str | None, cache: bool, verbose: bool,
 ) -> None:
     """Decide the cases in PATHS.
 
@@ -55,7 +59,7 @@ def decide(
         nonlocal invalid
         separator = ""
         policy = Policy.load(kb_dir)
-        results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run)
+        results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
         for result in with_progress(results):
             if not result.ok:
                 invalid += 1
