@@ -123,7 +123,7 @@ def decide_on_dask(
     except ImportError:
         from .errors import InputError, Problem
 
-        raise InputError("--executor dask", [Problem("", "Dask is not installed: pip install 'lemtrada-asp[dask]'")]) from None
+        raise InputError("--executor dask", [Problem("", "Dask is not installed: install the package's [dask] extra (dask, distributed)")]) from None
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(
