@@ -8,7 +8,6 @@ import re
 import typing
 from typing import Any
 
-import yaml
 from clingo import ast
 from pydantic import BaseModel
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import clingo
-from clingo import Function, String, Symbol
-from clingo import ast
+from clingo import Function, String, Symbol, ast
 
 from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase

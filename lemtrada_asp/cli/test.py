@@ -8,8 +8,12 @@ from pathlib import Path
 
 import click
 
+<<<<<<< HEAD
 from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
+=======
+>>>>>>> main
 from ..engine.errors import InputError
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 
 
 @click.command()
@@ -34,7 +38,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     outcome); 2 some case or expectation file is invalid; 3 the knowledge base
     does not load.
     """
-    from ..analysis.suite import default_suite_dir, expectation_for, load_expectation, mismatches
+    from ..analysis.suite import (
+        default_suite_dir,
+        expectation_for,
+        load_expectation,
+        mismatches,
+    )
     from ..engine.policy import Policy
     from .progress import with_progress
 
