@@ -8,12 +8,8 @@ from pathlib import Path
 
 import click
 
-<<<<<<< HEAD
-from .options import executor_options, make_run, JOBS_OPTION, KB_OPTION, format_option, run_guarded
-=======
->>>>>>> main
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
 
 
 @click.command()
@@ -82,12 +78,7 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 # --- on a corpus ------------------------------------------------------------------
 
 
-<<<<<<< HEAD
 def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=None) -> dict:
-    from ..engine.batch import default_jobs
-=======
-def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
->>>>>>> main
     from ..analysis.changes import Summary, compare_paths
     from ..engine.batch import default_jobs
     from .progress import with_progress

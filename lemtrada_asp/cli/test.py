@@ -8,12 +8,8 @@ from pathlib import Path
 
 import click
 
-<<<<<<< HEAD
-from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
-=======
->>>>>>> main
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
 
 
 @click.command()
