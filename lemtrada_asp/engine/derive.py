@@ -87,7 +87,7 @@ class Derivation:
         for name, positions in sorted(self.collapse.items()):
             for pos, kept in sorted(positions.items()):
                 shown = ", ".join(sorted(map(str, kept))) or "none"
-                lines.append(f"  {name}/{pos + 1} argument {pos + 1} only joins data: keyed exactly for {shown}, else as one value")
+                lines.append(f"  {name} argument {pos + 1} only joins data: keyed exactly for {shown}, else as one value")
         return lines
 
 
