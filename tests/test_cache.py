@@ -86,7 +86,7 @@ def shipped():
 
 
 def test_the_cache_gives_the_plain_paths_bytes_on_examples_generated_and_random_cases(shipped):
-    cases = corpus(shipped, 600, 250)
+    cases = corpus(shipped, 450, 200)
     plain, cached, cache = both_ways(shipped, cases)
     assert_same(plain, cached)
     assert cache.hits >= len(cases) // 2  # the whole second pass, at least, came from memory
@@ -188,6 +188,25 @@ def test_a_kb_the_derivation_cannot_vouch_for_takes_the_plain_path_and_says_why(
     assert "plain chunked path" in derivation.describe()[0]
 
 
+def test_a_state_mandate_keeps_its_state_exact_in_the_keys_and_the_output_the_same(tmp_path):
+    def mandate(kb):
+        with (kb / "state_mandates.lp").open("a") as out:
+            out.write('state_mandate("TX", "I4").\n')
+
+    engine = edited_kb(tmp_path, mandate)
+    cache = DecisionCache(engine)
+    assert cache.derivation.collapse["member_state"] == {1: frozenset({"TX"})}
+    failing_step = [vary(INITIAL, {"id": f"M-{s}-{i}", "member.state": s,
+                                          "dmt_history": [{"drug": "natalizumab", "outcome": "effective"},
+                                                          {"drug": "fingolimod", "outcome": "intolerant"}]})
+                    for i in range(3) for s in ("TX", "NY", "OH")]
+    cases = [(c["id"], engine.case_model.validate(c, c["id"])) for c in failing_step]
+    plain, cached, _ = both_ways(engine, cases, chunk=3)
+    assert_same(plain, cached)
+    reasons = {json.loads(line)["case_id"][:4]: json.loads(line)["pend_reason"] for line in cached}
+    assert reasons["M-TX"] == "state_mandate" and reasons["M-NY"] is None
+
+
 def test_the_shipped_derivation_groups_leaves_by_what_they_read():
     d = derive(KnowledgeBase(KB_DIR))
     assert d.vouched, d.reason
@@ -196,6 +215,7 @@ def test_the_shipped_derivation_groups_leaves_by_what_they_read():
     assert reads["I4.a"] == reads["I4.b.iii"] and ("dmt_trial", 4) in reads["I4.a"]
     assert ("prior_course", 2) in d.hooks and ("age", 2) not in d.hooks
     assert set(d.carriers) == {("because", 3), ("finding", 4)}
+    assert d.collapse == {"member_state": {1: frozenset()}}  # the mandate table ships empty
 
 
 def test_the_toy_policy_is_cached_too():
