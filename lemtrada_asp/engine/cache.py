@@ -42,7 +42,7 @@ from .record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 
-CAP = 50_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
+CAP = 10_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
 
 
 class DecisionCache:
