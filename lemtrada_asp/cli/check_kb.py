@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, run_guarded
+from ..engine import guard
+from .options import KB_OPTION, run_guarded, resource_options
 
 
 @click.command("check-kb")
@@ -19,6 +20,7 @@ from .options import KB_OPTION, run_guarded
     help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
          "criteria that can never be met or never fail, and gaps between an exclusion and the approvable range of a numeric input.",
 )
+@resource_options
 def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
@@ -35,7 +37,8 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
     applies, a criterion that can never be met, an exclusion that can never or
-    always applies); 3 the knowledge base does not load.
+    always applies); 3 the knowledge base does not load, or time or memory
+    ran out (during the exhaustive analysis, say).
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
@@ -43,8 +46,9 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     outcome = {"problems": 0}
 
     def body() -> None:
-        analysis = KbAnalysis(kb_dir)
-        findings = check(kb_dir, analysis)
+        with guard.running("the exhaustive analysis (check-kb, every possible case)"):
+            analysis = KbAnalysis(kb_dir)
+            findings = check(kb_dir, analysis)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
@@ -59,7 +63,8 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
         outcome["problems"] = len(problems)
         outcome["problems"] += _cache_report(analysis.kb)
         if with_properties:
-            props = analysis.properties()
+            with guard.running("the exhaustive analysis (check-kb --properties)"):
+                props = analysis.properties()
             click.echo("")
             click.echo(_properties_text(analysis, props))
             outcome["problems"] += props.problems

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
+from .options import (
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
+)
 
 
 @click.command()
@@ -29,14 +31,17 @@ from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, ma
     help="Answer what earlier cases of the run already made clingo derive from memory (the same output); --no-cache: clingo for every case.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Say on standard error whether the decision cache served the run, and why not.")
+@resource_options
 def decide(
     paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None,
-    executor: str, scheduler: str | None, shard: str | None, cache: bool, verbose: bool,
+    executor: str, scheduler: str | None, shard: str | None, cache: bool, verbose: bool
 ) -> None:
     """Decide the cases in PATHS.
 
     A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
     line, a directory (every case file below it), or - for standard input.
+    A JSON object with resourceType Bundle is read as a Da Vinci PAS request
+    Bundle (fhir-pas.md; needs the service extra) and decided as its case.
     Invalid cases are reported on standard error (and, with --format json, as
     an error object in their place in the output); the rest are still decided.
 
@@ -44,40 +49,66 @@ def decide(
     decided; concatenating the N outputs a chunk at a time in turn restores
     input order (lemtrada_asp.engine.executors.merge_shards).
 
-    Exit status: 0 all decided, 2 some input invalid, 3 knowledge base error.
+    Exit status: 0 all decided; 2 some input invalid; 3 knowledge base error, or
+    time or memory ran out; 4 a file could not be read or written; 130 / 143
+    stopped by SIGINT / SIGTERM (the lines written so far are whole; their count
+    is printed); 141 standard output was closed early, quietly.
     """
+    from ..engine.batch import Interrupted, SignalStop
     from ..engine.policy import Policy
     from .progress import with_progress
 
     if output_format == "text":  # --format json never loads the renderers
         from ..render.text import as_text
-
-    invalid = 0
     run = make_run(executor, scheduler, shard)
 
-    def body() -> None:
-        nonlocal invalid
-        separator = ""
-        policy = Policy.load(kb_dir)
-        results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
-        for result in with_progress(results):
-            if not result.ok:
-                invalid += 1
-                click.echo(f"error: {result.error_text}", err=True)
-                if output_format == "json":
-                    click.echo(json.dumps(result.error, ensure_ascii=False))
-            elif output_format == "json":
-                click.echo(json.dumps(result.decision, ensure_ascii=False))
-            else:
-                click.echo(separator + as_text(result.decision))
-                separator = "\n"
-        if verbose:
-            from ..engine.cache import cache_for
+    counts = {"written": 0, "invalid": 0, "unreadable": 0}
+    stopped: list[Interrupted] = []
 
-            for line in cache_for(policy.engine).describe():
-                click.echo(line, err=True)
+    def body() -> None:
+        separator = ""
+        with SignalStop(lambda: counts["written"]) as stop:
+            policy = Policy.load(kb_dir)
+            results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
+            try:
+                for result in with_progress(results):
+                    with stop.writing():
+                        if not result.ok:
+                            counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
+                            click.echo(f"error: {result.error_text}", err=True)
+                            if output_format == "json":
+                                click.echo(json.dumps(result.error, ensure_ascii=False))
+                        elif output_format == "json":
+                            click.echo(json.dumps(result.decision, ensure_ascii=False))
+                        else:
+                            click.echo(separator + as_text(result.decision))
+                            separator = "\n"
+                        counts["written"] += 1
+            except Interrupted as exc:
+                stopped.append(exc)
+            finally:
+                results.close()  # stops the workers if the batch did not finish
+            if verbose:
+                from ..engine.cache import cache_for
+
+                for line in cache_for(policy.engine).describe():
+                    click.echo(line, err=True)
 
     run_guarded(body)
-    if invalid:
-        click.echo(f"{invalid} invalid case{'s' if invalid != 1 else ''}; the others were decided.", err=True)
-        sys.exit(InputError.exit_status)
+    if stopped:
+        click.echo(
+            f"interrupted by {stopped[0].name}: {counts['written']:,} case{'s' if counts['written'] != 1 else ''} "
+            "written (whole lines); the rest were not decided",
+            err=True,
+        )
+        finish(stopped[0].exit_status)
+    bad = counts["invalid"] + counts["unreadable"]
+    if bad:
+        others = counts["written"] - bad
+        what = " and ".join(
+            f"{n} {word} case{'s' if n != 1 else ''}" if word == "invalid" else f"{n} unreadable input{'s' if n != 1 else ''}"
+            for word, n in (("invalid", counts["invalid"]), ("unreadable", counts["unreadable"])) if n
+        )
+        tail = "; the others were decided." if others else "; no case was decided."
+        click.echo(what + tail, err=True)
+        sys.exit(IO_ERROR if counts["unreadable"] else InputError.exit_status)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from ..engine import guard
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -33,6 +34,7 @@ from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, ma
 )
 @JOBS_OPTION
 @executor_options
+@resource_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
          exhaustive: bool, witness_dir: Path | None, jobs: int | None,
          executor: str, scheduler: str | None, shard: str | None) -> None:
@@ -49,7 +51,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
     confirms under both KBs.
 
     Exit status: 0 nothing changed; 1 something changed; 2 some input was
-    invalid (the others were still compared); 3 a knowledge base does not load.
+    invalid (the others were still compared); 3 a knowledge base does not load,
+    or time or memory ran out; 4 an input could not be read (I/O).
     """
     if exhaustive and paths:
         raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it")
@@ -61,11 +64,14 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
 
     def body() -> None:
         if exhaustive:
-            state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
+            with guard.running("the exhaustive analysis (diff --exhaustive)"):
+                state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
         else:
             state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs, make_run(executor, scheduler, shard)))
 
     run_guarded(body)
+    if state.get("unreadable"):
+        sys.exit(IO_ERROR)
     if state["invalid"]:
         sys.exit(InputError.exit_status)
     sys.exit(1 if state["changed"] else 0)
@@ -84,6 +90,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
     from .progress import with_progress
 
     summary = Summary()
+    unreadable = 0
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
@@ -93,6 +100,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
         for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run)):
             if not result.ok:
                 summary.invalid += 1
+                unreadable += result.exit_status == IO_ERROR
                 click.echo(f"error: {result.error_text}", err=True)
                 continue
             summary.compared += 1
@@ -111,8 +119,9 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
             for line in spool:
                 click.echo(_change_text(json.loads(line)))
     if summary.invalid:
-        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}; the others were compared.", err=True)
-    return {"changed": summary.changed, "invalid": summary.invalid}
+        others = "; the others were compared." if summary.compared else "; no case was compared."
+        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}{others}", err=True)
+    return {"changed": summary.changed, "invalid": summary.invalid, "unreadable": unreadable}
 
 
 def _summary_text(summary, base_name: str, kb_name: str) -> str:

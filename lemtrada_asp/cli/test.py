@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -19,6 +19,7 @@ from .options import JOBS_OPTION, KB_OPTION, executor_options, format_option, ma
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
 @executor_options
+@resource_options
 def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None,
          executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide test cases and compare each with its expected outcome.
@@ -31,7 +32,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     decided but not expected.
 
     Exit status: 0 every case passed; 1 some case failed (or has no expected
-    outcome); 2 some case or expectation file is invalid; 3 the knowledge base
+    outcome); 2 some case or expectation file is invalid; 4 a case file or
+    directory could not be read (I/O); 3 the knowledge base
     does not load.
     """
     from ..analysis.suite import (
@@ -44,6 +46,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     from .progress import with_progress
 
     totals = {"passed": 0, "failed": 0, "invalid": 0}
+    unreadable: list[bool] = []  # per invalid input: whether it could not be read (I/O, exit 4)
     tracker = None
 
     def emit(record: dict, text: str) -> None:
@@ -58,6 +61,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
         for result in with_progress(results):
             if not result.ok:
                 totals["invalid"] += 1
+                unreadable.append(result.exit_status == IO_ERROR)
                 emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
                 continue
             decision = result.decision
@@ -94,6 +98,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
             from ..analysis.coverage import as_text
 
             click.echo("\n" + as_text(report))
+    if any(unreadable):
+        sys.exit(IO_ERROR)
     if totals["invalid"]:
         sys.exit(InputError.exit_status)
     if totals["failed"]:
