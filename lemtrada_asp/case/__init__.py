@@ -39,6 +39,11 @@ class LemtradaCases:
 
         return case_symbols(key, case)
 
+    def facts(self, case: Any) -> list[tuple]:
+        from .facts import case_facts
+
+        return case_facts(case)
+
     def evidence(self, symbol: Symbol, case: Any) -> Evidence:
         from .evidence import evidence
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, finish, format_option, resource_options, run_guarded
+from .options import (
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
+)
 
 
 @click.command()
@@ -38,10 +40,16 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, finish, format_option, re
     help="With --versions: decide every case under the version in force on this date (YYYY-MM-DD) instead.",
 )
 @JOBS_OPTION
+@executor_options
+@click.option(
+    "--cache/--no-cache", default=True, show_default=True,
+    help="Answer what earlier cases of the run already made clingo derive from memory (the same output); --no-cache: clingo for every case.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Say on standard error whether the decision cache served the run, and why not.")
 @resource_options
 def decide(
-    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None,
-    versions_dir: Path | None, as_of, jobs: int | None
+    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, versions_dir: Path | None, as_of, jobs: int | None,
+    executor: str, scheduler: str | None, shard: str | None, cache: bool, verbose: bool
 ) -> None:
     """Decide the cases in PATHS.
 
@@ -56,6 +64,10 @@ def decide(
     on its request date (or on --as-of); a case dated before the first version
     is invalid input.
 
+    With --shard I/N only every N-th chunk of 200 cases, from chunk I, is
+    decided; concatenating the N outputs a chunk at a time in turn restores
+    input order (lemtrada_asp.engine.executors.merge_shards).
+
     Exit status: 0 all decided; 2 some input invalid; 3 knowledge base error, or
     time or memory ran out; 4 a file could not be read or written; 130 / 143
     stopped by SIGINT / SIGTERM (the lines written so far are whole; their count
@@ -67,8 +79,11 @@ def decide(
         raise click.UsageError("--versions DIR names every knowledge base itself: give no --kb or --overlay with it")
     from ..engine.batch import Interrupted, SignalStop
     from ..engine.policy import Policy
-    from ..render.text import as_text
     from .progress import with_progress
+
+    if output_format == "text":  # --format json never loads the renderers
+        from ..render.text import as_text
+    run = make_run(executor, scheduler, shard)
 
     counts = {"written": 0, "invalid": 0, "unreadable": 0}
     stopped: list[Interrupted] = []
@@ -84,7 +99,8 @@ def decide(
                     paths, as_of=as_of.date() if as_of else None, options=Options(corrections=corrections),
                 )
             else:
-                results = Policy.load(kb_dir).decide_paths(paths, jobs=jobs, corrections=corrections)
+                policy = Policy.load(kb_dir)
+                results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
                 for result in with_progress(results):
                     with stop.writing():
@@ -103,6 +119,11 @@ def decide(
                 stopped.append(exc)
             finally:
                 results.close()  # stops the workers if the batch did not finish
+            if verbose:
+                from ..engine.cache import cache_for
+
+                for line in cache_for(policy.engine).describe():
+                    click.echo(line, err=True)
 
     run_guarded(body)
     if stopped:

@@ -10,7 +10,7 @@ import click
 
 from ..engine import guard
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -40,9 +40,11 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_o
     help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
 )
 @JOBS_OPTION
+@executor_options
 @resource_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Path, ...], kb_dir: Path | None, output_format: str,
-         exhaustive: bool, witness_dir: Path | None, jobs: int | None) -> None:
+         exhaustive: bool, witness_dir: Path | None, jobs: int | None,
+         executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
 
     A case changed when its decision, pend reason, failed or missing ids or
@@ -73,7 +75,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Pat
             with guard.running("the exhaustive analysis (diff --exhaustive)"):
                 state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
         else:
-            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
+            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs, make_run(executor, scheduler, shard)))
 
     run_guarded(body)
     if state.get("unreadable"):
@@ -101,7 +103,7 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 # --- on a corpus ------------------------------------------------------------------
 
 
-def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
+def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=None) -> dict:
     from ..analysis.changes import Summary, compare_paths
     from ..engine.batch import default_jobs
     from .progress import with_progress
@@ -114,7 +116,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     import tempfile  # here, not at the top: every command's start-up would pay for it
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run)):
             if not result.ok:
                 summary.invalid += 1
                 unreadable += result.exit_status == IO_ERROR

@@ -62,6 +62,37 @@ JOBS_OPTION = click.option(
 )
 
 
+def executor_options(command):
+    """--executor, --scheduler and --shard: where a batch's chunks are decided (engine/executors.py)."""
+    command = click.option(
+        "--shard", default=None, metavar="I/N",
+        help="Decide only chunks I, I+N, I+2N, ... of the input (0 <= I < N), for splitting one input across machines.",
+    )(command)
+    command = click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="With --executor dask: the scheduler's address (e.g. tcp://10.0.0.5:8786). Default: a local cluster.",
+    )(command)
+    return click.option(
+        "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+        help="local: this machine (--jobs processes); dask: a Dask cluster, one engine per worker, chunks as tasks.",
+    )(command)
+
+
+def make_run(executor: str, scheduler: str | None, shard: str | None):
+    """The Run of the executor options, or None for the default (everything, on this machine)."""
+    if executor == "local" and scheduler is None and shard is None:
+        return None
+    from ..engine.executors import Run, parse_shard
+
+    try:
+        parsed = parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    if scheduler is not None and executor != "dask":
+        raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
+    return Run(executor, scheduler, parsed)
+
+
 def resource_options(command):
     """--timeout and --memory for a command that grounds or solves (engine/guard.py).
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -18,8 +18,10 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_o
 @click.option("--coverage", is_flag=True, help="Also report, per criterion, sub-criterion and exclusion, which statuses the cases exercised and which never.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
+@executor_options
 @resource_options
-def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None) -> None:
+def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None,
+         executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
     A test case is a case file NAME.yaml (or .json) with NAME.expected.yaml
@@ -53,7 +55,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     def body() -> None:
         nonlocal tracker
         targets = list(paths) or [_shown(default_suite_dir())]
-        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage)
+        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
         for result in with_progress(results):

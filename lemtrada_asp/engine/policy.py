@@ -78,11 +78,14 @@ class Policy:
 
     def decide_paths(
         self, paths: Iterable[str], *, jobs: int | None = None, corrections: bool = False, details: bool = False,
-        stdin: IO[bytes] | None = None,
+        stdin: IO[bytes] | None = None, run: Any = None, cache: bool = True,
     ):
-        """Every case in paths (files, directories, JSON Lines, '-'), as batch Results: the CLI's path."""
-        options = Options(details=details, corrections=corrections)
-        return decide_paths(paths, self.engine, options=options, jobs=jobs or default_jobs(), stdin=stdin)
+        """Every case in paths (files, directories, JSON Lines, '-'), as batch Results: the CLI's path.
+
+        run (executors.Run): a shard of the input, and/or the Dask executor.
+        """
+        options = Options(details=details, corrections=corrections, cache=cache)
+        return decide_paths(paths, self.engine, options=options, jobs=jobs or default_jobs(), stdin=stdin, run=run)
 
     def _results(self, cases: Iterable[Any], *, corrections: bool, details: bool, jobs: int = 1, source: str | None = None):
         options = Options(details=details, corrections=corrections)
