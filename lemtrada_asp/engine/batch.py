@@ -132,6 +132,8 @@ def decide_paths(
         if run.executor == "dask":
             from .executors import decide_on_dask
 
+            if engine.kb.overlays:  # dask workers are given a KB directory only
+                raise KnowledgeBaseError("the dask executor takes a KB directory, not --overlay; use the default executor")
             kb_dir = str(engine.kb.directory)
             return reject_duplicate_ids(decide_on_dask(chunks, kb_dir, options, run.scheduler, jobs))
     if jobs > 1:

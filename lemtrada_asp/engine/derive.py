@@ -447,7 +447,7 @@ def _occurrences(rule: _Rule, name: str) -> int:
 
 def _parse(kb: KnowledgeBase, program: str) -> list[Any]:
     statements: list[Any] = []
-    A.parse_files([str(p) for p in kb.program_files(program)], statements.append)
+    kb.parse(statements.append, program)  # with overlays: the composed program (overlay.py)
     return statements
 
 
