@@ -1,6 +1,6 @@
 """Overlays (engine/overlay.py): a rule change as a few lines on top of the shipped KB.
 
-The seven changes of issue 11 are overlays in overlays/. Each is compared with the
+The seven changes of issue 11 are overlays in tests/fixtures/overlays/. Each is compared with the
 same change made the old way, on a full edited copy of kb/: on the example cases
 and a generated corpus, ``diff`` must find exactly the same changed cases. The two
 step-therapy reforms written with at_least(N) are decided, explained and corrected
@@ -26,7 +26,7 @@ from lemtrada_asp.engine.errors import KnowledgeBaseError
 from lemtrada_asp.engine.knowledge import KbRef, KnowledgeBase
 from lemtrada_asp.engine.policy import Policy
 
-OVERLAYS = REPO / "overlays"
+OVERLAYS = REPO / "tests" / "fixtures" / "overlays"
 
 
 def copy_with(tmp_path: Path, name: str, edits: list[tuple[str, str | None, str]]) -> Path:

@@ -113,7 +113,7 @@ def test_criteria_lists_every_criterion_with_its_kind_parameters_and_sentences()
 
 
 def test_criteria_on_an_overlay_knows_at_least_n():
-    result = run("criteria", "--format", "json", "--overlay", REPO / "overlays" / "two-or-more-preferred-dmts")
+    result = run("criteria", "--format", "json", "--overlay", REPO / "tests" / "fixtures" / "overlays" / "two-or-more-preferred-dmts")
     entries = {e["id"]: e for e in json.loads(result.output)["criteria"]}
     assert entries["I4"]["kind"] == "at-least-2-of" and entries["I4"]["children"] == ["I4.a", "I4.b.i", "I4.b.ii", "I4.b.iii"]
     assert "I4.b" not in entries

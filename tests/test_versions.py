@@ -1,6 +1,6 @@
 """Policy versions (engine/versions.py): each case under the version in force on its date.
 
-versions/ holds the shipped KB (2026-04-01, a link to kb/) and an analyst's
+tests/fixtures/versions/ holds the shipped KB (2026-04-01, a link to kb/) and an analyst's
 successor (2026-10-01, an overlay: initial review from age 17).
 """
 
@@ -14,7 +14,7 @@ from conftest import INITIAL, REPO, vary
 from lemtrada_asp.cli import main
 from lemtrada_asp.engine.knowledge import KnowledgeBase
 
-VERSIONS = REPO / "versions"
+VERSIONS = REPO / "tests" / "fixtures" / "versions"
 SEVENTEEN = {"member.birth_date": "2009-01-01"}  # 17 on both request dates below
 
 
