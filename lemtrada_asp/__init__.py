@@ -7,7 +7,13 @@ Decision) -> ``render`` (text, JSON, explain, letters). ``analysis`` is the
 analyst's workbench over the same engine; ``cli`` is flags only.
 
 >>> from lemtrada_asp import Policy
->>> policy = Policy.load()
+>>> policy = Policy.load()                      # the shipped kb/; Policy.load("my-kb/") for another
+>>> case = {"id": "DOC-1", "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5}}
+>>> d = policy.decide(case)                     # a dict in case format v1, a path, or a validated Case
+>>> d.decision, d.pend_reason, [f.id for f in d.missing][:3]
+('pend', 'information', ['I0', 'I1', 'I2'])
+>>> d.to_json()["kb_version"] == policy.version
+True
 >>> d = policy.decide({"id": "DOC-2", "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 3},
 ...                    "lemtrada_courses": [{"start_date": "2024-01-08", "days": 5}]})
 >>> d.decision, d.review_type, d.course, [f.id for f in d.failed]

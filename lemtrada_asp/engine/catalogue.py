@@ -1,13 +1,13 @@
 """What a knowledge base says about itself: criteria, parameters, texts, advisories.
 
 Read once from the ground base program (facts only), so the catalogue is what the
-KB says, not a copy of it. Texts may name parameters: ``{min_age_initial}`` or a
-product ``{dose_mg_per_day*initial_course_days}``; they are filled in here from
+KB says, not a copy of it. Texts may name parameters: ``{min_age}`` or a
+product ``{dose*days}``; they are filled in here from
 ``param/2``, so a changed threshold changes every text that states it.
 
 >>> fill("at least {a} months, {a*b} in all", {"a": 12, "b": 3})
 'at least 12 months, 36 in all'
->>> criterion_sort_key("I4.b.ii") < criterion_sort_key("I4.b.iii")
+>>> criterion_sort_key("A1.b.ii") < criterion_sort_key("A1.b.iii")
 True
 """
 
@@ -140,5 +140,5 @@ _ROMANS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii"
 
 
 def criterion_sort_key(ident: str) -> tuple:
-    """I4.b.ii sorts after I4.b.i and before I4.b.iii: roman numerals by value."""
+    """A1.b.ii sorts after A1.b.i and before A1.b.iii: roman numerals by value."""
     return tuple((0, _ROMANS[p], "") if p in _ROMANS else (1, 0, p) for p in ident.split("."))

@@ -121,7 +121,7 @@ class Engine:
         ]
 
     def _needs_corrections(self, outcome: _Outcome) -> bool:
-        """Cases that did not reach a target of corrections (for Lemtrada: approve, case-by-case)."""
+        """Cases that did not reach a target of corrections (the policy's correction_target/2)."""
         return outcome.decisions[0] not in self.catalogue.targets
 
     def _solve(self, cases: Sequence[Any], details: bool) -> list[_Outcome]:

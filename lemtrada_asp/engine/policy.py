@@ -3,17 +3,7 @@
 In the spirit of OPA's ``PrepareForEval``: ``Policy.load`` reads the manifest, loads
 and grounds the KB's catalogue and imports its case model once, so every decision
 after that only builds facts, grounds them with the rules and reads atoms back.
-
->>> from lemtrada_asp import Policy
->>> policy = Policy.load()
->>> case = {"id": "DOC-1", "request": {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5}}
->>> d = policy.decide(case)
->>> d.decision, d.pend_reason
-('pend', 'information')
->>> [f.id for f in d.missing][:3]
-['I0', 'I1', 'I2']
->>> d.to_json()["kb_version"] == policy.version
-True
+The package's docstring (lemtrada_asp/__init__.py) has a runnable example.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..engine.record import Decision, Node
 from .markup import markdown_escape
-from .text import STATUS_WORDS
+from .text import STATUS_WORDS, _course
 
 __all__ = ["as_markdown", "as_text", "tree"]
 
@@ -78,7 +78,7 @@ def as_text(data: dict[str, Any], unicode: bool = True) -> str:
     head = data["decision"].upper() + (f" ({data['pend_reason'].replace('_', ' ')})" if data["pend_reason"] else "")
     lines = [
         click.style(f"{data['case_id']}: {head}", bold=True),
-        f"  {data['review_type']} review, course {data['course']}; source {data['source']}",
+        f"  {data['review_type']} review{_course(data)}; source {data['source']}",
         f"  policy: {data['guideline']['name']}, revised {data['guideline']['revised']}",
         "",
     ]
@@ -116,7 +116,7 @@ def as_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# {esc(data['case_id'])}: {head}",
         "",
-        f"{data['review_type'].capitalize()} review, course {data['course']}. Source: {esc(data['source'])}. "
+        f"{data['review_type'].capitalize()} review{_course(data)}. Source: {esc(data['source'])}. "
         f"Policy: {esc(data['guideline']['name'])}, revised {esc(data['guideline']['revised'])}.",
         "",
     ]

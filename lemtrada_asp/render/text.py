@@ -18,7 +18,7 @@ def as_text(data: dict) -> str:
         head += f" ({data['pend_reason'].replace('_', ' ')})"
     lines = [
         f"{data['case_id']}: {head}",
-        f"  {data['review_type']} review, course {data['course']}; source {data['source']}",
+        f"  {data['review_type']} review{_course(data)}; source {data['source']}",
     ]
     if data["failed"]:
         lines.append("  Failed:")
@@ -30,15 +30,28 @@ def as_text(data: dict) -> str:
             lines += _criterion(entry)
             lines.append(f"        needed: {entry['needed']}")
     if data["authorized"]:
-        auth = data["authorized"]
-        codes = ", ".join(f"{c['code']} x {c['units']} units" for c in auth["hcpcs"])
-        lines.append(f"  Authorized: {auth['mg']} mg ({auth['mg_per_day']} mg/day on {auth['days']} consecutive days); {codes}")
+        lines.append(f"  Authorized: {_authorized(data['authorized'])}")
     if data["advisories"]:
         lines.append("  Advisories:")
         lines += [f"    - {text}" for text in data["advisories"]]
     if data.get("corrections"):
         lines += _corrections(data["corrections"])
     return "\n".join(lines)
+
+
+def _authorized(auth: dict) -> str:
+    """A course in words when the grant is one (mg a day on days); any other grant field by field."""
+    codes = "; ".join(", ".join(f"{c['code']} x {c['units']} units" for c in v) for v in auth.values() if isinstance(v, list))
+    scalars = {k: v for k, v in auth.items() if not isinstance(v, list)}
+    if scalars.keys() == {"mg", "mg_per_day", "days"}:
+        text = f"{auth['mg']} mg ({auth['mg_per_day']} mg/day on {auth['days']} consecutive days)"
+    else:
+        text = ", ".join(f"{k} {v}" for k, v in scalars.items())
+    return f"{text}; {codes}" if codes else text
+
+
+def _course(data: dict) -> str:
+    return f", course {data['course']}" if data.get("course") is not None else ""
 
 
 def _corrections(sets: list[list[dict]]) -> list[str]:
