@@ -32,6 +32,7 @@ from .suite import observed
 
 @dataclass
 class ImpactClass:
+    ident: str  # "C1", "C2", ...: what --classify names
     cube: Cube
     conditions: list[dict[str, Any]]  # {"feature", "kind", "values": [...], "text"}
     transitions: list[tuple[str, str]]
@@ -47,12 +48,17 @@ class ImpactClass:
 @dataclass
 class Impact:
     classes: list[ImpactClass]
-    complete: bool
+    complete: bool  # every changed abstract case is in a class AND the space represents all the KBs read
     changed_criteria: list[str]  # nodes whose status function the edit changed
     abstract_cases: int  # size of the space
     dimensions: int
     seconds: float
     analysis: "ImpactAnalysis" = field(repr=False)
+    incomplete: list[str] = field(default_factory=list)  # why the search is not exhaustive
+
+    @property
+    def soundness(self) -> "Impact":
+        return self
 
 
 class ImpactAnalysis:
@@ -67,6 +73,7 @@ class ImpactAnalysis:
         self.program = Program(sources, self.space)
         self.features: list[Feature] = []
         self.changed: list[str] = []
+        self.classes: list[ImpactClass] = []
 
     def run(self, limit: int = 500) -> Impact:
         program = self.program
@@ -85,11 +92,28 @@ class ImpactAnalysis:
             *(program.status_feature(n, reachable[n]) for n in unchanged),
             program.review_feature(consequences),
         ]
-        target = program.target("wb_differs")
-        cubes, complete = program.cover(target, self.features, limit=limit) if target is not None else ([], True)
+        # one cover per transition: every class holds exactly one change of outcome
+        changes = sorted((a for a in consequences if a.name == "wb_change"), key=_transition_order)
         engines = (Engine(self.base), Engine(self.kb))
-        classes = [self._class(cube, target, n, engines) for n, cube in enumerate(cubes, start=1)]
-        return Impact(classes, complete, self.changed, self.space.size(), len(self.space.dims), time.perf_counter() - self.started, self)
+        classes: list[ImpactClass] = []
+        complete = True
+        incomplete: list[str] = []
+        for change in changes:
+            target = program.literal(change)
+            if target is None:
+                continue
+            cubes, covered = program.cover(target, self.features, limit=max(1, limit - len(classes)))
+            if not covered:
+                complete = False
+                incomplete.append(f"the description of {_transition(change)} stopped at the class limit ({limit})")
+            for cube in cubes:
+                classes.append(self._class(cube, target, len(classes) + 1, engines))
+            if len(classes) >= limit:
+                break
+        incomplete += self.space.incomplete
+        self.classes = classes
+        return Impact(classes, complete and self.space.complete, self.changed, self.space.size(), len(self.space.dims),
+                      time.perf_counter() - self.started, self, incomplete)
 
     def _class(self, cube: Cube, target: int, number: int, engines: tuple[Engine, Engine]) -> ImpactClass:
         program = self.program
@@ -105,7 +129,7 @@ class ImpactAnalysis:
         base, kb = outcome(model, "a"), outcome(model, "b")
         confirmed = _confirm(witness, base, kb, engines)
         conditions = [self._condition(by_name[name], allowed) for name, allowed in _ordered(cube, self.features, self.base.catalogue)]
-        return ImpactClass(cube, conditions, transitions, witness, base, kb, confirmed)
+        return ImpactClass(f"C{number}", cube, conditions, transitions, witness, base, kb, confirmed)
 
     def _condition(self, feature: Feature, allowed: frozenset[str]) -> dict[str, Any]:
         values = [v for v in feature.values if v in allowed]
@@ -129,6 +153,43 @@ class ImpactAnalysis:
             return None
         nodes = {f.name for f in self.features if f.kind == "status"}
         return {**assignment, **{n: statuses.get(n, "none") for n in nodes}, REVIEW: review}
+
+
+    def classify(self, paths: list[str], jobs: int = 1) -> list[dict[str, Any]]:
+        """Each given case: its id, whether the edit changes it, and the class it falls in (None: none).
+
+        A changed case with no class is a case the search missed: it is listed
+        with "class": None and "changed": True, and the caller reports it.
+        """
+        from .changes import compare_paths
+
+        by_name = {f.name: f for f in self.features}
+        placed = []
+        for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs):
+            if not result.ok:
+                continue
+            record = result.record
+            values = self.locate(record.case, result.statuses or {}, result.decision["review_type"])
+            found = None
+            if values is not None and change is not None:
+                transition = (_label(change.base["decision"], change.base["pend_reason"] or "none"),
+                              _label(change.kb["decision"], change.kb["pend_reason"] or "none"))
+                for cls in self.classes:
+                    if transition in cls.transitions and cls.cube.contains(values):
+                        found = cls.ident
+                        break
+            placed.append({"case_id": result.decision["case_id"], "source": result.source, "changed": change is not None,
+                           "class": found})
+        return placed
+
+
+def _transition(change) -> str:
+    a = change.arguments
+    return f"{_label(a[0].name, a[1].name)} -> {_label(a[2].name, a[3].name)}"
+
+
+def _transition_order(change) -> tuple:
+    return tuple(str(x) for x in change.arguments)
 
 
 def exhaustive_impact(base_dir: str | Path | None, kb_dir: str | Path | None, limit: int = 500) -> Impact:

@@ -68,9 +68,10 @@ wb_stdiff(T) :- wb_st(b, T, S), not wb_st(a, T, S).
 wb_trans(DA, RA, DB, RB) :- wb_out(a, decision(DA, RA)), wb_out(b, decision(DB, RB)).
 wb_trans(no_answer, none, DB, RB) :- wb_out(a, no_answer), wb_out(b, decision(DB, RB)).
 wb_trans(DA, RA, no_answer, none) :- wb_out(a, decision(DA, RA)), wb_out(b, no_answer).
+wb_change(DA, RA, DB, RB) :- wb_differs, wb_trans(DA, RA, DB, RB).
 """
 _SHOW = """
-#show wb_val/2. #show wb_st/3. #show wb_out/2. #show wb_fault/2. #show wb_stdiff/1. #show wb_trans/4.
+#show wb_val/2. #show wb_st/3. #show wb_out/2. #show wb_fault/2. #show wb_stdiff/1. #show wb_trans/4. #show wb_change/4.
 #show wb_ok/4. #show wb_feasible/4. #show wb_excluded/5. #show wb_passes/5. #show wb_top/1. #show wb_node/1. #show wb_review/2.
 """
 
@@ -114,7 +115,20 @@ def read_source(kb: KnowledgeBase) -> KbSource:
                     if symbol.name == "param" and len(symbol.arguments) == 2 and symbol.arguments[1].type == clingo.SymbolType.Number:
                         mentions.integers.add(symbol.arguments[1].number)
         _mentions(statement, mentions, is_fact)
+    from ..case.schema import PREDICATES
+    from .reads import analyse
+
+    mentions.reads = analyse(statements, PREDICATES, INPUT_PREDICATES, facts)
+    mentions.integers |= mentions.reads.compared  # data integers an input is compared with (limit(17), ...)
     return KbSource(kb, statements, facts, mentions)
+
+
+def _numbers(symbol: Symbol) -> set[int]:
+    if symbol.type == clingo.SymbolType.Number:
+        return {symbol.number}
+    if symbol.type == clingo.SymbolType.Function:
+        return set().union(*(_numbers(a) for a in symbol.arguments)) if symbol.arguments else set()
+    return set()
 
 
 def _ground(term: ast.AST) -> Symbol | None:
@@ -420,8 +434,10 @@ class Program:
         model = self.model(chosen)
         if model is None:
             return None
-        for dim in self.space.dims:
-            for key in dim.preferred:
+        # the number of prior courses first: it fixes the review, and the review the tidy dose
+        for dim in sorted(self.space.dims, key=lambda d: d.name != "lemtrada_courses"):
+            review = next((a.arguments[1].name for a in model if a.name == "wb_review" and a.arguments[0].name == "a"), None)
+            for key in (*dim.preferred_by_review.get(review, ()), *dim.preferred):
                 literal = self.values.get((dim.name, key))
                 if literal is None:
                     continue
