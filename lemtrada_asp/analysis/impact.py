@@ -79,17 +79,23 @@ class ImpactAnalysis:
         program = self.program
         consequences = program.brave()
         self.changed = sorted({a.arguments[0].string for a in consequences if a.name == "wb_stdiff"}, key=criterion_sort_key)
-        reachable: dict[str, set[str]] = {}
+        reachable: dict[tuple[str, str], set[str]] = {}
         for atom in consequences:
             if atom.name == "wb_st":
-                reachable.setdefault(atom.arguments[1].string, set()).add(atom.arguments[2].name)
-        unchanged = [n for n in reachable if n not in self.changed]
-        # Inputs first, then statuses from the leaves up, the review last: the cover
-        # drops features in this order, so what is left is the most general.
-        unchanged.sort(key=lambda n: (-n.count("."), criterion_sort_key(n)))
+                reachable.setdefault((atom.arguments[0].name, atom.arguments[1].string), set()).add(atom.arguments[2].name)
+        nodes = sorted({n for _, n in reachable}, key=lambda n: (-n.count("."), criterion_sort_key(n)))
+        unchanged = [n for n in nodes if n not in self.changed]
+        # Inputs first, then statuses from the leaves up, the changed criteria under
+        # both KBs, the review last: the cover drops features in this order, so a
+        # class is described by the statuses of the criteria (those the edit changed,
+        # before and after, and the others), which no equivalent rewrite of a rule
+        # changes, rather than by the many input values that give them.
+        changed = [n for n in nodes if n in self.changed]
         self.features = [
             *program.input_features(),
-            *(program.status_feature(n, reachable[n]) for n in unchanged),
+            *(program.status_feature(n, reachable[("a", n)]) for n in unchanged),
+            *(_named(program.status_feature(n, reachable.get((p, n), {"none"}), prefix=p), f"{n} ({label})")
+              for n in changed for p, label in (("a", "base"), ("b", "edited"))),
             program.review_feature(consequences),
         ]
         # one cover per transition: every class holds exactly one change of outcome
@@ -142,17 +148,24 @@ class ImpactAnalysis:
             text = f"{feature.name}: {_either(shown, ['not evaluated' if v == 'none' else v for v in feature.values])}"
         return {"feature": feature.name, "kind": feature.kind, "values": values, "text": text}
 
-    def locate(self, case: Case, statuses: dict[str, str], review: str) -> dict[str, str] | None:
+    def locate(self, case: Case, statuses: dict[str, str], review: str, edited: dict[str, str] | None = None) -> dict[str, str] | None:
         """A concrete case's feature values, or None when it lies outside the space.
 
         statuses and review are the case's, as decided under the base KB
-        (batch.Result.statuses, decision["review_type"]).
+        (batch.Result.statuses, decision["review_type"]); edited, its statuses
+        under the edited KB (default: the same).
         """
         assignment = self.space.locate(case)
         if assignment is None:
             return None
-        nodes = {f.name for f in self.features if f.kind == "status"}
-        return {**assignment, **{n: statuses.get(n, "none") for n in nodes}, REVIEW: review}
+        edited = statuses if edited is None else edited
+        values = {**assignment, REVIEW: review}
+        for feature in self.features:
+            if feature.kind != "status":
+                continue
+            node, _, label = feature.name.partition(" (")
+            values[feature.name] = (edited if label == "edited)" else statuses).get(node, "none")
+        return values
 
 
     def classify(self, paths: list[str], jobs: int = 1) -> list[dict[str, Any]]:
@@ -169,7 +182,14 @@ class ImpactAnalysis:
             if not result.ok:
                 continue
             record = result.record
-            values = self.locate(record.case, result.statuses or {}, result.decision["review_type"])
+            base_statuses = result.statuses or {}
+            edited = dict(base_statuses)
+            if change is not None:
+                from .changes import NOT_EVALUATED
+
+                for node, (_, after) in change.statuses.items():
+                    edited[node] = "none" if after == NOT_EVALUATED else after
+            values = self.locate(record.case, base_statuses, result.decision["review_type"], edited)
             found = None
             if values is not None and change is not None:
                 transition = (_label(change.base["decision"], change.base["pend_reason"] or "none"),
@@ -181,6 +201,10 @@ class ImpactAnalysis:
             placed.append({"case_id": result.decision["case_id"], "source": result.source, "changed": change is not None,
                            "class": found})
         return placed
+
+
+def _named(feature: Feature, name: str) -> Feature:
+    return Feature(name, feature.kind, feature.values, feature.literals)
 
 
 def _transition(change) -> str:
@@ -217,8 +241,8 @@ def _ordered(cube: Cube, features: list[Feature], catalogue) -> list[tuple[str, 
     def key(item: tuple[str, frozenset[str]]) -> tuple:
         name = item[0]
         if kind[name] == "status":
-            top = name.split(".")[0]
-            return (kinds["status"], catalogue.info(top).order, criterion_sort_key(name))
+            top = name.split(" (")[0].split(".")[0]
+            return (kinds["status"], catalogue.info(top).order, criterion_sort_key(name.split(" (")[0]), name)
         return (kinds[kind[name]], index[name], ())
 
     return sorted(cube.allowed.items(), key=key)

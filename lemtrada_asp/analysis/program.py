@@ -375,8 +375,12 @@ class Program:
         for atom in model:
             if atom.name == "wb_val":
                 values[atom.arguments[0].string] = atom.arguments[1].string
-            elif atom.name == "wb_st" and atom.arguments[0].name == prefix:
-                values[atom.arguments[1].string] = atom.arguments[2].name
+            elif atom.name == "wb_st":
+                node, status = atom.arguments[1].string, atom.arguments[2].name
+                if atom.arguments[0].name == prefix:
+                    values[node] = status
+                # a criterion the edit changed is a feature under each KB
+                values[f"{node} ({'base' if atom.arguments[0].name == 'a' else 'edited'})"] = status
             elif atom.name == "wb_review" and atom.arguments[0].name == prefix:
                 values[REVIEW] = atom.arguments[1].name
         return values
