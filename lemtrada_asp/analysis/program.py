@@ -239,7 +239,9 @@ class Cube:
 
 
 class Program:
-    def __init__(self, sources: Sequence[KbSource], space: Space):
+    def __init__(self, sources: Sequence[KbSource], space: Space, extra: Sequence[ast.AST] = (), extra_text: str = ""):
+        """extra: statements over KB A's predicates (renamed with it), e.g. an analyst's properties;
+        extra_text: fixed program text over the renamed predicates."""
         if not 1 <= len(sources) <= 2:
             raise ValueError("an analysis holds one or two knowledge bases")
         self.sources = list(sources)
@@ -256,7 +258,12 @@ class Program:
                     # pools first: p(a; b) is an atom pool the renaming could not see into
                     for plain in statement.unpool() if statement.ast_type == ast.ASTType.Rule else [statement]:
                         builder.add(rename(plain))
-        text = "".join(_PER_KB.format(p=p) for p in self.prefixes)
+            ast.parse_string("#program base.", builder.add)  # the engine's show.lp ends in another part
+            rename = _Rename(self.prefixes[0])
+            for statement in extra:
+                for plain in statement.unpool() if statement.ast_type == ast.ASTType.Rule else [statement]:
+                    builder.add(rename(plain))
+        text = "".join(_PER_KB.format(p=p) for p in self.prefixes) + extra_text
         text += _BETWEEN if len(sources) == 2 else _PROPERTIES.format(p="a")
         text += _SHOW
         self.ctl.add("base", [], text)

@@ -40,3 +40,24 @@ def suite_analyses(paths: list[str], kb_dir: Path | None, coverage: bool, mutate
         if any(not m.equivalent for m in report.survivors):
             out["fail"] = True
     return out
+
+
+def policy_checks(analysis, property_file: str | None, kb_dir: Path | None) -> tuple[str, int]:
+    """The text of `check-kb --properties`' policy checks (and an analyst's file), and how many are problems.
+
+    Findings about the policy (a criterion duplicating an exclusion, ...) are
+    reported, not counted: the spec fixes those semantics. Data facts that can
+    never take effect and refuted analyst properties are problems.
+    """
+    from .checks import as_text, run_checks
+
+    checks = run_checks(analysis)
+    texts = [as_text(checks)]
+    problems = len(checks.of("data"))
+    if property_file:
+        from .userprops import as_text as props_text, check_properties
+
+        results = check_properties(Path(property_file), kb_dir)
+        texts.append(props_text(results))
+        problems += sum(not r.holds for r in results)
+    return "\n\n".join(texts), problems
