@@ -9,20 +9,15 @@ of changes, smallest first, and compares.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from itertools import combinations
 
 import clingo
 import pytest
-from click.testing import CliRunner
 
 from conftest import CASES_DIR, CONTINUATION, DELETE, INITIAL, KB_DIR, vary
-from lemtrada_asp.cli import main
 from lemtrada_asp.engine.corrections import Corrector
 from lemtrada_asp.engine.engine import Engine
-from lemtrada_asp.engine.errors import KnowledgeBaseError
 from lemtrada_asp.case.facts import case_symbols
 from lemtrada_asp.engine.knowledge import KnowledgeBase
 from lemtrada_asp.analysis.generate import generate_cases

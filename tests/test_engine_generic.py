@@ -114,3 +114,48 @@ def test_the_cli_decides_the_toy_policy_with_kb(tmp_path):
     decided = {d["case_id"]: d["decision"] for d in map(json.loads, result.output.splitlines())}
     assert decided == {"TOY-APPROVE": "approve", "TOY-DENY": "deny", "TOY-PEND": "pend", "TOY-DOSE": "pend",
                        "TOY-EXCLUDED": "deny", "TOY-YOUNG": "deny"}
+
+
+# --- the layers ----------------------------------------------------------------------------
+
+PACKAGE = ENGINE.parent
+ALLOWED = {  # each layer reads only the layers before it
+    "engine": set(),
+    "case": {"engine"},
+    "render": {"engine", "case"},
+    "analysis": {"engine", "case", "render"},
+    "cli": {"engine", "case", "render", "analysis"},
+}
+
+
+def imported_layers(path: Path) -> set[str]:
+    import ast as python_ast
+
+    tree = python_ast.parse(path.read_text())
+    layers = set()
+    for node in python_ast.walk(tree):
+        if isinstance(node, python_ast.ImportFrom) and node.level >= 1 and node.module:
+            relative = path.relative_to(PACKAGE).parts
+            base = relative[: len(relative) - node.level]
+            target = (*base, *node.module.split("."))
+            if target and target[0] in ALLOWED:
+                layers.add(target[0])
+        elif isinstance(node, python_ast.ImportFrom) and node.module and node.module.startswith("lemtrada_asp."):
+            layers.add(node.module.split(".")[1])
+    return layers
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_a_layer_imports_only_the_layers_before_it(layer):
+    wrong = {str(p.relative_to(PACKAGE)): imported_layers(p) - ALLOWED[layer] - {layer}
+             for p in sorted((PACKAGE / layer).rglob("*.py"))}
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
+def test_the_policy_text_ships_with_the_kb_and_nothing_cites_a_folder_outside_it():
+    policy = Policy.load()
+    assert policy.kb.source_text.is_file() and "Lemtrada" in policy.kb.source_text.read_text()
+    repo = PACKAGE.parent
+    cited = [str(p.relative_to(repo)) for p in [repo / "README.md", *repo.joinpath("kb").rglob("*"), *PACKAGE.rglob("*.py")]
+             if p.is_file() and "../shared" in p.read_text(errors="ignore")]
+    assert cited == []

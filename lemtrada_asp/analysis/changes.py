@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..engine.batch import Options, Result, decide_paths
-from ..engine.engine import Engine
-from ..engine.knowledge import KnowledgeBase
-from ..engine.errors import InputError, Problem
 from ..engine.catalogue import criterion_sort_key
+from ..engine.engine import Engine
+from ..engine.errors import InputError, Problem
+from ..engine.knowledge import KnowledgeBase
 from .suite import KEYS, observed
 
 NOT_EVALUATED = "not evaluated"

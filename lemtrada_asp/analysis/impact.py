@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .program import REVIEW, Cube, Feature, KbSource, Program, outcome, read_source
-from ..engine.engine import Engine
-from ..engine.catalogue import criterion_sort_key
-from ..engine.knowledge import KnowledgeBase
 from ..case.model import Case, validate_case
+from ..engine.catalogue import criterion_sort_key
+from ..engine.engine import Engine
+from ..engine.knowledge import KnowledgeBase
+from .program import REVIEW, Cube, Feature, KbSource, Program, outcome, read_source
 from .space import Dim, Space, build_space
 from .suite import observed
 

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import clingo
-from clingo import Function, String, Symbol
-from clingo import ast
+from clingo import Function, String, Symbol, ast
 
 from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
-from .space import INPUT_PREDICATES, K, Mentions, Space
+from .space import ENUMERATED, INPUT_PREDICATES, K, Mentions, Space
 
 PREFIXES = ("a", "b")
 VIOLATED = "wb_violated"
@@ -118,7 +117,7 @@ def read_source(kb: KnowledgeBase) -> KbSource:
     from ..case.schema import PREDICATES
     from .reads import analyse
 
-    mentions.reads = analyse(statements, PREDICATES, INPUT_PREDICATES, facts)
+    mentions.reads = analyse(statements, PREDICATES, ENUMERATED, facts)
     mentions.integers |= mentions.reads.compared  # data integers an input is compared with (limit(17), ...)
     return KbSource(kb, statements, facts, mentions)
 

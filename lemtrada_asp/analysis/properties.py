@@ -23,10 +23,10 @@ from typing import Any
 
 from clingo import Function, Symbol
 
-from .program import KbSource, Program, read_source
-from .impact import describe_values
 from ..engine.catalogue import criterion_sort_key
 from ..engine.knowledge import KnowledgeBase
+from .impact import describe_values
+from .program import KbSource, Program, read_source
 from .space import Space, build_space
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from clingo import Function, Symbol
 
-from ..engine.errors import KnowledgeBaseError
 from ..engine.catalogue import criterion_sort_key
+from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
 from .properties import KbAnalysis
 
@@ -123,9 +123,9 @@ def probe_findings(kb: KnowledgeBase, n: int) -> list[Finding]:
     """Decide n generated cases with the real engine; a KB error on any is a problem."""
     if n <= 0:
         return []
+    from ..case.model import validate_case
     from ..engine.engine import Engine
     from .generate import PARAMETERS, generate_cases
-    from ..case.model import validate_case
 
     params = kb.catalogue.params
     if any(name not in params for name in PARAMETERS):

@@ -32,13 +32,17 @@ from clingo import Function, Number, String, Symbol
 from ..case.dates import add_months
 from ..case.facts import FALSE, TRUE, case_symbols, normal_code, normal_condition
 from ..case.model import DMT_ALIASES, US_STATES, Case
+from ..case.schema import PREDICATES
 from .reads import CAPACITY, RANGES, WIDEST, Reads
 
 K = Number(0)
 
 # The input predicates (kb/inputs.lp) a case gives, as lemtrada_asp/facts.py makes
 # them. Analyses keep these shared between two KBs and rename everything else.
-INPUT_PREDICATES = frozenset({
+INPUT_PREDICATES = frozenset({"case", *PREDICATES})  # from the one declaration of the case schema
+# The input predicates the dimensions below enumerate. A predicate the case
+# schema gives beyond these is one the space cannot represent (reads.py).
+ENUMERATED = frozenset({
     "case", "request_dose", "request_days", "diagnosis_code", "age", "member_state", "specialty",
     "consultation", "chart_months_back", "condition", "ms_course", "disease_active", "dmt_trial",
     "concurrent_dmt", "hiv_positive", "active_infection", "prior_course", "months_since_last_dose",

@@ -1,4 +1,4 @@
-"""Calendar arithmetic exactly as ../shared/spec/criteria.md ("Dates").
+"""Calendar arithmetic exactly as the criteria catalogue fixes it ("Dates": months clamp, completed years).
 
 The knowledge base never sees a date: it sees the integers measured here and judges
 them against its own parameters (kb/parameters.lp). Each measure is defined so that

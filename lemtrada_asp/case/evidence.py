@@ -12,7 +12,6 @@ Beside the line, each Evidence carries the plain values a letter words for a mem
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 from clingo import Symbol, SymbolType

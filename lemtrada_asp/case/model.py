@@ -1,4 +1,4 @@
-"""The case format, version 1 (../shared/spec/case-format.md), as pydantic models.
+"""The case format, version 1 (README, "Case format"; fields declared in schema.py), as pydantic models.
 
 Absent and empty are different facts in this format ("not documented" versus
 "documented: none"), so every optional field defaults to None, never to [] or False.
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 from datetime import date, datetime
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,

@@ -24,7 +24,7 @@ __all__ = ["FIELDS", "PREDICATES", "EVIDENCE_TERMS", "Field"]
 @dataclass(frozen=True)
 class Field:
     path: str
-    kind: str  # id | date | number | int | codes | state | enum | bool | text | drug | list | object
+    kind: str  # id | date | number | int | code | state | enum | bool | text | drug | list | object
     facts: tuple[str, ...] = ()  # input predicates it (with others) becomes
     required: bool = False
 
@@ -36,7 +36,8 @@ _FIELDS = (
     Field("request.start_date", "date", ("months_since_last_dose",)),
     Field("request.dose_mg_per_day", "number", ("request_dose",), required=True),
     Field("request.days", "int", ("request_days",), required=True),
-    Field("request.diagnosis_codes", "codes", ("diagnosis_code",)),
+    Field("request.diagnosis_codes", "list", ("diagnosis_code",)),
+    Field("request.diagnosis_codes[]", "code", ("diagnosis_code",)),
     Field("member", "object"),
     Field("member.birth_date", "date", ("age",)),
     Field("member.state", "state", ("member_state",)),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 from ..engine.errors import InputError
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 
 
 @click.command()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 from ..engine.errors import InputError
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 
 
 @click.command()
@@ -82,8 +82,8 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 
 
 def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
-    from ..engine.batch import default_jobs
     from ..analysis.changes import Summary, compare_paths
+    from ..engine.batch import default_jobs
     from .progress import with_progress
 
     summary = Summary()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 from ..engine.errors import InputError
+from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 
 
 @click.command()
@@ -43,7 +43,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     """
     if threshold is not None and not coverage:
         raise click.UsageError("--threshold goes with --coverage")
-    from ..analysis.suite import default_suite_dir, expectation_for, load_expectation, mismatches
+    from ..analysis.suite import (
+        default_suite_dir,
+        expectation_for,
+        load_expectation,
+        mismatches,
+    )
     from ..engine.policy import Policy
     from .progress import with_progress
 

@@ -18,7 +18,13 @@ Nothing here names a criterion, parameter, drug or code of any policy
 
 from .casemodel import CaseModel
 from .catalogue import Catalogue, Criterion
-from .errors import CaseValidationError, InputError, KnowledgeBaseError, LemtradaError, Problem
+from .errors import (
+    CaseValidationError,
+    InputError,
+    KnowledgeBaseError,
+    LemtradaError,
+    Problem,
+)
 from .knowledge import KnowledgeBase
 from .policy import Policy
 from .record import Advisory, Change, CriterionResult, Decision, Evidence, Node, Reason

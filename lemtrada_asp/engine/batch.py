@@ -18,10 +18,9 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .knowledge import KnowledgeBase
-
 from .engine import CHUNK, Engine
 from .errors import InputError, Problem
+from .knowledge import KnowledgeBase
 from .loading import Record, iter_records, parse_record
 from .record import Decision
 

@@ -110,7 +110,9 @@ class Engine:
         outcomes = self._solve([case for _, case in cases], details)
         sets: dict[int, Any] = {}
         if corrections:
-            from .corrections import corrector_for  # only runs that ask for them load whatif.lp
+            from .corrections import (
+                corrector_for,  # only runs that ask for them load whatif.lp
+            )
 
             wanted = [i for i, o in enumerate(outcomes) if self._needs_corrections(o)]
             found = corrector_for(self).corrections([cases[i][1] for i in wanted])

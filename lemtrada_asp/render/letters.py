@@ -133,6 +133,7 @@ class LetterFacts:
             "approved": data["authorized"],
             "member_advisories": [self.text(self.words["advisories"].get(a.id, a.text)) for a in d.advisories],
             "clinical": self._clinical(data),
+            "p": self.params,
         }
 
     def text(self, template: str, **values: Any) -> str:
