@@ -254,7 +254,8 @@ def code_tables(analysis: KbAnalysis) -> list[Check]:
 # --- data facts naming what cannot exist -----------------------------------------------------------
 
 
-def data_facts(analysis: KbAnalysis) -> list[Check]:
+def data_facts(analysis) -> list[Check]:
+    """analysis: anything with .source (a KbSource) and .kb, e.g. a KbAnalysis, or data_facts_of(kb)."""
     catalogue = analysis.kb.catalogue
     nodes = set(catalogue.criteria)
     marked = {s.arguments[0].string for s in analysis.source.facts if s.name == "mandate_marked" and s.arguments[0].type == SymbolType.String}
@@ -298,6 +299,15 @@ def data_facts(analysis: KbAnalysis) -> list[Check]:
         if symbol.name == "mandate_marked" and args and args[0].type == SymbolType.String and args[0].string not in nodes:
             add(symbol, f"marks {args[0].string!r} [s], which the catalogue does not have")
     return found
+
+
+def data_facts_of(kb) -> list[Check]:
+    """The data-fact checks alone, without grounding the whole space."""
+    from types import SimpleNamespace
+
+    from .program import read_source
+
+    return data_facts(SimpleNamespace(source=read_source(kb), kb=kb))
 
 
 def as_text(checks: Checks) -> str:

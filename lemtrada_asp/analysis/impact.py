@@ -168,6 +168,17 @@ class ImpactAnalysis:
         return values
 
 
+    def values_of(self, result, change) -> dict[str, str] | None:
+        """The feature values of a case decided under the base KB (batch.Result) with its change (or None)."""
+        base_statuses = result.statuses or {}
+        edited = dict(base_statuses)
+        if change is not None:
+            from .changes import NOT_EVALUATED
+
+            for node, (_, after) in change.statuses.items():
+                edited[node] = "none" if after == NOT_EVALUATED else after
+        return self.locate(result.record.case, base_statuses, result.decision["review_type"], edited)
+
     def classify(self, paths: list[str], jobs: int = 1) -> list[dict[str, Any]]:
         """Each given case: its id, whether the edit changes it, and the class it falls in (None: none).
 
@@ -181,15 +192,7 @@ class ImpactAnalysis:
         for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs):
             if not result.ok:
                 continue
-            record = result.record
-            base_statuses = result.statuses or {}
-            edited = dict(base_statuses)
-            if change is not None:
-                from .changes import NOT_EVALUATED
-
-                for node, (_, after) in change.statuses.items():
-                    edited[node] = "none" if after == NOT_EVALUATED else after
-            values = self.locate(record.case, base_statuses, result.decision["review_type"], edited)
+            values = self.values_of(result, change)
             found = None
             if values is not None and change is not None:
                 transition = (_label(change.base["decision"], change.base["pend_reason"] or "none"),
