@@ -124,12 +124,14 @@ class SuiteProgram:
             for statement in statements:
                 builder.add(statement)
             ast.parse_string(SHOW, builder.add)
+            # externals in the program (not the backend): the grounder must know they may be true,
+            # or the rules they switch on are never instantiated
+            for symbol in externals:
+                ast.parse_string(f"#external {symbol}.", builder.add)
         with self.ctl.backend() as backend:
             for key, case in enumerate(self.cases):
                 for symbol in model.symbols(key, case.case):
                     backend.add_rule([backend.add_atom(symbol)])
-            for symbol in externals:
-                backend.add_external(backend.add_atom(symbol), clingo.TruthValue.False_)
         try:
             self.ctl.ground([("base", [])])
         except RuntimeError as exc:
