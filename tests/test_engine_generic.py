@@ -122,7 +122,8 @@ PACKAGE = ENGINE.parent
 ALLOWED = {  # each layer reads only the layers before it
     "engine": set(),
     "case": {"engine"},
-    "render": {"engine", "case"},
+    "notices": {"engine"},  # the rules of each line of business, plan settings, language access, PDF
+    "render": {"engine", "case", "notices"},
     "analysis": {"engine", "case", "render"},
     "cli": {"engine", "case", "render", "analysis"},
 }

@@ -450,9 +450,9 @@ def test_a_billion_laughs_bomb_is_refused_at_once(engine, catalogue_ids):
     for level in "bcdefghi":
         previous = chr(ord(level) - 1)
         bomb += f"{level}: &{level} [{','.join(['*' + previous] * 9)}]\n"
-    started = time.perf_counter()
+    started = time.process_time()
     got = yaml_result(engine, catalogue_ids, bomb)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert "YAML aliases (*name) are not allowed" in problem(got)
 
 

@@ -33,6 +33,7 @@ EXPLAINED = {
     "REMS": "special safety program (called REMS)",
     "TTY": "trouble hearing or speaking, call TTY",
     "ID": "member ID card",
+    "ERISA": "Employee Retirement Income Security Act (ERISA)",
 }
 
 
@@ -100,7 +101,7 @@ def test_a_denial_offers_the_criteria_free_and_explains_appeal_and_expedited_app
     assert "You can ask for a free copy of the rules we used." in member
     assert "## Your right to appeal" in member
     assert "You must ask within 60 days of the date on this letter." in member
-    assert "ask for a fast appeal. This is also called an expedited appeal. We will answer within 72 hours." in member
+    assert "ask for a fast appeal. This is also called an expedited appeal. We will answer within 72 hours after we get your appeal." in member
 
 
 def test_the_member_part_has_no_criterion_ids_billing_codes_or_unexplained_abbreviations(denial, tmp_path):
@@ -144,14 +145,22 @@ def test_a_pend_lists_exactly_the_documentation_requested(tmp_path):
     needed = member_part(letter).split("## What we need\n\n", 1)[1].split("\n\n## ", 1)[0]
     words = {i: WORDS["criteria"][i]["needed"].replace("{{ p.initial_chart_months }}", "3")
              for i in ("I0", "I2", "I4.b.i", "I4.b.ii", "I4.b.iii")}
-    assert needed.splitlines() == [
-        f"- {words['I0']}",
-        f"- {words['I2']}",
-        "- One of these:",
+    titles = {i: criterion_words(i, "title") for i in ("I0", "I2", "I4")}
+    # each document requested, and the rule it would settle (the record's missing criterion)
+    assert needed.splitlines()[:7] == [
+        f"- {words['I0']} This is for the rule \"{titles['I0']}\".",
+        f"- {words['I2']} This is for the rule \"{titles['I2']}\".",
+        f"- One of these. This is for the rule \"{titles['I4']}\".",
         f"  - {words['I4.b.i']}",
         f"  - {words['I4.b.ii']}",
         f"  - {words['I4.b.iii']}",
+        "",
     ]
+    # and the date by which it is needed, from the line of business (here the default)
+    assert needed.splitlines()[7] == (
+        "Please have your doctor send them within 14 days of the date on this letter. That is by May 18, 2026. "
+        "If we do not get them in time, we will decide with the records we have."
+    )
     assert "We need more information to decide on Lemtrada" in letter
     assert "appeal" not in member_part(letter)  # nothing was decided against the member
 

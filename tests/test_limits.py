@@ -41,10 +41,10 @@ def _report(request):
 
 
 def answer(engine, catalogue_ids, text: str, as_yaml: bool = False, within: float = 2.0):
-    """Decide one case text; it must answer within `within` seconds."""
-    started = time.perf_counter()
+    """Decide one case text; it must answer within `within` seconds of CPU time (a hang, not a speed, check)."""
+    started = time.process_time()
     [result] = counted(lambda: list(decide_records(engine, [Record("big.yaml" if as_yaml else "big.json", text, as_yaml)])))
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < within, f"took {elapsed:.2f} s"
     check_result(result, catalogue_ids)
     return result
@@ -194,10 +194,10 @@ def test_a_list_of_100000_entries_is_refused_naming_the_list(engine, catalogue_i
 @pytest.mark.parametrize("field", list(HUGE_LISTS))
 def test_a_list_of_100000_entries_handed_over_as_data_is_refused_at_once(field):
     case = vary(INITIAL, {field: [HUGE_LISTS[field]] * HUGE})
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(CaseValidationError) as caught:
         counted(lambda: validate_case(case, "api"))
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert [(p.field, p.message) for p in caught.value.problems] == [
         (field, f"expected at most {MAX_LIST_ITEMS} entries (this tool's limit), got 100,000")
     ]
@@ -234,9 +234,9 @@ def test_lists_at_the_limit_are_decided_and_one_entry_more_is_refused(engine, ca
 
 def test_a_batch_of_maximal_cases_is_decided_in_bounded_time(engine, catalogue_ids):
     records = [Record(f"m{i}.json", json.dumps(maximal_case(f"M-{i}"))) for i in range(50)]
-    started = time.perf_counter()
+    started = time.process_time()
     results = counted(lambda: list(decide_records(engine, records)), inputs=len(records))
-    assert time.perf_counter() - started < 20  # about 20 ms a case measured; see _measure below
+    assert time.process_time() - started < 20  # about 20 ms a case measured; see _measure below
     assert {check_result(r, catalogue_ids) for r in results} == {"decided"}
 
 
@@ -297,9 +297,9 @@ def _measure() -> None:  # pragma: no cover - run by hand, prints what the READM
     engine = Engine(KnowledgeBase(KB_DIR))
 
     def timed(label: str, records: list[Record]) -> None:
-        started = time.perf_counter()
+        started = time.process_time()
         results = list(decide_records(engine, records))
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         outcome = results[0].decision["decision"] if results[0].ok else results[0].error["problems"][0]["message"][:60]
         print(f"{label:58} {elapsed * 1000:9.1f} ms  {outcome}")
 

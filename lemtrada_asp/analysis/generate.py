@@ -89,6 +89,7 @@ class _Maker:
         count = rng.choices((0, 1, 2, 3), weights=(15, 45, 25, 15))[0]
         for _ in range(count):
             self._pick()(case, today)
+        _notice_fields(case, ident)
         return _finish(case)
 
     def _initial(self, ident: str, today: date) -> dict[str, Any]:
@@ -330,6 +331,21 @@ _WEIGHTS = (
     (14, "step_therapy"), (6, "infection"), (5, "concurrent"), (8, "dose"), (7, "codes"),
     (8, "interval_edge"), (6, "response_edge"), (4, "course_count"),
 )
+
+
+def _notice_fields(case: dict[str, Any], ident: str) -> None:
+    """The fields only a notice reads (member.id, member.name, coverage), some of the time,
+    drawn from a stream of their own so the policy's fields are what they were before."""
+    from ..case.model import LINES_OF_BUSINESS
+
+    rng = random.Random(ident)
+    if rng.random() < 0.5:
+        case.setdefault("member", {}).update(id=f"M{rng.randrange(10**8):08d}", name=rng.choice(("Ana Diaz", "Lee Chen", "Sam Okafor")))
+    if rng.random() < 0.5:
+        coverage: dict[str, Any] = {"line_of_business": rng.choice(LINES_OF_BUSINESS)}
+        if rng.random() < 0.5:
+            coverage["plan_id"] = f"PLAN-{rng.randrange(100):02d}"
+        case["coverage"] = coverage
 
 
 def _years_before(day: date, years: int, extra_days: int) -> date:

@@ -162,6 +162,22 @@ class Request(_Strict):
 class Member(_Strict):
     birth_date: Day | None = None
     state: State | None = None
+    # Extension of case format v1 (README, "Notices"): identifiers the notice prints;
+    # no rule reads them.
+    id: Text | None = None
+    name: Text | None = None
+
+
+# The lines of business of lemtrada_asp/notices/lob/*.yaml (a test checks they match).
+LINES_OF_BUSINESS = ("commercial", "erisa", "medicaid", "medicare_advantage")
+
+
+class Coverage(_Strict):
+    """Extension of case format v1: which rules of appeal apply (the notice's line of
+    business) and which plan's settings (name, phone, appeal address) the notice uses."""
+
+    line_of_business: Literal[LINES_OF_BUSINESS] | None = None  # type: ignore[valid-type]
+    plan_id: Text | None = None
 
 
 class Prescriber(_Strict):
@@ -201,6 +217,7 @@ class Case(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
     request: Request
     member: Member | None = None
+    coverage: Coverage | None = None
     prescriber: Prescriber | None = None
     chart_date: Day | None = None
     diagnosis: Diagnosis | None = None

@@ -41,6 +41,13 @@ _FIELDS = (
     Field("member", "object"),
     Field("member.birth_date", "date", ("age",)),
     Field("member.state", "state", ("member_state",)),
+    # An extension of case format v1 for notices (README, "Notices"): printed in the
+    # letter or choosing its rules of appeal; no input predicate, no rule reads them.
+    Field("member.id", "text"),
+    Field("member.name", "text"),
+    Field("coverage", "object"),
+    Field("coverage.line_of_business", "enum"),
+    Field("coverage.plan_id", "text"),
     Field("prescriber", "object"),
     Field("prescriber.specialty", "enum", ("specialty",)),
     Field("prescriber.consultation_with_specialist", "bool", ("consultation",)),

@@ -13,7 +13,11 @@ from .options import KB_OPTION, format_option, run_guarded
 
 @click.command()
 @click.argument("case")
-@format_option(["markdown", "html", "text"], "markdown for review and editing; html to print or send; text for plain mail systems.")
+@format_option(
+    ["markdown", "html", "text", "pdf"],
+    "markdown for review and editing; html to print or send; text for plain mail systems; "
+    "pdf: the html letter as a tagged, accessible PDF (PDF/UA-1; needs the [pdf] extra).",
+)
 @click.option(
     "--out",
     "out",
@@ -28,8 +32,24 @@ from .options import KB_OPTION, format_option, run_guarded
     default=None,
     help="The date printed on the letter, YYYY-MM-DD. Default: today.",
 )
+@click.option("--reviewer-name", default=None, help="The clinical reviewer's name, printed in the sign-off. Default: a blank.")
+@click.option("--reviewer-credentials", default=None, help="The reviewer's credentials (e.g. MD, board certified in neurology). Default: a blank.")
+@click.option(
+    "--authorization-number",
+    default=None,
+    help="The authorisation number the plan's system gave an approval. Default: a [missing: ...] placeholder.",
+)
 @KB_OPTION
-def letter(case: str, output_format: str, out: Path | None, letter_date: datetime | None, kb_dir: Path | None) -> None:
+def letter(
+    case: str,
+    output_format: str,
+    out: Path | None,
+    letter_date: datetime | None,
+    reviewer_name: str | None,
+    reviewer_credentials: str | None,
+    authorization_number: str | None,
+    kb_dir: Path | None,
+) -> None:
     """Draft the notice the plan sends about CASE.
 
     CASE is one case: a .json or .yaml/.yml file, a .jsonl file of one line, or
@@ -41,24 +61,45 @@ def letter(case: str, output_format: str, out: Path | None, letter_date: datetim
     gives criterion ids, codes and case facts. Every letter is a DRAFT with a
     sign-off block: a clinical reviewer must sign it before it is sent.
 
-    Exit status: 0 drafted, 1 the output file cannot be written, 2 invalid
-    input, 3 knowledge base error.
+    The rules of appeal (deadlines, fair hearing, external review) are those of
+    the case's coverage.line_of_business, or the default when it has none; the
+    plan's name, phone and addresses come from the plan settings. Anything no
+    one gave (a member ID, an authorisation number) prints as [missing: ...].
+
+    Exit status: 0 drafted, 1 the output file cannot be written or no PDF can
+    be made, 2 invalid input, 3 knowledge base or notice data error.
     """
     from ..engine.policy import Policy
-    from ..render.letters import render_letter
+    from ..render.letters import Signer, render_letter, render_pdf
 
-    drafted: list[str] = []
+    drafted: list[str | bytes] = []
+    signer = Signer(reviewer_name, reviewer_credentials, authorization_number)
 
     def body() -> None:
         decision = Policy.load(kb_dir).decide(case, corrections=True, details=True)
-        drafted.append(render_letter(decision, output_format, today=letter_date.date() if letter_date else None))
+        today = letter_date.date() if letter_date else None
+        if output_format == "pdf":
+            drafted.append(render_pdf(decision, today, signer))
+        else:
+            drafted.append(render_letter(decision, output_format, today, signer))
 
     run_guarded(body)
+    result = drafted[0]
     if out is None:
-        click.echo(drafted[0], nl=False)
+        if isinstance(result, bytes):
+            if sys.stdout.isatty():
+                click.echo("error: a PDF is not printed to a terminal; use --out FILE.pdf or redirect the output", err=True)
+                sys.exit(1)
+            sys.stdout.buffer.write(result)
+            sys.stdout.buffer.flush()
+        else:
+            click.echo(result, nl=False)
         return
     try:
-        out.write_text(drafted[0], encoding="utf-8")
+        if isinstance(result, bytes):
+            out.write_bytes(result)
+        else:
+            out.write_text(result, encoding="utf-8")
     except OSError as exc:
         click.echo(f"error: cannot write {out}: {exc.strerror or exc}", err=True)
         sys.exit(1)

@@ -7,27 +7,39 @@ by name and policy source; the reason in terms of the member's own facts; what c
 lead to approval; the free copy of the criteria; appeal rights, expedited included.
 
 What is said comes from the decision record (its reasons, evidence, corrections and
-the KB's parameters it was decided under); nothing is recomputed from the case;
-how it is said to members comes from templates/member_wording.yaml; the layout is the
+the KB's parameters it was decided under); nothing is recomputed from the case. The
+rules of appeal (deadlines, fair hearing, external review, what a notice must carry)
+come from the member's line of business (lemtrada_asp/notices/lob/*.yaml, chosen by
+coverage.line_of_business), the plan's name, phone and addresses from the plan settings
+(notices/plan.yaml), language help and nondiscrimination from notices/language.yaml;
+an identifier nobody gave prints as "[missing: ...]", never as an invented value.
+How it is said to members comes from templates/member_wording.yaml; the layout is the
 Jinja templates in templates/. This module only gathers the facts and picks words.
 One body template (letter.j2) serves every format: it calls layout macros from
-templates/format/<format>.j2, so the three formats cannot say different things.
+templates/format/<format>.j2, so the three formats cannot say different things; the
+PDF is the HTML letter, converted (notices/pdf.py).
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from ..case.model import DMT_ALIASES
 from ..engine.record import CriterionResult, Decision, Evidence, Node
+from ..notices import language, lob
+from ..notices import settings as plan_settings
+from ..notices.context import notice_facts
+from ..notices.settings import Missing
 from .markup import markdown_escape
 
 FORMATS = ("markdown", "html", "text")
@@ -45,8 +57,13 @@ def _environment(output_format: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not a blank in a letter
         extensions=["jinja2.ext.do"],
     )
-    esc = markdown_escape if output_format == "markdown" else str
+    if output_format == "markdown":
+        esc = lambda value: markdown_escape(str(value))  # noqa: E731
+    else:  # html: autoescape does it; a Missing value becomes its <mark> (Markup, so `~` keeps it)
+        esc = lambda value: Markup(value.__html__()) if hasattr(value, "__html__") else str(value)  # noqa: E731
     env.filters["esc"] = esc
+    env.filters["long_date"] = long_date
+    env.filters["source_line"] = lambda s: f"{s[0]}: {s[1]} [{s[2]}]"
     env.filters["wrap"] = _wrap
     env.filters["sentence_item"] = lambda option: {"text": " ".join(esc(s) for s in option)}
     env.filters["correction_line"] = _correction_line
@@ -64,14 +81,29 @@ def wording() -> dict[str, Any]:
     return _data("member_wording.yaml")
 
 
-def settings() -> dict[str, Any]:
-    """What the notice says about the plan (templates/letter_settings.yaml)."""
-    return _data("letter_settings.yaml")
+@dataclass(frozen=True)
+class Signer:
+    """What the CLI knows of this letter beyond the decision: who reviews it, and the
+    authorisation number the plan's system gave an approval. Absent: a blank to fill in."""
+
+    reviewer_name: str | None = None
+    reviewer_credentials: str | None = None
+    authorization_number: str | None = None
 
 
-def render_letter(decision: Decision, output_format: str = "markdown", today: date | None = None) -> str:
-    """The whole notice: member part, prescriber part, reviewer sign-off."""
-    return _render(decision, output_format, today, part="all")
+def render_letter(
+    decision: Decision, output_format: str = "markdown", today: date | None = None, signer: Signer | None = None
+) -> str:
+    """The whole notice: member part, prescriber part, reviewer sign-off, then language
+    help and the notice of nondiscrimination."""
+    return _render(decision, output_format, today, part="all", signer=signer)
+
+
+def render_pdf(decision: Decision, today: date | None = None, signer: Signer | None = None) -> bytes:
+    """The notice as a tagged PDF/UA-1: the HTML letter, converted (needs the [pdf] extra)."""
+    from ..notices.pdf import html_to_pdf
+
+    return html_to_pdf(render_letter(decision, "html", today, signer))
 
 
 def member_text(decision: Decision, today: date | None = None) -> str:
@@ -89,11 +121,11 @@ def member_text(decision: Decision, today: date | None = None) -> str:
     return "\n".join(lines)
 
 
-def _render(decision: Decision, output_format: str, today: date | None, part: str) -> str:
+def _render(decision: Decision, output_format: str, today: date | None, part: str, signer: Signer | None = None) -> str:
     if output_format not in FORMATS:
         raise ValueError(f"unknown letter format {output_format!r}; expected one of {', '.join(FORMATS)}")
     env = _environment(output_format)
-    context = LetterFacts(decision, env).context(today or date.today())
+    context = LetterFacts(decision, env).context(today or date.today(), signer or Signer())
     context.update(part=part, fmt=_FORMAT_FILES[output_format])
     text = env.get_template("letter.j2").render(context)
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"  # the layout's blank lines, at most one in a row
@@ -112,11 +144,34 @@ class LetterFacts:
         self.params = decision.params
 
     # --- the context of letter.j2 -----------------------------------------------------
-    def context(self, today: date) -> dict[str, Any]:
+    def context(self, today: date, signer: Signer) -> dict[str, Any]:
         d = self.decision
         data = d.to_json()
         name, revised = d.guideline
+        case = self.case
+        coverage, member = case.coverage, case.member
+        rules = lob.select(coverage.line_of_business if coverage else None)
+        plan = plan_settings.for_plan(coverage.plan_id if coverage else None)
+        phone, tty = str(plan.phone), str(plan.tty)
+        state = member.state if member else None
         return {
+            "rules": notice_facts(rules, today, case.request.date),
+            "plan": plan,
+            "member": {
+                "name": (member.name if member and member.name else Missing("member name")),
+                "id": (member.id if member and member.id else Missing("member ID")),
+            },
+            "plan_id": coverage.plan_id if coverage and coverage.plan_id else None,
+            "reviewer": signer,
+            "authorization": self._authorization(data["authorized"], plan, signer),
+            "language": {
+                "english": language.english_tagline(phone, tty),
+                "taglines": language.taglines(phone, tty, state),
+                "nondiscrimination": language.nondiscrimination(
+                    str(plan.plan_name), phone, tty, str(plan.civil_rights_coordinator)
+                ),
+                "source": language.list_source(state),
+            },
             "kind": d.decision,
             "pend_reason": d.pend_reason,
             "case_id": d.case_id,
@@ -125,9 +180,10 @@ class LetterFacts:
             "course": d.course,
             "review_type": d.review_type,
             "guideline": {"name": name, "revised": revised, "revised_long": _us_date_words(revised)},
-            "plan": settings(),
             "reasons": [self._reason(c) for c in d.failed],
-            "requests": [item for c in d.missing for item in self._requests(c.id)],
+            "requests": [
+                {"options": item, "settles": self._settles(c.id)} for c in d.missing for item in self._requests(c.id)
+            ],
             "fixes": self._fixes(),
             "partly_fixable": any(c.actionable for changes in d.corrections or () for c in changes),
             "approved": data["authorized"],
@@ -227,7 +283,24 @@ class LetterFacts:
     def _needed(self, leaf: Node) -> str:
         return self.criterion(leaf.id, "needed") or leaf.needed or leaf.title
 
+    def _settles(self, ident: str) -> str:
+        """The rule a requested record is for, in the member's words (what it would settle)."""
+        return self.criterion(ident, "title") or self.decision.node(ident).title
+
     # --- approval and the prescriber's part ----------------------------------------------------------
+    def _authorization(self, approved: dict[str, Any] | None, plan: Any, signer: Signer) -> dict[str, Any] | None:
+        """An approval's number and validity: the number from the plan's system (the CLI),
+        the period from the planned first infusion day and the plan's validity setting."""
+        if not approved:
+            return None
+        start = self.case.planned_start
+        days = plan.authorization_valid_days
+        return {
+            "number": signer.authorization_number or Missing("authorization number"),
+            "valid_from": long_date(start),
+            "valid_until": long_date(start + timedelta(days=days - 1)) if isinstance(days, int) else days,
+        }
+
     def _clinical(self, data: dict[str, Any]) -> dict[str, Any]:
         request = self.case.request
         return {

@@ -1,0 +1,54 @@
+"""HTML to a tagged, accessible PDF (PDF/UA-1) with WeasyPrint: the notice a plan mails.
+
+Why PDF/UA: a member who uses a screen reader must be able to read the notice (45 CFR
+92.204 and Section 504 ask for accessible electronic communications), which needs a
+tagged PDF with its reading order, a document title and the text's language. WeasyPrint
+tags the PDF from the HTML's structure (headings, paragraphs, lists), takes the title
+from <title> and the language from <html lang>, so the HTML template must carry both:
+this module refuses HTML without them rather than write a PDF that fails the standard.
+
+WeasyPrint is an optional dependency (the ``[pdf]`` extra: it needs Pango), imported
+only when a PDF is asked for, so deciding cases never needs it.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from ..engine.errors import LemtradaError
+
+VARIANT = "pdf/ua-1"
+
+
+class PdfError(LemtradaError):
+    """A PDF cannot be made: WeasyPrint is missing, or the HTML lacks what PDF/UA needs."""
+
+    exit_status = 1
+
+
+def html_to_pdf(html: str, base_url: str | None = None) -> bytes:
+    """The PDF/UA-1 rendering of ``html`` (a whole document with <title> and <html lang>)."""
+    title, lang = document_title(html), document_lang(html)
+    if not title:
+        raise PdfError("cannot make an accessible PDF: the HTML has no <title> (PDF/UA needs a document title)")
+    if not lang:
+        raise PdfError('cannot make an accessible PDF: the HTML has no <html lang="..."> (PDF/UA needs the language)')
+    try:
+        import weasyprint  # noqa: PLC0415  (optional dependency, imported when needed)
+    except ImportError as exc:  # OSError too: WeasyPrint raises it when Pango is missing
+        raise PdfError(f"PDF output needs WeasyPrint: pip install 'lemtrada-asp[pdf]' ({exc})") from None
+    except OSError as exc:
+        raise PdfError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from None
+    document = weasyprint.HTML(string=html, base_url=base_url)
+    return document.write_pdf(pdf_variant=VARIANT, pdf_tags=True)
+
+
+def document_title(html: str) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", html, re.S | re.I)
+    return unescape(match.group(1)).strip() if match else ""
+
+
+def document_lang(html: str) -> str:
+    match = re.search(r"<html\b[^>]*\blang\s*=\s*[\"']([^\"']+)[\"']", html, re.I)
+    return match.group(1).strip() if match else ""
