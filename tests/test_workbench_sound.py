@@ -25,7 +25,7 @@ from lemtrada_asp.analysis.mutation import equivalence, run_mutation
 from lemtrada_asp.analysis.program import read_source
 from lemtrada_asp.analysis.properties import KbAnalysis
 from lemtrada_asp.analysis.reads import analyse
-from lemtrada_asp.analysis.rulecov import rule_coverage
+from lemtrada_asp.analysis.rulecov import rule_coverage, whole_space
 from lemtrada_asp.analysis.space import ENUMERATED, build_space
 from lemtrada_asp.analysis.suiteprog import load_suite
 from lemtrada_asp.analysis.userprops import check_properties
@@ -79,10 +79,13 @@ def test_coverage_threshold_fails_below_it(tmp_path):
 
 def test_the_shipped_suite_fires_every_rule_that_some_case_can_fire():
     kb = KnowledgeBase(KB_DIR)
-    report = rule_coverage(kb, load_suite([str(CASES_DIR)], kb))
-    # only the state-mandate rules stay unfired: the shipped mandate table is empty
-    assert {f for f, _ in report.never()} <= {"hooks.lp"}, report.never()
-    assert report.failing == 0
+    possible, firable, incomplete = whole_space(kb)
+    report = rule_coverage(kb, load_suite([str(CASES_DIR)], kb), possible, firable)
+    assert incomplete == [] and report.failing == 0
+    assert report.never() == [] and report.percent == 100.0
+    # the state-mandate rules can fire on no case: the shipped mandate table is empty
+    assert [report.rules[k].split(" :-")[0] for k in report.dead()] == ["mandated(K,Id)", "failure_pend(K,state_mandate)"]
+    assert set(report.decisions) == set(possible)
 
 
 # --- mutation testing -------------------------------------------------------------------
@@ -216,9 +219,13 @@ def test_classify_places_each_given_case_in_a_class_in_json(tmp_path, corpus):
     assert summary["complete"] and summary["incomplete"] == [] and summary["classified"]["changed_in_no_class"] == 0
     assert [c["id"] for c in classes] == ["C1"] and classes[0]["transitions"] == [{"from": "deny", "to": "pend (state_mandate)"}]
     assert len(given) == 2001 + len(list(CASES_DIR.glob("*.expected.yaml")))
-    changed = [g for g in given if g["changed"]]
+    changed = [g for g in given if g["changed"] and not g["outside"]]
     assert changed and all(g["class"] == "C1" for g in changed)
     assert all(g["class"] is None for g in given if not g["changed"])
+    # two DMTs the KB does not name: more than the one unnamed slot this KB needs, said so
+    two = next(g for g in given if g["case_id"] == "TWO-OTHERS")
+    assert two == {"case_id": "TWO-OTHERS", "class": None, "changed": True, "outside": True, "source": str(corpus)}
+    assert summary["classified"]["changed_outside_the_space"] == 1
     # the shipped Texas case is the one of cases/ that the mandate changes
     assert any(g["case_id"] != "TWO-OTHERS" and not g["case_id"].startswith("GEN-") for g in changed)
 

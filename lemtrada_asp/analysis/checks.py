@@ -31,6 +31,7 @@ from clingo import Function, String, Symbol, SymbolType
 from ..case.facts import normal_code, normal_condition
 from ..case.model import DMT_ALIASES, US_STATES
 from ..engine.catalogue import criterion_sort_key
+from ..engine.errors import KnowledgeBaseError
 from .impact import describe_values
 from .program import Program
 from .properties import KbAnalysis
@@ -238,7 +239,10 @@ def code_tables(analysis: KbAnalysis) -> list[Check]:
                 consistent = False
             else:
                 consistent = True
-            case, statuses = decide(code, form, active)
+            try:
+                case, statuses = decide(code, form, active)
+            except KnowledgeBaseError:
+                return found  # an unsound KB: its faults are check-kb's own problems, reported above
             form_ok = statuses.get("I3") == "met"
             billed = statuses.get("B1") == "met"
             words = f"{'active' if active else 'non-active'} {form.replace('_', '-')} MS"

@@ -182,8 +182,9 @@ class ImpactAnalysis:
     def classify(self, paths: list[str], jobs: int = 1) -> list[dict[str, Any]]:
         """Each given case: its id, whether the edit changes it, and the class it falls in (None: none).
 
-        A changed case with no class is a case the search missed: it is listed
-        with "class": None and "changed": True, and the caller reports it.
+        A case of a shape the space does not enumerate (more list entries than
+        it holds) is "outside": True, with class None. A changed case inside the
+        space with no class would be a case the search missed; the caller reports it.
         """
         from .changes import compare_paths
 
@@ -202,7 +203,7 @@ class ImpactAnalysis:
                         found = cls.ident
                         break
             placed.append({"case_id": result.decision["case_id"], "source": result.source, "changed": change is not None,
-                           "class": found})
+                           "class": found, "outside": values is None})
         return placed
 
 

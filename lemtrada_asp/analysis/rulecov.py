@@ -32,13 +32,25 @@ class RuleCoverage:
     decisions: dict[str, int] = field(default_factory=dict)  # "approve", "pend (information)" -> cases
     possible_decisions: list[str] | None = None  # reached by some possible case; None when not computed
     failing: int = 0  # suite cases whose outcome is not their expectation
+    possible: set[tuple[str, int]] | None = None  # rules some possible case fires; None when not computed
+
+    @property
+    def firable(self) -> list[tuple[str, int]]:
+        """The rules some case can fire (all of them when the whole space was not searched)."""
+        return sorted(k for k in self.rules if self.possible is None or k in self.possible or k in self.fired)
 
     @property
     def percent(self) -> float:
-        return 100.0 * len(self.fired) / len(self.rules) if self.rules else 100.0
+        firable = self.firable
+        return 100.0 * len(self.fired & set(firable)) / len(firable) if firable else 100.0
 
     def never(self) -> list[tuple[str, int]]:
-        return sorted(k for k in self.rules if k not in self.fired)
+        """Rules no test fired that some possible case would."""
+        return [k for k in self.firable if k not in self.fired]
+
+    def dead(self) -> list[tuple[str, int]]:
+        """Rules no possible case fires (empty when the space was not searched)."""
+        return sorted(k for k in self.rules if k not in self.firable)
 
     def as_json(self) -> dict[str, Any]:
         files: dict[str, dict[str, int]] = {}
@@ -52,7 +64,9 @@ class RuleCoverage:
             "fired": len(self.fired),
             "percent": round(self.percent, 1),
             "files": [{"file": f, **n} for f, n in sorted(files.items())],
+            "firable": len(self.firable),
             "never_fired": [{"file": f, "line": n, "rule": self.rules[(f, n)]} for f, n in self.never()],
+            "cannot_fire": [{"file": f, "line": n, "rule": self.rules[(f, n)]} for f, n in self.dead()],
             "decisions": self.decisions,
             "decisions_never_reached": [d for d in (self.possible_decisions or []) if d not in self.decisions],
         }
@@ -74,7 +88,8 @@ def instrument(kb: KnowledgeBase) -> tuple[list[ast.AST], dict[tuple[str, int], 
     return statements, rules
 
 
-def rule_coverage(kb: KnowledgeBase, cases: Sequence[SuiteCase], possible: list[str] | None = None) -> RuleCoverage:
+def rule_coverage(kb: KnowledgeBase, cases: Sequence[SuiteCase], possible: list[str] | None = None,
+                  possible_rules: set[tuple[str, int]] | None = None) -> RuleCoverage:
     statements, rules = instrument(kb)
     fired: set[tuple[str, int]] = set()
 
@@ -89,7 +104,32 @@ def rule_coverage(kb: KnowledgeBase, cases: Sequence[SuiteCase], possible: list[
         if out["decision"] is not None:
             label = out["decision"] + (f" ({out['pend_reason']})" if out["pend_reason"] else "")
             decisions[label] = decisions.get(label, 0) + 1
-    return RuleCoverage(rules, fired & set(rules), len(cases), decisions, possible, len(failures(cases, outcomes)))
+    return RuleCoverage(rules, fired & set(rules), len(cases), decisions, possible, len(failures(cases, outcomes)), possible_rules)
+
+
+def markers(kb: KnowledgeBase) -> list[ast.AST]:
+    """Only the marker twins (for the whole-space program, which holds the KB itself)."""
+    out = []
+    for located in kb_statements(kb):
+        statement = located.statement
+        if located.file is None or statement.ast_type != ast.ASTType.Rule or not statement.body:
+            continue
+        for plain in statement.unpool():
+            out.append(rule(plain.location, MARKER, marker_args(located.file, located.line), plain.body))
+    return out
+
+
+def whole_space(kb: KnowledgeBase) -> tuple[list[str], set[tuple[str, int]], list[str]]:
+    """Over every possible case: the decisions reached, the rules that fire, and why the search is incomplete."""
+    from .program import Program, read_source
+    from .space import build_space
+
+    source = read_source(kb)
+    space = build_space(source.mentions, kb.catalogue.params)
+    program = Program([source], space, extra=markers(kb), extra_text=f"#show a__{MARKER}/2.\n")
+    consequences = program.brave()
+    fired = {(a.arguments[0].string, a.arguments[1].number) for a in consequences if a.name == f"a__{MARKER}"}
+    return possible_decisions(consequences), fired, space.incomplete
 
 
 def possible_decisions(consequences: set[Symbol]) -> list[str]:
@@ -103,8 +143,10 @@ def possible_decisions(consequences: set[Symbol]) -> list[str]:
 
 
 def as_text(report: RuleCoverage) -> str:
+    firable = report.firable
     lines = [f"Rules fired over {report.cases} case{'s' if report.cases != 1 else ''}: "
-             f"{len(report.fired)} of {len(report.rules)} ({report.percent:.1f}%)"]
+             f"{len(report.fired & set(firable))} of the {len(firable)} that some case can fire ({report.percent:.1f}%)"
+             + (f"; {len(report.rules) - len(firable)} more can fire on no case" if len(firable) < len(report.rules) else "")]
     data = report.as_json()
     width = max((len(f["file"]) for f in data["files"]), default=10)
     for entry in data["files"]:
@@ -114,7 +156,11 @@ def as_text(report: RuleCoverage) -> str:
         lines.append(f"Rules that never fired ({len(never)}):")
         lines += [f"  {f}:{n}: {report.rules[(f, n)]}" for f, n in never]
     else:
-        lines.append("Every rule of the policy's files fired on some case.")
+        lines.append("Every rule of the policy's files that some case can fire fired on a test.")
+    dead = report.dead()
+    if dead:
+        lines.append(f"Rules no possible case fires ({len(dead)}; searched over the whole space):")
+        lines += [f"  {f}:{n}: {report.rules[(f, n)]}" for f, n in dead]
     reached = ", ".join(f"{d} {n}" for d, n in sorted(report.decisions.items())) or "none"
     lines.append(f"Decisions reached: {reached}")
     if report.possible_decisions is not None:

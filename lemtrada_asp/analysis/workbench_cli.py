@@ -15,11 +15,10 @@ def suite_analyses(paths: list[str], kb_dir: Path | None, coverage: bool, mutate
     cases = load_suite(paths, kb)
     out: dict[str, Any] = {"text": [], "fail": False}
     if coverage:
-        from .properties import KbAnalysis
-        from .rulecov import as_text, possible_decisions, rule_coverage
+        from .rulecov import as_text, rule_coverage, whole_space
 
-        possible = possible_decisions(KbAnalysis(kb=kb).consequences)
-        report = rule_coverage(kb, cases, possible)
+        possible, firable, incomplete = whole_space(kb)
+        report = rule_coverage(kb, cases, possible, None if incomplete else firable)
         out["rules"] = report.as_json()
         text = as_text(report)
         if threshold is not None and report.percent < threshold:

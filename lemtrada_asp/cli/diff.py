@@ -185,7 +185,8 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None, 
         summary["classified"] = {
             "cases": len(placed),
             "changed": sum(p["changed"] for p in placed),
-            "changed_in_no_class": sum(p["changed"] and p["class"] is None for p in placed),
+            "changed_in_no_class": sum(p["changed"] and p["class"] is None and not p["outside"] for p in placed),
+            "changed_outside_the_space": sum(p["changed"] and p["outside"] for p in placed),
             "transitions_reached": sorted({f"{a} -> {b}" for c in impact.classes if any(p["class"] == c.ident for p in placed) for a, b in c.transitions}),
             "classes_reached": sorted({p["class"] for p in placed if p["class"]}, key=lambda i: int(i[1:])),
         }
@@ -204,7 +205,8 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None, 
                 "confirmed": cls.confirmed,
             }, ensure_ascii=False))
         for p in placed or []:
-            click.echo(json.dumps({"case_id": p["case_id"], "class": p["class"], "changed": p["changed"], "source": p["source"]}, ensure_ascii=False))
+            click.echo(json.dumps({"case_id": p["case_id"], "class": p["class"], "changed": p["changed"], "outside": p["outside"],
+                                   "source": p["source"]}, ensure_ascii=False))
     else:
         click.echo(_exhaustive_text(impact, summary, written))
         if placed is not None:
@@ -220,7 +222,8 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None, 
 def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
     info = summary["classified"]
     lines = ["", f"Classified {info['cases']} given cases: {info['changed']} changed, "
-                 f"{info['changed_in_no_class']} of them in no class."]
+                 f"{info['changed_in_no_class']} of them in no class, {info['changed_outside_the_space']} of a shape the space "
+                 "does not enumerate (more list entries than it holds)."]
     counts: dict[str, int] = {}
     for p in placed:
         if p["class"]:
@@ -229,7 +232,8 @@ def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
         lines.append(f"  {cls.ident}: {counts.get(cls.ident, 0)} case(s)")
     for p in placed:
         if p["changed"] and p["class"] is None:
-            lines.append(f"  NOT IN ANY CLASS: {p['case_id']} ({p['source']})")
+            why = "outside the space" if p["outside"] else "NOT IN ANY CLASS"
+            lines.append(f"  {why}: {p['case_id']} ({p['source']})")
     return "\n".join(lines)
 
 
