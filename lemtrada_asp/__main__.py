@@ -2,4 +2,6 @@
 
 from .cli import main
 
-main()
+# Guarded: `serve --workers N` spawns processes that import this module again.
+if __name__ == "__main__":
+    main()

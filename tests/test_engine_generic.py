@@ -125,7 +125,8 @@ ALLOWED = {  # each layer reads only the layers before it
     "notices": {"engine"},  # the rules of each line of business, plan settings, language access, PDF
     "render": {"engine", "case", "notices"},
     "analysis": {"engine", "case", "render"},
-    "cli": {"engine", "case", "render", "analysis"},
+    "service": {"engine", "case", "render", "analysis"},
+    "cli": {"engine", "case", "render", "analysis", "service"},
 }
 
 

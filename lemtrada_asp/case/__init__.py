@@ -20,6 +20,10 @@ class LemtradaCases:
     def validate(self, data: Any, source: str) -> Any:
         from .model import validate_case
 
+        if isinstance(data, dict) and "resourceType" in data:  # a FHIR resource, not a case (fhir-pas.md)
+            from .pas.reader import read_resource
+
+            return read_resource(data, source, validate_case)
         return validate_case(data, source)
 
     def case_id(self, case: Any) -> str:

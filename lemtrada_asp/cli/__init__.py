@@ -17,6 +17,9 @@ from .diff import diff
 from .explain import explain
 from .generate import generate
 from .letter import letter
+from .questionnaire import questionnaire
+from .replay import replay
+from .serve import serve
 from .test import test
 
 __all__ = ["main"]
@@ -34,5 +37,5 @@ def main() -> None:
 
 
 
-for _command in (decide, explain, letter, check_kb, test, diff, generate):
+for _command in (decide, explain, letter, check_kb, test, diff, generate, serve, questionnaire, replay):
     main.add_command(_command)

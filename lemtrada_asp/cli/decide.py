@@ -30,6 +30,8 @@ def decide(
 
     A PATH is a .json or .yaml/.yml case file, a .jsonl file of one case per
     line, a directory (every case file below it), or - for standard input.
+    A JSON object with resourceType Bundle is read as a Da Vinci PAS request
+    Bundle (fhir-pas.md; needs the service extra) and decided as its case.
     Invalid cases are reported on standard error (and, with --format json, as
     an error object in their place in the output); the rest are still decided.
 

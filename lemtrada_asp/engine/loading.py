@@ -23,6 +23,9 @@ from .limits import MAX_DIGITS, MAX_NESTING, RefusedNumber, field_path, show
 
 CASE_SUFFIXES = {".json", ".yaml", ".yml", ".jsonl"}
 MAX_CASE_BYTES = 1_000_000  # one case (a file, or a line of a .jsonl file)
+# A FHIR resource read as a case (a PAS request Bundle: its attachments make it
+# bigger than a case) may be a file or standard input of up to this many bytes.
+MAX_RESOURCE_BYTES = 10_000_000
 
 
 class Unreadable(ValueError):
@@ -59,6 +62,7 @@ class Record:
     error: InputError | None = None
     data: Any = None  # a case already parsed (a dict from a caller of the API)
     case: Any = None  # a case already validated
+    max_bytes: int = MAX_CASE_BYTES  # MAX_RESOURCE_BYTES where the text may be a FHIR resource
 
 
 def iter_items(paths: Iterable[str], validate: Validate, stdin: IO[bytes] | None = None) -> Iterator[Item]:
@@ -101,14 +105,31 @@ def _read_file(path: Path) -> Iterator[Record]:
                 yield from _read_lines(stream, source)
             return
         with path.open("rb") as stream:
-            data = stream.read(MAX_CASE_BYTES + 1)
+            data = stream.read((MAX_RESOURCE_BYTES if path.suffix == ".json" else MAX_CASE_BYTES) + 1)
     except OSError as exc:
         yield _bad(source, f"cannot read file: {exc.strerror or exc}")
         return
-    if len(data) > MAX_CASE_BYTES:
-        yield _bad(source, f"file is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+    problem = _size_problem(data, "file", resource_allowed=path.suffix == ".json")
+    if problem:
+        yield _bad(source, problem)
         return
-    yield _decoded(data, source, yaml=path.suffix in (".yaml", ".yml"))
+    yield _decoded(data, source, yaml=path.suffix in (".yaml", ".yml"),
+                   max_bytes=MAX_RESOURCE_BYTES if len(data) > MAX_CASE_BYTES else MAX_CASE_BYTES)
+
+
+def _names_resource(data: bytes) -> bool:
+    """Whether JSON text looks like a FHIR resource: a ``resourceType`` early on (FHIR JSON puts it first)."""
+    return data.lstrip()[:1] == b"{" and b'"resourceType"' in data[:65536]
+
+
+def _size_problem(data: bytes, what: str, resource_allowed: bool) -> str | None:
+    if len(data) <= MAX_CASE_BYTES:
+        return None
+    if resource_allowed and _names_resource(data):
+        if len(data) > MAX_RESOURCE_BYTES:
+            return f"{what} is larger than the {MAX_RESOURCE_BYTES:,}-byte limit for a FHIR Bundle"
+        return None
+    return f"{what} is larger than the {MAX_CASE_BYTES:,}-byte limit for one case"
 
 
 def _read_lines(stream: IO[bytes], source: str, first_number: int = 1) -> Iterator[Record]:
@@ -138,12 +159,14 @@ def _read_stdin(stream: IO[bytes]) -> Iterator[Record]:
         yield _decoded(_without_newline(first), "<stdin>:1", yaml=False)
         yield from _read_lines(stream, "<stdin>", first_number=2)
         return
-    rest = stream.read(MAX_CASE_BYTES + 1 - len(first))
+    rest = stream.read(MAX_RESOURCE_BYTES + 1 - len(first))
     data = first + rest
-    if len(data) > MAX_CASE_BYTES:
-        yield _bad("<stdin>", f"input is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+    problem = _size_problem(data, "input", resource_allowed=True)
+    if problem:
+        yield _bad("<stdin>", problem)
         return
-    yield _decoded(data, "<stdin>", yaml=not data.lstrip().startswith(b"{"))
+    yield _decoded(data, "<stdin>", yaml=not data.lstrip().startswith(b"{"),
+                   max_bytes=MAX_RESOURCE_BYTES if len(data) > MAX_CASE_BYTES else MAX_CASE_BYTES)
 
 
 def _without_newline(line: bytes) -> bytes:
@@ -164,9 +187,9 @@ def _is_json_object_line(line: bytes) -> bool:
         return False
 
 
-def _decoded(data: bytes, source: str, yaml: bool) -> Record:
+def _decoded(data: bytes, source: str, yaml: bool, max_bytes: int = MAX_CASE_BYTES) -> Record:
     try:
-        return Record(source, data.decode("utf-8"), yaml)
+        return Record(source, data.decode("utf-8"), yaml, max_bytes=max_bytes)
     except UnicodeDecodeError as exc:
         return _bad(source, f"not UTF-8 text (byte {exc.start + 1})")
 
@@ -186,12 +209,15 @@ def parse_record(record: Record, validate: Validate) -> Item:
             return Item(record.source, case=validate(record.data, record.source))
         except InputError as exc:
             return Item(record.source, error=exc)
-    if _over_limit(record.text):  # a record built by a caller, not read by iter_records
-        return _error(record.source, "", f"case is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
+    if _over_limit(record.text, record.max_bytes):  # a record built by a caller, not read by iter_records
+        what = "one case" if record.max_bytes == MAX_CASE_BYTES else "a FHIR Bundle"
+        return _error(record.source, "", f"case is larger than the {record.max_bytes:,}-byte limit for {what}")
     try:
         data = load_yaml(record.text) if record.yaml else load_json(record.text)
     except (ValueError, RecursionError) as exc:
         return _error(record.source, getattr(exc, "field", ""), str(exc) or "too deeply nested to read")
+    if _over_limit(record.text, MAX_CASE_BYTES) and not (isinstance(data, dict) and "resourceType" in data):
+        return _error(record.source, "", f"case is larger than the {MAX_CASE_BYTES:,}-byte limit for one case")
     try:
         return Item(record.source, case=validate(data, record.source))
     except InputError as exc:
@@ -202,9 +228,9 @@ def _error(source: str, field: str, message: str) -> Item:
     return Item(source, error=InputError(source, [Problem(field, message)]))
 
 
-def _over_limit(text: str) -> bool:
-    return len(text) > MAX_CASE_BYTES or (
-        len(text) * 4 > MAX_CASE_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_CASE_BYTES
+def _over_limit(text: str, limit: int = MAX_CASE_BYTES) -> bool:
+    return len(text) > limit or (
+        len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
     )
 
 

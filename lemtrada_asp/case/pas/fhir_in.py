@@ -1,0 +1,368 @@
+"""A Da Vinci PAS request Bundle -> a case of format v1 (fhir-pas.md, "Reading" and "Mapping").
+
+Reading is in three steps, each reporting every problem it finds (up to 20):
+the body is checked as FHIR R4 JSON with the fhir.resources R4B models; the
+contract's reading rules pick the Claim, its item, the MedicationRequest, the
+Patient, the prescriber role and the QuestionnaireResponse; the case is built
+and checked by the case format. A case-format problem names a case field, so
+every field is recorded with the FHIRPath it came from (``origins``) and the
+problem is reported there. Nothing absent from the Bundle is filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from .answers import read_answers
+from .dosage import dose_and_days
+from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
+from .problems import BundleError, FhirProblem, Problems, child
+from .refs import BundleIndex, Located, named_type
+from ...engine.limits import RefusedNumber
+
+WALKED = (dict, list, RefusedNumber)
+
+MAX_BUNDLE_BYTES = 10_000_000
+MAX_BUNDLE_NESTING = 64
+CLAIM = "Bundle.entry[0].resource"
+REQUESTER_TYPES = {"Practitioner", "PractitionerRole", "Organization", "Patient", "RelatedPerson", "Device"}
+
+
+@dataclass
+class PasRequest:
+    """A request Bundle as read: the case it became and where each case field came from."""
+
+    bundle: dict
+    case: dict
+    origins: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def claim(self) -> dict:
+        return self.bundle["entry"][0]["resource"]
+
+    def origin(self, case_field: str) -> str:
+        """The FHIRPath a case field came from (``dmt_history[0].drug`` -> its answer), else the Claim."""
+        path = case_field
+        while path:
+            if path in self.origins:
+                return self.origins[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return CLAIM
+
+
+def parse_body(body: bytes | str) -> Any:
+    """The JSON of a request body, parsed as ``decide`` parses a file; unreadable: ``structure``, no expression."""
+    from ...engine.loading import load_json
+
+    if len(body) > MAX_BUNDLE_BYTES:
+        raise BundleError([FhirProblem(None, "too-costly", f"the body is over {MAX_BUNDLE_BYTES:,} bytes")])
+    try:
+        return load_json(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except UnicodeDecodeError as exc:
+        raise BundleError([FhirProblem(None, "structure", f"the body is not UTF-8 text (byte {exc.start + 1})")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise BundleError([FhirProblem(None, "structure", f"the body is not JSON: {exc or 'nested too deep'}")]) from None
+
+
+def unwrap_parameters(data: Any) -> Any:
+    """The Bundle of a ``Parameters`` whose only parameter ``resource`` holds it ($submit's other form)."""
+    if isinstance(data, dict) and data.get("resourceType") == "Parameters":
+        params = data.get("parameter")
+        if (isinstance(params, list) and len(params) == 1 and isinstance(params[0], dict)
+                and params[0].get("name") == "resource" and isinstance(params[0].get("resource"), dict)):
+            return params[0]["resource"]
+        raise BundleError([FhirProblem(None, "structure",
+                                       "expected a Parameters whose only parameter 'resource' holds the request Bundle")])
+    return data
+
+
+def read_bundle(data: Any) -> PasRequest:
+    """The case a parsed request Bundle maps to, or BundleError with every problem found."""
+    _check_shape(data)
+    _check_fhir(data)
+    problems = Problems()
+    request = PasRequest(data, {})
+    _map(request, problems)
+    problems.raise_if_any(_echo_id(request.case.get("id")))
+    return request
+
+
+def _echo_id(value: Any) -> str | None:
+    from ..model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
+    return value if isinstance(value, str) and ID_PATTERN.fullmatch(value) else None
+
+
+# --- step 1: a Bundle, valid FHIR R4 ----------------------------------------------
+
+def _check_shape(data: Any) -> None:
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+        raise BundleError([FhirProblem(None, "structure", f"expected a Bundle resource (resourceType 'Bundle'), got {got!r}")])
+    problems = Problems()
+    stack: list[tuple[Any, str, int]] = [(data, "Bundle", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, RefusedNumber):
+            problems.add(path, "invalid", value.message)
+            continue
+        if depth > MAX_BUNDLE_NESTING:
+            problems.add(path, "structure", f"nested more than {MAX_BUNDLE_NESTING} levels deep")
+            continue
+        if isinstance(value, dict):
+            kind = value.get("resourceType")
+            if kind is not None and path != "Bundle" and not _known_type(kind):
+                problems.add(path, "invalid", f"unknown resourceType {kind!r} (not a FHIR R4 resource)")
+                continue
+            stack.extend((v, child(path, k), depth + 1) for k, v in reversed(value.items()) if isinstance(v, WALKED))
+        elif isinstance(value, list):
+            stack.extend((v, child(path, i), depth + 1) for i, v in reversed(list(enumerate(value))) if isinstance(v, WALKED))
+    problems.raise_if_any()
+    if data.get("type") != "collection":
+        raise BundleError([FhirProblem("Bundle.type", "invalid", f"expected a Bundle of type 'collection', got {data.get('type')!r}")])
+    entries = data.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise BundleError([FhirProblem("Bundle.entry", "structure", "expected entries, the first holding the Claim")])
+    first = entries[0].get("resource") if isinstance(entries[0], dict) else None
+    if not isinstance(first, dict) or first.get("resourceType") != "Claim":
+        got = first.get("resourceType") if isinstance(first, dict) else None
+        raise BundleError([FhirProblem(CLAIM, "structure", f"expected the Claim as the first entry's resource, got {got!r}")])
+
+
+def _known_type(kind: Any) -> bool:
+    try:
+        return isinstance(kind, str) and get_fhir_model_class(kind) is not None
+    except (ValueError, KeyError):
+        return False
+
+
+def _check_fhir(data: dict) -> None:
+    try:
+        Bundle.model_validate(data)
+    except ValidationError as exc:
+        problems = Problems()
+        for error in exc.errors():
+            problems.add(_fhirpath(error["loc"]), _issue_code(error["type"]), _message(error))
+        problems.raise_if_any()
+    except Exception as exc:  # fhir.resources failing otherwise is still the body's problem
+        raise BundleError([FhirProblem("Bundle", "structure", f"not valid FHIR R4 JSON: {type(exc).__name__}")]) from None
+
+
+def _fhirpath(loc: tuple) -> str:
+    return child("Bundle", *(part for part in loc if not (isinstance(part, str) and part[:1].isupper() and part != "Bundle")))
+
+
+def _issue_code(kind: str) -> str:
+    return {"missing": "required"}.get(kind, "invalid")
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown element (not in FHIR R4 for this resource; check its spelling)"
+    if error["type"] == "missing":
+        return "required element is missing"
+    return f"not valid FHIR R4: {error['msg'].removeprefix('Value error, ')}"
+
+
+# --- step 2: the contract's reading rules, and the mapping -----------------------
+
+def _map(request: PasRequest, problems: Problems) -> None:
+    bundle, case, origins = request.bundle, request.case, request.origins
+    index = BundleIndex(bundle)
+    claim = Located(bundle["entry"][0]["resource"], CLAIM, bundle["entry"][0])
+    c = claim.resource
+
+    if c.get("id"):
+        case["id"], origins["id"] = c["id"], child(CLAIM, "id")
+    elif (bundle.get("identifier") or {}).get("value"):
+        case["id"], origins["id"] = bundle["identifier"]["value"], "Bundle.identifier.value"
+    else:
+        problems.add(child(CLAIM, "id"), "required", "expected a Claim.id or a Bundle.identifier.value to name the case")
+    if c.get("use") != "preauthorization":
+        problems.add(child(CLAIM, "use"), "invalid", f"expected use 'preauthorization', got {c.get('use')!r}")
+    if not c.get("insurer"):
+        problems.add(child(CLAIM, "insurer"), "required", "expected the insurer (the ClaimResponse copies it)")
+
+    req: dict = {}
+    _date(c.get("created"), child(CLAIM, "created"), "request.date", req, "date", problems, origins)
+    found, mr = _item(c, claim, index, problems, origins)
+    req.update(found)
+    codes = _diagnosis_codes(c, origins)
+    if codes:
+        req["diagnosis_codes"] = codes
+    case["request"] = req
+
+    patient = index.follow(c.get("patient"), child(CLAIM, "patient"), claim, {"Patient"}, problems, "Claim.patient")
+    if patient:
+        member = _member(patient, problems, origins)
+        if member:
+            case["member"] = member
+
+    qr = _questionnaire_response(c, claim, index, problems)
+    answers = read_answers(qr.resource, qr.path, problems, origins) if qr else {}
+    specialty = _role_specialty(_prescriber_role(mr, index, problems) if mr else None, origins)
+    if specialty and "specialty" not in answers.get("prescriber", {}):
+        answers.setdefault("prescriber", {})["specialty"] = specialty
+    case.update(answers)
+    for name in ("member", "prescriber", "diagnosis", "response"):
+        if name in case and not case[name]:
+            del case[name]
+
+
+def _date(value: Any, path: str, case_field: str, target: dict, key: str, problems: Problems,
+          origins: dict[str, str]) -> None:
+    """A FHIR date or dateTime's date as written (its first 10 characters); a partial date is an error."""
+    if value is None:
+        return
+    if len(value) < 10:
+        problems.add(path, "invalid", f"expected a full date (YYYY-MM-DD), got the partial date {value!r}")
+        return
+    target[key], origins[case_field] = value[:10], path
+
+
+def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
+          origins: dict[str, str]) -> tuple[dict, Located | None]:
+    items = c.get("item") or []
+    if len(items) != 1:
+        problems.add(child(CLAIM, "item"), "required" if not items else "not-supported",
+                     f"expected exactly one item (one course of alemtuzumab, HCPCS {LEMTRADA_HCPCS}), got {len(items)}")
+        return {}, None
+    item, i_path = items[0], child(CLAIM, "item", 0)
+    found: dict = {}
+    codings = (item.get("productOrService") or {}).get("coding") or []
+    if not any(cd.get("system") == HCPCS and cd.get("code") == LEMTRADA_HCPCS for cd in codings):
+        problems.add(child(i_path, "productOrService"), "not-supported",
+                     f"expected the HCPCS code {LEMTRADA_HCPCS} (Injection, alemtuzumab, 1 mg) among the codings")
+    if item.get("servicedDate"):
+        _date(item["servicedDate"], child(i_path, "servicedDate"), "request.start_date", found, "start_date", problems, origins)
+    elif (item.get("servicedPeriod") or {}).get("start"):
+        _date(item["servicedPeriod"]["start"], child(i_path, "servicedPeriod", "start"), "request.start_date",
+              found, "start_date", problems, origins)
+
+    services = [(k, e) for k, e in enumerate(item.get("extension") or []) if e.get("url") == REQUESTED_SERVICE]
+    if not services:
+        problems.add(child(i_path, "extension"), "required",
+                     "expected the extension-requestedService naming the MedicationRequest")
+        return found, None
+    k, ext = services[0]
+    mr = index.follow(ext.get("valueReference"), child(i_path, "extension", k, "valueReference"), claim,
+                      {"MedicationRequest"}, problems, "requestedService")
+    if mr:
+        found.update(dose_and_days(mr.resource, mr.path, problems, origins))
+    return found, mr
+
+
+def _prescriber_role(mr: Located, index: BundleIndex, problems: Problems) -> Located | None:
+    """The MedicationRequest's requester when it is a PractitionerRole; else none.
+
+    A reference that states another type (``Practitioner/f007``) is not followed;
+    one that states none is resolved to see what it is.
+    """
+    ref = mr.resource.get("requester")
+    if not ref:
+        return None
+    stated = named_type(ref)
+    if stated and stated != "PractitionerRole":
+        return None
+    return index.follow(ref, child(mr.path, "requester"), mr, {"PractitionerRole"} if stated else REQUESTER_TYPES,
+                        problems, "MedicationRequest.requester")
+
+
+def _role_specialty(role: Located | None, origins: dict[str, str]) -> str | None:
+    if role is None or role.type != "PractitionerRole":
+        return None
+    nucc = [(i, j, cd) for i, s in enumerate(role.resource.get("specialty") or [])
+            for j, cd in enumerate(s.get("coding") or []) if cd.get("system") == NUCC]
+    if not nucc:
+        return None
+    for i, j, cd in nucc:
+        if cd.get("code") == NEUROLOGY_NUCC:
+            origins["prescriber.specialty"] = child(role.path, "specialty", i, "coding", j)
+            return "neurology"
+    origins["prescriber.specialty"] = child(role.path, "specialty")
+    return "other"
+
+
+def _diagnosis_codes(c: dict, origins: dict[str, str]) -> list[str]:
+    codes: list[str] = []
+    for i, diagnosis in enumerate(c.get("diagnosis") or []):
+        for j, coding in enumerate((diagnosis.get("diagnosisCodeableConcept") or {}).get("coding") or []):
+            code = coding.get("code")
+            if coding.get("system") == ICD10CM and code:
+                if len(code) > 3 and "." not in code:
+                    code = f"{code[:3]}.{code[3:]}"  # the X12 claim form G35A is G35.A
+                origins[f"request.diagnosis_codes[{len(codes)}]"] = child(
+                    CLAIM, "diagnosis", i, "diagnosisCodeableConcept", "coding", j, "code")
+                codes.append(code)
+    if codes:
+        origins["request.diagnosis_codes"] = child(CLAIM, "diagnosis")
+    return codes
+
+
+def _member(patient: Located, problems: Problems, origins: dict[str, str]) -> dict:
+    member: dict = {}
+    p = patient.resource
+    _date(p.get("birthDate"), child(patient.path, "birthDate"), "member.birth_date", member, "birth_date", problems, origins)
+    for k, address in enumerate(p.get("address") or []):
+        if address.get("state") and address.get("use") != "old":
+            member["state"] = address["state"]
+            origins["member.state"] = child(patient.path, "address", k, "state")
+            break
+    return member
+
+
+def _questionnaire_response(c: dict, claim: Located, index: BundleIndex, problems: Problems) -> Located | None:
+    """The one QuestionnaireResponse of the Lemtrada Questionnaire among Claim.supportingInfo.
+
+    A supportingInfo reference that resolves to nothing in the Bundle is not an
+    error: attachments may travel separately, and a missing answer only leaves
+    a field undocumented.
+    """
+    chosen: Located | None = None
+    for i, info in enumerate(c.get("supportingInfo") or []):
+        ref = (info.get("valueReference") or {}).get("reference")
+        found = index.find(ref, claim) if ref else None
+        if not found or found.type != "QuestionnaireResponse" or found.resource.get("status") == "entered-in-error":
+            continue
+        canonical = (found.resource.get("questionnaire") or "").split("|", 1)[0]
+        if canonical != QUESTIONNAIRE_URL or (chosen and chosen.path == found.path):
+            continue
+        if chosen is not None:
+            problems.add(child(CLAIM, "supportingInfo", i), "invalid",
+                         f"a second QuestionnaireResponse of {QUESTIONNAIRE_URL}; expected one")
+            continue
+        chosen = found
+    return chosen
+
+
+# --- step 3: the case format, its problems at their FHIRPaths ---------------------
+
+def read_request(data: Any, source: str = "request", validate: Callable[[Any, str], Any] | None = None) -> tuple[PasRequest, Any]:
+    """``read_bundle`` and then the case format: the request and its validated case, or BundleError.
+
+    ``validate`` is the case model's (default: case format v1's), so that a case
+    read from a Bundle passes exactly the checks of a case read from a file.
+    """
+    from ...engine.errors import InputError
+
+    if validate is None:
+        from ..model import validate_case as validate
+    request = read_bundle(data)
+    try:
+        return request, validate(request.case, source)
+    except InputError as exc:
+        raise bundle_problems(request, exc.problems) from None
+
+
+def bundle_problems(request: PasRequest, case_problems: list[Any]) -> BundleError:
+    """Case-format problems (each with a case ``field`` path) as problems at the elements they came from."""
+    return BundleError(
+        [FhirProblem(request.origin(p.field), "invalid", f"{p.field}: {p.message}" if p.field else p.message)
+         for p in case_problems],
+        _echo_id(request.case.get("id")),
+    )

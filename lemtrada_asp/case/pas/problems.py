@@ -1,0 +1,51 @@
+"""Problems with a request Bundle, each at a FHIRPath from the Bundle.
+
+The service answers them as OperationOutcome issues and ``decide`` as input
+errors, so one problem carries what both need: where (a FHIRPath with 0-based
+indexes on every list, or None when the body is not a Bundle at all), the FHIR
+issue code, and a message saying what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_PROBLEMS = 20  # issues per OperationOutcome (fhir-pas.md, "Errors")
+
+
+@dataclass(frozen=True)
+class FhirProblem:
+    expression: str | None
+    code: str  # structure | required | invalid | not-supported
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.expression}: {self.message}" if self.expression else self.message
+
+
+class BundleError(ValueError):
+    """A request Bundle that cannot be read into a case; ``problems`` says why."""
+
+    def __init__(self, problems: list[FhirProblem], case_id: str | None = None):
+        self.problems = problems[:MAX_PROBLEMS]
+        self.case_id = case_id
+        super().__init__("; ".join(map(str, self.problems)))
+
+
+class Problems(list):
+    """Problems collected while reading, so one answer reports all of them (up to the cap)."""
+
+    def add(self, expression: str | None, code: str, message: str) -> None:
+        if len(self) < MAX_PROBLEMS:
+            self.append(FhirProblem(expression, code, message))
+
+    def raise_if_any(self, case_id: str | None = None) -> None:
+        if self:
+            raise BundleError(list(self), case_id)
+
+
+def child(path: str, *parts: str | int) -> str:
+    """``Bundle.entry[0].resource`` + ``"item", 0`` -> ``...resource.item[0]``."""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

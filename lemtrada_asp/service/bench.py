@@ -1,0 +1,120 @@
+"""Load benchmark of the service: ``python -m lemtrada_asp.service.bench``.
+
+Starts ``lemtrada-asp serve`` on loopback (a free port on 127.0.0.1, never
+another address), drives C concurrent clients for N requests per endpoint, and
+prints requests/s and p50/p99 latency for ``$submit`` (a PAS Bundle) and
+``/v1/decide`` (the equivalent case), for each ``--workers`` count given. The
+clients run on the same machine, so on a small one they compete with the
+server for its cores; the figures are the service's under that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "pas"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args: str, port: int | None = None, timeout: float = 60) -> tuple[subprocess.Popen, str]:
+    """``lemtrada-asp serve`` in a new process group on 127.0.0.1; returns once /healthz answers."""
+    import httpx
+
+    port = port or free_port()
+    command = [sys.executable, "-m", "lemtrada_asp", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve exited with {proc.returncode}: {proc.stderr.read().decode()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError("serve did not answer /healthz in time")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    """Signal the server's process group (its workers too) and wait for it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+async def drive(url: str, path: str, body: bytes, media: str, requests: int, concurrency: int) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(range(requests))
+
+    async def client(session: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for _ in queue:
+            t = time.perf_counter()
+            response = await session.post(url + path, content=body, headers={"content-type": media})
+            latencies.append(time.perf_counter() - t)
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"requests": requests, "errors": errors, "rps": requests / elapsed,
+            "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint and worker count")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-log", action="store_true", help="serve without --decision-log")
+    args = parser.parse_args(argv)
+    bundle = (FIXTURES / "approve-initial.bundle.json").read_bytes()
+    case = (FIXTURES / "approve-initial.case.json").read_bytes()
+    print(f"{args.requests} requests per row, {args.concurrency} concurrent clients, "
+          f"decision log {'off' if args.no_log else 'on (fsync per decision)'}, {os.cpu_count()} cores")
+    print(f"{'workers':>7}  {'endpoint':<20} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = [] if args.no_log else ["--decision-log", str(Path(tmp) / "decisions.jsonl")]
+            proc, url = start("--workers", str(workers), *log)
+            try:
+                for path, body, media in (("/fhir/Claim/$submit", bundle, "application/fhir+json"),
+                                          ("/v1/decide", case, "application/json")):
+                    asyncio.run(drive(url, path, body, media, min(50, args.requests), args.concurrency))  # warm up
+                    r = asyncio.run(drive(url, path, body, media, args.requests, args.concurrency))
+                    print(f"{workers:>7}  {path:<20} {r['rps']:>7.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}")
+            finally:
+                stop(proc)
+
+
+if __name__ == "__main__":
+    main()

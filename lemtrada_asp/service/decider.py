@@ -1,0 +1,52 @@
+"""The loaded policy behind the service: case dict in, decision object out.
+
+The only module of the service that calls the engine (through the public
+Policy API); everything else works on the case and decision formats. One
+Decider per worker process, made once at start, so no request loads the KB.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from ..engine.errors import InputError
+from ..engine.policy import Policy
+from .app import CaseInvalid
+
+
+def tool_version() -> str:
+    try:
+        return version("lemtrada-asp")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from .. import __version__
+
+        return __version__
+
+
+class Decider:
+    def __init__(self, kb_dir: str | Path | None = None):
+        self.policy = Policy.load(kb_dir)
+        self.kb_version = self.policy.version
+        self.kb_root = self.policy.kb.root
+        self.tool_version = tool_version()
+
+    def validate(self, case: Any, source: str = "request") -> Any:
+        """The validated case; CaseInvalid (field, message) problems otherwise."""
+        try:
+            return self.policy.validate(case, source)
+        except InputError as exc:
+            raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
+
+    def decide(self, case: Any, source: str = "request", corrections: bool = False) -> dict:
+        """The decision object of one case (a dict or a validated case), without ``source``.
+
+        With corrections it is what ``decide --format json`` prints by default (its
+        corrections computed by clingo); without, the decision format's fields only.
+        """
+        if isinstance(case, dict):
+            case = self.validate(case, source)
+        decision = self.policy.decide(case, source=source, corrections=corrections).to_json()
+        decision.pop("source", None)
+        return decision

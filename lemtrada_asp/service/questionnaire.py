@@ -1,0 +1,156 @@
+"""The DTR Questionnaire ``lemtrada-pa``, generated from the case model and the KB.
+
+Its items are exactly the case fields a QuestionnaireResponse carries
+(schema.py, from the pydantic models), with the model's enum values (and the
+KB's condition vocabulary) as answer codes, and each item names in an extension
+the criteria its answer settles (settles.py, from the KB's rules). A field or
+code added to the model or KB appears here without an edit; only the wording
+of a question is written by hand, and a field without wording still gets a
+plain question made from its name.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..case import model as case_model
+from ..case.pas import ids
+from ..case.pas.schema import Item, answer_items
+
+QUESTIONS = {
+    "chart_date": "Date of the most recent chart documentation submitted",
+    "prescriber.specialty": "Specialty of the prescriber",
+    "prescriber.consultation_with_specialist": "Was Lemtrada prescribed in consultation with a neurologist or MS specialist?",
+    "diagnosis.condition": "Condition Lemtrada is requested for",
+    "diagnosis.ms_course": "Course of multiple sclerosis",
+    "diagnosis.active": "Is disease activity documented?",
+    "dmt_history": "Prior disease-modifying therapy (one entry per drug tried)",
+    "dmt_history.drug": "Drug",
+    "dmt_history.outcome": "Outcome of the trial",
+    "concurrent_dmts": "Disease-modifying therapies used or planned alongside Lemtrada (none: leave unanswered)",
+    "hiv_positive": "Is there documented HIV infection?",
+    "active_infections": "Documented active infections (none: leave unanswered)",
+    "lemtrada_courses": "Prior Lemtrada courses (one entry per course)",
+    "lemtrada_courses.start_date": "First infusion day of the course",
+    "lemtrada_courses.days": "Number of consecutive infusion days",
+    "response.objective": "Objective measures that improved after the last course",
+    "response.symptoms": "MS symptoms that stabilised or improved after the last course",
+}
+
+
+def question(link_id: str) -> str:
+    """The item's question in words; a field nobody wrote one for gets one from its path."""
+    if link_id in QUESTIONS:
+        return QUESTIONS[link_id]
+    return link_id.replace(".", ": ").replace("_", " ").capitalize() + "?"
+
+
+def display(item: Item, code: str) -> str:
+    if item.drug:
+        aliases = [a.capitalize() for a in case_model.DMT_ALIASES.get(code, ())]
+        name = code.replace("_", " ").capitalize()
+        return f"{name} ({', '.join(aliases)})" if aliases else name
+    return code.replace("_", " ").capitalize()
+
+
+def default_root() -> Path:
+    """The root file of the shipped KB, as its manifest names it."""
+    from ..engine.knowledge import KnowledgeBase
+
+    return KnowledgeBase().root
+
+
+def field_predicates() -> dict[str, frozenset[str]]:
+    """linkId -> the input predicates its answer becomes, from the case schema's one declaration.
+
+    An item's field, its list entries' fields (``dmt_history[].drug``) and the
+    object an answer brings into being (``response`` for ``response.objective``)
+    all count: answering the item can change each of those facts.
+    """
+    from ..case.schema import FIELDS
+
+    found = {}
+    for item in answer_items():
+        parts = item.link_id.split(".")
+        owners = {".".join(parts[:n]) for n in range(1, len(parts))}
+        found[item.link_id] = frozenset(
+            fact for path, spec in FIELDS.items()
+            if path == item.link_id or path.startswith(item.link_id + "[") or path in owners
+            for fact in spec.facts)
+    return found
+
+
+def settled_criteria(root: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """linkId -> the criteria (leaves and exclusions) its answer settles, in catalogue order.
+
+    The one place the derivation lives: field -> input predicates (facts.py) ->
+    the leaf rules of the KB that read them.
+    """
+    from .settles import catalogue_order, leaf_inputs
+
+    root = root or default_root()
+    fields = field_predicates()
+    inputs = frozenset().union(*fields.values())
+    leaves = leaf_inputs(root, inputs)
+    order = {c: i for i, c in enumerate(catalogue_order(root))}
+    return {
+        link_id: tuple(sorted((c for c, used in leaves.items() if used & preds), key=lambda c: order.get(c, len(order))))
+        for link_id, preds in fields.items()
+    }
+
+
+def _options(item: Item, root: Path) -> list[dict]:
+    from .settles import vocabulary
+
+    codes = item.codes or (vocabulary(root) if item.type == "open-choice" else ())
+    return [{"valueCoding": {"system": ids.CASE_CODES, "code": c, "display": display(item, c)}} for c in codes]
+
+
+def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False) -> dict:
+    out: dict[str, Any] = {}
+    criteria = settles.get(item.link_id, ())
+    if criteria:
+        out["extension"] = [{"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]}]
+    out.update({"linkId": item.link_id, "text": question(item.link_id), "type": item.type})
+    if in_group:
+        out["required"] = True
+    out["repeats"] = item.repeats
+    if item.type in ("choice", "open-choice"):
+        out["answerOption"] = _options(item, root)
+    if item.children:
+        out["item"] = [_item(c, settles, root, in_group=True) for c in item.children]
+    return out
+
+
+def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -> dict:
+    """The Questionnaire resource (fhir-pas.md, "The Questionnaire"); ``only`` keeps those linkIds."""
+    from .fhir_out import checked
+
+    root = root or default_root()
+    settles = settled_criteria(root)
+    keep = set(only) if only is not None else None
+    items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
+    resource = {
+        "resourceType": "Questionnaire",
+        "id": ids.QUESTIONNAIRE_ID,
+        "url": ids.QUESTIONNAIRE_URL,
+        "version": ids.QUESTIONNAIRE_VERSION,
+        "name": "LemtradaPriorAuthorization",
+        "title": "Lemtrada (alemtuzumab) prior authorization: clinical documentation",
+        "status": "active",
+        "subjectType": ["Patient"],
+    }
+    if items:  # FHIR JSON has no empty arrays: a case with nothing undocumented gets no items
+        resource["item"] = items
+    return checked(resource)
+
+
+def missing_link_ids(decision: dict, root: Path | None = None) -> list[str]:
+    """The items whose answers would settle a decision's undocumented criteria (``--missing``)."""
+    wanted = set()
+    for m in decision.get("missing", []):
+        wanted.add(m["id"])
+        wanted |= {r["id"] for r in m.get("reasons", []) if r.get("status") == "undocumented"}
+    return [link_id for link_id, criteria in settled_criteria(root).items() if wanted & set(criteria)]
