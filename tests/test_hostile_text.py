@@ -22,6 +22,7 @@ from lemtrada_asp.engine.batch import Options, decide_records
 from lemtrada_asp.case.facts import normal_condition
 from lemtrada_asp.engine.loading import Record
 from lemtrada_asp.case.model import ID_PATTERN
+from test_vocabulary import VOCABULARY
 
 HOSTILE = [
     '"). decision(0, approve, none). #show.',
@@ -35,8 +36,10 @@ HOSTILE = [
     "x" * 200,
 ]
 
+# A condition text the vocabulary does not know pends (I3 undocumented): hostile text in
+# that field must do the same, never be recognised as a condition.
 HARMLESS = {
-    "diagnosis.condition": "crohns_disease",
+    "diagnosis.condition": "unlisted_condition",
     "active_infections": ["pneumonia"],
     "request.diagnosis_codes": ["G37.9"],
 }
@@ -53,15 +56,15 @@ def test_a_hostile_string_decides_like_a_harmless_one(decide, statuses, field, t
     harmless = vary(INITIAL, {field: HARMLESS[field]})
     hostile = hostile_variant(field, text)
     expected, got = decide(harmless), decide(hostile)
-    assert got["decision"] == expected["decision"] == "deny"
+    assert got["decision"] == expected["decision"] == ("pend" if field == "diagnosis.condition" else "deny")
     assert [f["id"] for f in got["failed"]] == [f["id"] for f in expected["failed"]]
     assert statuses(hostile) == statuses(harmless)
 
 
 def test_hostile_text_comes_back_quoted_in_the_explanation(decide):
     got = decide(vary(INITIAL, {"diagnosis.condition": 'bad"). x'}))
-    because = [b for f in got["failed"] for r in f["reasons"] for b in r["because"]]
-    assert 'diagnosis.condition: "bad\\"). x"' in because
+    because = [b for f in got["missing"] for r in f["reasons"] for b in r["because"]]
+    assert 'diagnosis.condition: "bad\\"). x" is not recognised (not a term of the condition vocabulary)' in because
 
 
 @pytest.mark.parametrize("field", list(HARMLESS))
@@ -81,7 +84,7 @@ def test_a_nul_character_is_refused_because_clingo_strings_would_end_there(field
 # must be refused with the field named, never decided differently.
 
 FIELDS = {  # field -> (harmless value, how a text goes in)
-    "diagnosis.condition": ("crohns_disease", lambda t: t),
+    "diagnosis.condition": ("unlisted_condition", lambda t: t),
     "active_infections": ("pneumonia", lambda t: [t]),
     "request.diagnosis_codes": ("G37.9", lambda t: [t]),
     "member.state": ("TX", lambda t: t),
@@ -132,7 +135,7 @@ def expect_same_or_refused(engine, field: str, text: str, as_yaml: bool) -> str:
 def decides_otherwise(field: str, text: str) -> bool:
     """Text the policy itself tells apart from the harmless value: the one thing allowed to differ."""
     if field == "diagnosis.condition":
-        return normal_condition(text) in {"multiple_sclerosis", "clinically_isolated_syndrome"}
+        return normal_condition(text) in VOCABULARY
     if field == "request.diagnosis_codes":
         return text.strip().upper() in {"G35", "G35.A", "G35.C1", "G35.D"}
     return False

@@ -224,7 +224,7 @@ def test_letter_prints_to_standard_output_and_reports_an_unwritable_file(tmp_pat
     assert printed.exit_code == 0 and "We approved Lemtrada for you\n============================" in printed.output
     (tmp_path / "blocked").write_text("a file, not a folder")
     refused = CliRunner().invoke(main, ["letter", str(path), "--out", str(tmp_path / "blocked" / "x.md")])
-    assert refused.exit_code == 1 and "cannot write" in refused.output
+    assert refused.exit_code == 4 and "cannot write" in refused.output  # an I/O error (issue 10)
 
 
 def test_every_criterion_exclusion_and_advisory_has_member_wording():

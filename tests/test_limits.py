@@ -216,7 +216,8 @@ def maximal_case(ident: str = "T-MAX") -> dict:
             "dmt_history": [{"drug": drugs[i % 4], "outcome": "failed"} for i in range(MAX_LIST_ITEMS)],
             "concurrent_dmts": [drugs[i % 4] for i in range(MAX_LIST_ITEMS)],
             "active_infections": [f"infection {i:03d} " + "x" * 186 for i in range(MAX_LIST_ITEMS)],
-            "lemtrada_courses": [{"start_date": f"{2000 + i % 25}-01-01", "days": 5} for i in range(MAX_LIST_ITEMS)],
+            # distinct courses: two identical ones are an input error (case format)
+            "lemtrada_courses": [{"start_date": f"{2000 + i % 25}-01-{1 + i // 25:02d}", "days": 5} for i in range(MAX_LIST_ITEMS)],
             "response": {"objective": ["mri_activity_reduced"] * MAX_LIST_ITEMS, "symptoms": ["fatigue"] * MAX_LIST_ITEMS},
         },
     )
@@ -282,7 +283,7 @@ def test_a_case_file_that_is_an_endless_device_is_refused_not_read_forever(tmp_p
     link.symlink_to("/dev/zero")
     [result] = counted(lambda: list(decide_paths([str(link)], KB_DIR)))
     assert check_result(result, catalogue_ids) == "refused"
-    assert result.error_text == f"{link}: not a regular file"
+    assert result.error_text == f"{link}: not a regular file (a device)"
 
 
 # --- the figures ---------------------------------------------------------------------

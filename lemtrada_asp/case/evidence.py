@@ -2,7 +2,8 @@
 
 The KB names evidence as the input atom it used (``dmt_trial(K, 0, natalizumab,
 effective)``) or as ``absent(Field)``, ``no_entry(Field, Drug)``,
-``no_record(Field)`` and ``none_listed(Field)``. Each becomes a line that starts
+``no_record(Field)``, ``none_listed(Field)`` and ``unrecognised(Field, Term)`` (text
+the KB's vocabulary does not know, quoted as the case wrote it). Each becomes a line that starts
 with the case-file field it points at, so a reviewer can find it in the file.
 Free text from the case is quoted (JSON style), so it cannot pass for our words.
 Beside the line, each Evidence carries the plain values a letter words for a member
@@ -76,6 +77,18 @@ def _condition(case: Case, args) -> str:
     return f"diagnosis.condition: {_quoted(text)}"
 
 
+def _unrecognised(case: Case, args) -> str:
+    field = _value(args[0])
+    return f"{field}: {_quoted(_original(case, field, args))} is not recognised (not a term of the condition vocabulary)"
+
+
+def _original(case: Case, field: str, args) -> str:
+    """The text as the case wrote it (the KB saw it normalised)."""
+    if field == "diagnosis.condition" and case.diagnosis and case.diagnosis.condition is not None:
+        return case.diagnosis.condition
+    return _value(args[1]) if len(args) > 1 else ""
+
+
 def _infection(case: Case, args) -> str:
     index = args[1].number
     return f"active_infections[{index}]: {_quoted((case.active_infections or [])[index])}"
@@ -107,6 +120,7 @@ _RENDERERS = {
     "absent": lambda c, a: f"{_value(a[0])}: not documented",
     "no_entry": lambda c, a: f"{_value(a[0])}: no {_value(a[1])} entry",
     "no_record": lambda c, a: f"{_value(a[0])}: no record",
+    "unrecognised": _unrecognised,
     "none_listed": lambda c, a: f"response.{_value(a[0])}: none listed",
 }
 
@@ -145,5 +159,6 @@ _VALUES = {
     "absent": lambda c, a: {"field": _value(a[0])},
     "no_entry": lambda c, a: {"field": _value(a[0]), "drug": _value(a[1])},
     "no_record": lambda c, a: {"field": _value(a[0])},
+    "unrecognised": lambda c, a: {"field": _value(a[0]), "text": _original(c, _value(a[0]), a), "term": _value(a[1])},
     "none_listed": lambda c, a: {"field": _value(a[0])},
 }

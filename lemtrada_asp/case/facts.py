@@ -7,6 +7,8 @@ argument is the case key, an integer picked by the caller.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 
@@ -111,10 +113,43 @@ def quantity(value: int | float) -> Symbol:
 
 
 def normal_code(code: str) -> str:
-    """ICD-10 codes compare without case or surrounding space ("g35.a " is G35.A)."""
-    return code.strip().upper()
+    """ICD-10 codes compare without case or surrounding space ("g35.a " is G35.A).
+
+    The undotted form of X12 claims is the same code: a code longer than three
+    characters without a '.' gets one after its third (G35A is G35.A).
+    """
+    code = code.strip().upper()
+    if len(code) > 3 and "." not in code:
+        code = f"{code[:3]}.{code[3:]}"
+    return code
+
+
+# Apostrophes the spec's normalisation removes: ASCII ' and its typographic forms.
+APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc\u02b9\u2032")
+_SEPARATORS = re.compile(r"[\s\-\u2010_]+")
 
 
 def normal_condition(text: str) -> str:
-    """Condition text compares without case, with spaces and hyphens as underscores."""
-    return "_".join(text.strip().lower().replace("-", " ").split())
+    """Condition text as the vocabulary's terms are written (criteria.md, "Condition vocabulary").
+
+    Unicode NFKC; format characters (category Cf, e.g. a zero-width space) removed;
+    case-folded; apostrophes removed; each run of spaces, hyphens or underscores one
+    underscore; leading and trailing whitespace and punctuation removed. So "Crohn's
+    Disease" is crohns_disease and " MS. " is ms; a Cyrillic look-alike letter stays
+    what it is, and the text is then not a term of the vocabulary.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.casefold().translate(APOSTROPHES)
+    text = _SEPARATORS.sub("_", text)
+    start, end = 0, len(text)
+    while start < end and _outer(text[start]):
+        start += 1
+    while end > start and _outer(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _outer(char: str) -> bool:
+    """Whitespace or punctuation (Unicode category P*; the underscore is one), stripped at the ends."""
+    return char.isspace() or unicodedata.category(char).startswith("P")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -135,7 +136,42 @@ def _plain_text(value: str) -> str:
     return value
 
 
+# Entries that say "nothing" in a list of documented items (case format: active_infections).
+PLACEHOLDERS = frozenset({"none", "n/a", "na", "no", "nil", "-"})
+
+
+def _without_format(value: str) -> str:
+    """The text without Unicode format characters (category Cf, e.g. a zero-width space)."""
+    return "".join(c for c in value if unicodedata.category(c) != "Cf")
+
+
+def _documented_item(value: str) -> str:
+    # "none" in a list of documented infections would be read as an infection named
+    # "none": the case format makes it an input error, so the list is left empty instead.
+    seen = _without_format(unicodedata.normalize("NFKC", value)).strip()
+    if not seen:
+        raise ValueError("expected text, got only format characters (such as a zero-width space)")
+    if seen.casefold() in PLACEHOLDERS:
+        raise ValueError(
+            f"{show(value)} is a placeholder, not a documented item; leave the list empty ([]) when there is none"
+        )
+    return value
+
+
+def _enum_key(value: Any) -> Any:
+    # Every enumerated value is case-insensitive, as drug names are ("Neurology", "FAILED").
+    if isinstance(value, str):
+        return value.strip().lower().replace(" ", "_").replace("-", "_")
+    return value
+
+
+def Enum(*values: str) -> Any:  # noqa: N802 - a type
+    """One of values, written in any case, with spaces or hyphens for underscores."""
+    return Annotated[Literal[values], BeforeValidator(_enum_key)]
+
+
 Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_plain_text)]
+DocumentedItem = Annotated[Text, AfterValidator(_documented_item)]
 Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_text)]
 State = Annotated[str, BeforeValidator(_state)]
 PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
@@ -181,19 +217,19 @@ class Coverage(_Strict):
 
 
 class Prescriber(_Strict):
-    specialty: Literal["neurology", "ms_specialist", "other"] | None = None
+    specialty: Enum("neurology", "ms_specialist", "other") | None = None
     consultation_with_specialist: StrictBool | None = None
 
 
 class Diagnosis(_Strict):
     condition: Text | None = None
-    ms_course: Literal["relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified"] | None = None
+    ms_course: Enum("relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified") | None = None
     active: StrictBool | None = None
 
 
 class DmtTrial(_Strict):
     drug: Drug
-    outcome: Literal["failed", "intolerant", "contraindicated", "effective"]
+    outcome: Enum("failed", "intolerant", "contraindicated", "effective")
 
 
 class LemtradaCourse(_Strict):
@@ -203,10 +239,10 @@ class LemtradaCourse(_Strict):
 
 class Response(_Strict):
     objective: _bounded(
-        Literal["mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved"]
+        Enum("mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved")
     ) | None = None
     symptoms: _bounded(
-        Literal["motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling"]
+        Enum("motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling")
     ) | None = None
 
 
@@ -224,7 +260,7 @@ class Case(_Strict):
     dmt_history: _bounded(DmtTrial) | None = None
     concurrent_dmts: _bounded(Drug) | None = None
     hiv_positive: StrictBool | None = None
-    active_infections: _bounded(Text) | None = None
+    active_infections: _bounded(DocumentedItem) | None = None
     lemtrada_courses: _bounded(LemtradaCourse) | None = None
     response: Response | None = None
 
@@ -273,7 +309,14 @@ def _cross_field_problems(case: Case) -> list[Problem]:
         problems.append(Problem("chart_date", f"{case.chart_date} is after request.date {received}"))
     if case.member and case.member.birth_date and case.member.birth_date > received:
         problems.append(Problem("member.birth_date", f"{case.member.birth_date} is after request.date {received}"))
+    first_listed: dict[tuple[date, int], int] = {}
     for i, course in enumerate(case.lemtrada_courses or []):
+        same = first_listed.setdefault((course.start_date, course.days), i)
+        if same != i:
+            problems.append(Problem(
+                f"lemtrada_courses[{i}]",
+                f"the same course as lemtrada_courses[{same}] (start_date {course.start_date}, days {course.days}); list each course once",
+            ))
         if course.start_date > received:
             problems.append(Problem(f"lemtrada_courses[{i}].start_date", f"{course.start_date} is after request.date {received}"))
         try:

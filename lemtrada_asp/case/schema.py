@@ -83,4 +83,4 @@ for _field in _FIELDS:
         PREDICATES[_name] = PREDICATES.get(_name, frozenset()) | {_field.path}
 
 # The evidence terms the KB uses besides the input predicates themselves.
-EVIDENCE_TERMS = ("absent", "no_entry", "no_record", "none_listed")
+EVIDENCE_TERMS = ("absent", "no_entry", "no_record", "none_listed", "unrecognised")

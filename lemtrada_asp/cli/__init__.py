@@ -1,10 +1,9 @@
 """The ``lemtrada-asp`` command line: one module per command, flags only.
 
 Each command parses its options, calls the library (Policy, the renderers, the
-workbench) and prints; none holds logic of its own. Exit status: 0 every case
-decided (whatever the decisions); 2 some input was invalid (every other case is
-still decided and printed); 3 the knowledge base does not load or is unsound.
-Errors are messages, never tracebacks.
+workbench) and prints; none holds logic of its own. Exit statuses: see
+options.py (0 decided, 1 failed/changed, 2 invalid input, 3 KB or time/memory,
+4 I/O, 130/143 signals, 141 output closed). Errors are messages, never tracebacks.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, run_guarded
+from ..engine import guard
+from .options import KB_OPTION, run_guarded, resource_options
 
 
 @click.command("check-kb")
@@ -25,6 +26,7 @@ from .options import KB_OPTION, run_guarded
          "the form of MS, data facts naming unknown criteria, states or codes). With FILE, also prove or refute the analyst's "
          "properties in FILE (ASP constraints; see README).",
 )
+@resource_options
 def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
@@ -40,7 +42,8 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     applies, a criterion that can never be met, an exclusion that can never or
     always applies, a data fact that can never take effect, an analyst's
     property refuted); 2 the property file is invalid; 3 the knowledge base
-    does not load.
+    does not load, or time or memory ran out (during the exhaustive analysis,
+    say).
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
@@ -48,8 +51,9 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     outcome = {"problems": 0}
 
     def body() -> None:
-        analysis = KbAnalysis(kb_dir)
-        findings = check(kb_dir, analysis)
+        with guard.running("the exhaustive analysis (check-kb, every possible case)"):
+            analysis = KbAnalysis(kb_dir)
+            findings = check(kb_dir, analysis)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
@@ -63,13 +67,15 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             click.echo("Sound" + (f", with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ": no problems found."))
         outcome["problems"] = len(problems)
         if with_properties is not None:
-            props = analysis.properties()
+            with guard.running("the exhaustive analysis (check-kb --properties)"):
+                props = analysis.properties()
             click.echo("")
             click.echo(_properties_text(analysis, props))
             outcome["problems"] += props.problems
             from ..analysis.workbench_cli import policy_checks
 
-            text, problems = policy_checks(analysis, with_properties or None, kb_dir)
+            with guard.running("the policy checks (check-kb --properties)"):
+                text, problems = policy_checks(analysis, with_properties or None, kb_dir)
             click.echo("")
             click.echo(text)
             outcome["problems"] += problems

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from ..engine import guard
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 
 
 @click.command()
@@ -33,6 +34,7 @@ from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 )
 @click.option("--classify", is_flag=True, help="With --exhaustive: place each case of PATHS in its class (json: {\"case_id\", \"class\"}); a changed case in no class is reported.")
 @JOBS_OPTION
+@resource_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
          exhaustive: bool, witness_dir: Path | None, classify: bool, jobs: int | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
@@ -48,7 +50,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
     confirms under both KBs.
 
     Exit status: 0 nothing changed; 1 something changed; 2 some input was
-    invalid (the others were still compared); 3 a knowledge base does not load.
+    invalid (the others were still compared); 3 a knowledge base does not load,
+    or time or memory ran out; 4 an input could not be read (I/O).
     """
     if classify and not exhaustive:
         raise click.UsageError("--classify goes with --exhaustive")
@@ -64,11 +67,14 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
 
     def body() -> None:
         if exhaustive:
-            state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir, list(paths) if classify else None, jobs)
+            with guard.running("the exhaustive analysis (diff --exhaustive)"):
+                state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir, list(paths) if classify else None, jobs)
         else:
             state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
 
     run_guarded(body)
+    if state.get("unreadable"):
+        sys.exit(IO_ERROR)
     if state["invalid"]:
         sys.exit(InputError.exit_status)
     sys.exit(1 if state["changed"] else 0)
@@ -87,6 +93,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     from .progress import with_progress
 
     summary = Summary()
+    unreadable = 0
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
@@ -96,6 +103,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
         for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
             if not result.ok:
                 summary.invalid += 1
+                unreadable += result.exit_status == IO_ERROR
                 click.echo(f"error: {result.error_text}", err=True)
                 continue
             summary.compared += 1
@@ -114,8 +122,9 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
             for line in spool:
                 click.echo(_change_text(json.loads(line)))
     if summary.invalid:
-        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}; the others were compared.", err=True)
-    return {"changed": summary.changed, "invalid": summary.invalid}
+        others = "; the others were compared." if summary.compared else "; no case was compared."
+        click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}{others}", err=True)
+    return {"changed": summary.changed, "invalid": summary.invalid, "unreadable": unreadable}
 
 
 def _summary_text(summary, base_name: str, kb_name: str) -> str:

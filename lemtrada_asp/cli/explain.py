@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded
+from .options import KB_OPTION, format_option, run_guarded, resource_options
 
 
 @click.command()
 @click.argument("case")
 @format_option(["text", "json", "markdown"], "text: an indented tree for a terminal; json: the same tree as one object; markdown: nested lists.")
 @KB_OPTION
+@resource_options
 def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     """Explain the decision on CASE: every criterion evaluated, with its status.
 
@@ -24,7 +25,8 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     then what is missing, then what passed. A denied or pended case ends with
     the fewest changes that would reach approval.
 
-    Exit status: 0 explained, 2 invalid input, 3 knowledge base error.
+    Exit status: 0 explained; 2 invalid input; 3 knowledge base error, or time
+    or memory ran out; 4 the case could not be read, or output not written.
     """
     from ..engine.policy import Policy
     from ..render.explain import as_markdown, as_text, tree

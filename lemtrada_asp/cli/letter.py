@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded
+from .options import KB_OPTION, IsoDate, fail_io, format_option, resource_options, run_guarded, write_atomically
 
 
 @click.command()
@@ -21,14 +21,14 @@ from .options import KB_OPTION, format_option, run_guarded
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the letter to this file (UTF-8) instead of standard output.",
+    help="Write the letter to this file (UTF-8, atomically: a temporary file beside it, then renamed) instead of standard output.",
 )
 @click.option(
     "--date",
     "letter_date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=IsoDate(),
     default=None,
     help="The date printed on the letter, YYYY-MM-DD. Default: today.",
 )
@@ -40,11 +40,12 @@ from .options import KB_OPTION, format_option, run_guarded
     help="The authorisation number the plan's system gave an approval. Default: a [missing: ...] placeholder.",
 )
 @KB_OPTION
+@resource_options
 def letter(
     case: str,
     output_format: str,
     out: Path | None,
-    letter_date: datetime | None,
+    letter_date: date | None,
     reviewer_name: str | None,
     reviewer_credentials: str | None,
     authorization_number: str | None,
@@ -66,8 +67,10 @@ def letter(
     plan's name, phone and addresses come from the plan settings. Anything no
     one gave (a member ID, an authorisation number) prints as [missing: ...].
 
-    Exit status: 0 drafted, 1 the output file cannot be written or no PDF can
-    be made, 2 invalid input, 3 knowledge base or notice data error.
+    Exit status: 0 drafted; 1 no PDF can be made; 2 invalid input (or a --date
+    that does not exist); 3 knowledge base or notice data error, or time or
+    memory ran out; 4 the case or the output file cannot be read or written
+    (--out is written atomically: a temporary file beside it, then renamed).
     """
     from ..engine.policy import Policy
     from ..render.letters import Signer, render_letter, render_pdf
@@ -77,7 +80,7 @@ def letter(
 
     def body() -> None:
         decision = Policy.load(kb_dir).decide(case, corrections=True, details=True)
-        today = letter_date.date() if letter_date else None
+        today = letter_date
         if output_format == "pdf":
             drafted.append(render_pdf(decision, today, signer))
         else:
@@ -93,13 +96,9 @@ def letter(
             sys.stdout.buffer.write(result)
             sys.stdout.buffer.flush()
         else:
-            click.echo(result, nl=False)
+            run_guarded(lambda: click.echo(result, nl=False))
         return
     try:
-        if isinstance(result, bytes):
-            out.write_bytes(result)
-        else:
-            out.write_text(result, encoding="utf-8")
+        write_atomically(out, result)
     except OSError as exc:
-        click.echo(f"error: cannot write {out}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        fail_io(exc, str(out), "write")

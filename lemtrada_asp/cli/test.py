@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
 
 
 @click.command()
@@ -21,6 +21,7 @@ from .options import JOBS_OPTION, KB_OPTION, format_option, run_guarded
 @click.option("--mutate", is_flag=True, help="Mutation testing: mutate each leaf rule and parameter, run the cases against every mutant, report each mutant no case kills (file:line, what changed), with a case that would kill it or why none can.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
+@resource_options
 def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, output_format: str, jobs: int | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
@@ -39,7 +40,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     Exit status: 0 every case passed; 1 some case failed (or has no expected
     outcome), the rule coverage is below --threshold, or with --mutate a mutant
     that some possible case would kill survives; 2 some case or expectation
-    file is invalid; 3 the knowledge base does not load.
+    file is invalid; 4 a case file or directory could not be read (I/O); 3 the
+    knowledge base does not load.
     """
     if threshold is not None and not coverage:
         raise click.UsageError("--threshold goes with --coverage")
@@ -53,6 +55,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     from .progress import with_progress
 
     totals = {"passed": 0, "failed": 0, "invalid": 0}
+    unreadable: list[bool] = []  # per invalid input: whether it could not be read (I/O, exit 4)
     tracker = None
 
     def emit(record: dict, text: str) -> None:
@@ -67,6 +70,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         for result in with_progress(results):
             if not result.ok:
                 totals["invalid"] += 1
+                unreadable.append(result.exit_status == IO_ERROR)
                 emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
                 continue
             decision = result.decision
@@ -118,6 +122,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
             click.echo("\n" + as_text(report))
         for text in extra.get("text", []):
             click.echo("\n" + text)
+    if any(unreadable):
+        sys.exit(IO_ERROR)
     if totals["invalid"]:
         sys.exit(InputError.exit_status)
     if totals["failed"] or extra.get("fail"):

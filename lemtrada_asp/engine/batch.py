@@ -11,20 +11,23 @@ strings, no clingo symbols) because they cross process boundaries.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
+from . import guard
 from .engine import CHUNK, Engine
-from .errors import InputError, Problem
+from .errors import InputError, KnowledgeBaseError, Problem, ReadError
 from .knowledge import KnowledgeBase
 from .loading import Record, iter_records, parse_record
 from .record import Decision
 
-__all__ = ["Options", "Result", "decide_chunk", "decide_paths", "decide_records", "default_jobs"]
+__all__ = ["Options", "Result", "capped_jobs", "decide_chunk", "decide_paths", "decide_records", "default_jobs", "stop_workers", "Interrupted", "SignalStop"]
 
 
 @dataclass
@@ -45,7 +48,15 @@ class Result:
         """The input error as the exception it was (rebuilt: results cross processes as data)."""
         assert self.error is not None
         problems = [Problem(p["field"], p["message"]) for p in self.error["problems"]]
-        return InputError(self.source, problems, self.error.get("case_id"))
+        kind = ReadError if self.error.get("error") == ReadError.kind else InputError
+        return kind(self.source, problems, self.error.get("case_id"))
+
+    @property
+    def exit_status(self) -> int:
+        """0 decided; 2 invalid input; 4 the input could not be read (I/O)."""
+        if self.error is None:
+            return 0
+        return ReadError.exit_status if self.error.get("error") == ReadError.kind else InputError.exit_status
 
     @cached_property
     def decision(self) -> dict | None:
@@ -77,6 +88,16 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def capped_jobs(jobs: int | None) -> int:
+    """Worker processes to start: at most the cores available (--jobs 1000 starts no more)."""
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    return min(jobs or default_jobs(), default_jobs())
+
+
+PARTIAL_WAIT = 0.2  # seconds without a new line after which a slow input's partial chunk is decided
+
+
 def decide_paths(
     paths: Iterable[str],
     engine: Engine | str | Path | None = None,
@@ -93,9 +114,13 @@ def decide_paths(
     """
     if not isinstance(engine, Engine):
         engine = Engine(KnowledgeBase(engine))  # a broken KB raises here, before any input is read
-    chunks = _chunked(iter(records) if records is not None else iter_records(paths, stdin), chunk)
+    paths = list(paths)
+    stream = iter(records) if records is not None else iter_records(paths, stdin)
+    # Standard input may be a person typing, or a slow producer: decide what has arrived.
+    chunks = _chunked_waiting(stream, chunk, PARTIAL_WAIT) if "-" in paths else _chunked(stream, chunk)
+    jobs = capped_jobs(jobs)
     if jobs > 1:
-        results = _decide_in_workers(chunks, engine, options, jobs)
+        results = _decide_in_workers(chunks, engine, options, jobs, chunk)
     else:
         results = (r for records in chunks for r in decide_chunk(engine, records, options))
     return reject_duplicate_ids(results)
@@ -137,6 +162,15 @@ def reject_duplicate_ids(results: Iterable[Result]) -> Iterator[Result]:
     """
     first_seen: dict[str, str] = {}
     seen: set[str] = set()
+    try:
+        yield from _unique(results, first_seen, seen)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # a batch stopped early stops its workers now, not when garbage is collected
+
+
+def _unique(results: Iterable[Result], first_seen: dict[str, str], seen: set[str]) -> Iterator[Result]:
     for result in results:
         if result.ok:
             case_id = result.record.case_id
@@ -159,6 +193,49 @@ def _chunked(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
+_END = object()
+
+
+def _chunked_waiting(records: Iterator[Record], size: int, wait: float) -> Iterator[list[Record]]:
+    """Chunks of at most `size`; a partial one as soon as no record arrives for `wait` seconds.
+
+    The records are read in a thread, so a pause of the input (an interactive
+    terminal, `(cat 5.jsonl; sleep 12) | decide -`) does not hold back what arrived.
+    """
+    import queue
+    import threading
+
+    arrived: queue.Queue = queue.Queue(maxsize=2 * size)
+
+    def read() -> None:
+        try:
+            for record in records:
+                arrived.put(record)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            arrived.put(exc)
+        arrived.put(_END)
+
+    threading.Thread(target=read, name="batch-stdin", daemon=True).start()
+    batch: list[Record] = []
+    while True:
+        try:
+            item = arrived.get(timeout=wait) if batch else arrived.get()
+        except queue.Empty:
+            yield batch
+            batch = []
+            continue
+        if item is _END:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 # --- worker processes --------------------------------------------------------------
 
 _worker_engine: Engine | None = None
@@ -168,8 +245,32 @@ _worker_options = Options()
 def _start_worker(kb_dir: str, options: Options) -> None:
     # clingo's Control cannot be pickled: each worker loads the KB itself, once.
     global _worker_engine, _worker_options
+    _die_with_parent()
     _worker_engine = Engine(KnowledgeBase(kb_dir))
     _worker_options = options
+
+
+def _die_with_parent() -> None:
+    """A worker ends when the process that started it ends, however that ends.
+
+    Ctrl-C reaches every process of the terminal's group: the parent handles it
+    (it stops the workers and says what was written), so a worker ignores SIGINT.
+    And if the parent is killed, or ends on a timeout with os._exit, Linux's
+    PR_SET_PDEATHSIG sends the worker SIGKILL, so no worker is left grounding.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent ended before the call: end now
+            os._exit(1)
+    except (OSError, AttributeError):  # not Linux: stop_workers() still ends them on a signal
+        pass
 
 
 def _work(records: list[Record]) -> list[Result]:
@@ -177,24 +278,239 @@ def _work(records: list[Record]) -> list[Result]:
     return decide_chunk(_worker_engine, records, _worker_options)
 
 
-def _decide_in_workers(chunks: Iterator[list[Record]], engine: Engine, options: Options, jobs: int) -> Iterator[Result]:
-    first = next(chunks, None)
-    second = next(chunks, None)
-    if second is None:  # one chunk: starting workers would cost more than it saves
-        yield from decide_chunk(engine, first or [], options)
-        return
+_abandoned: list[Any] = []  # pools stopped while working
+MANAGER_WAIT = 2.0  # seconds to wait for a stopped pool's manager thread before a hard exit
+
+
+def pools_abandoned() -> bool:
+    """Whether a pool stopped mid-batch still has a thread the interpreter would wait for at exit.
+
+    stop_workers unblocks the pool's manager thread (it may have been reading half a
+    message from a killed worker); should it still be alive after a short wait, the
+    CLI ends with os._exit after flushing its output (options.finish), rather than
+    wait for it forever.
+    """
+    stuck = False
+    for pool in _abandoned:
+        thread = getattr(pool, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(MANAGER_WAIT)
+            stuck = stuck or thread.is_alive()
+    return stuck
+
+
+def release_abandoned() -> None:
+    """Before a hard exit after stop_workers: free the pools' semaphores, end the resource tracker.
+
+    Finalizers of priority >= 0 unlink the semaphores (so the tracker has nothing
+    to warn about); those that join a queue's feeder thread (priority < 0) are the
+    ones that would hang, and are skipped. The tracker ends once its pipe closes;
+    it is waited for briefly, so it is neither left running nor a zombie.
+    """
+    from multiprocessing import resource_tracker, util
+
+    try:
+        util._run_finalizers(0)
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
+    waiter = threading.Thread(target=resource_tracker._resource_tracker._stop, daemon=True)
+    waiter.start()
+    waiter.join(2.0)
+
+
+def stop_workers(pool) -> None:
+    """End a pool now: kill its workers (whatever they are grounding) and forget queued chunks."""
+    _abandoned.append(pool)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        try:
+            process.kill()
+        except (OSError, ValueError):
+            pass
+    for process in processes:
+        try:
+            process.join(timeout=2)
+        except (OSError, ValueError, AssertionError):
+            pass
+    # With every worker dead, closing this process's end of the result pipe gives the
+    # manager thread end-of-file instead of the rest of a half-sent result.
+    queue = getattr(pool, "_result_queue", None)
+    try:
+        if queue is not None:
+            queue._writer.close()
+    except (OSError, AttributeError):
+        pass
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _decide_in_workers(
+    chunks: Iterator[list[Record]], engine: Engine, options: Options, jobs: int, size: int = CHUNK
+) -> Iterator[Result]:
+    """Chunks in worker processes, results in input order, at most 2 x jobs chunks ahead.
+
+    Workers start only once a second full chunk arrives: for one chunk they would
+    cost more than they save. A partial chunk means the input paused or ended, so
+    everything in flight is then written out. However the consumer stops (a signal,
+    a closed pipe, an error), the finally block kills the workers.
+    """
+    pool = None
+    held: list[Record] | None = None  # a full chunk waiting to see whether a pool is worth it
+    pending: deque = deque()
+    ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
+    finished = False
+    try:
+        for records in chunks:
+            partial = len(records) < size
+            if pool is None:
+                if held is None:
+                    if partial:
+                        yield from decide_chunk(engine, records, options)
+                    else:
+                        held = records
+                    continue
+                if partial:
+                    yield from decide_chunk(engine, held, options)
+                    held = None
+                    yield from decide_chunk(engine, records, options)
+                    continue
+                pool = _pool(engine, options, jobs)
+                pending.append(pool.submit(_work, held))
+                held = None
+            pending.append(pool.submit(_work, records))
+            while pending and (partial or len(pending) >= ahead):
+                yield from _collect(pending.popleft())
+        if held is not None:
+            yield from decide_chunk(engine, held, options)
+        while pending:
+            yield from _collect(pending.popleft())
+        finished = True
+    finally:
+        if pool is not None:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                stop_workers(pool)
+
+
+def _pool(engine: Engine, options: Options, jobs: int):
     # Imported here: a one-case run should not pay ~20 ms for process pools.
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    ahead = 2 * jobs  # chunks in flight: enough to keep workers busy, few enough to bound memory
-    with ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(engine.kb.directory), options)
-    ) as pool:
-        pending: deque = deque(pool.submit(_work, c) for c in (first, second))
-        for records in chunks:
-            pending.append(pool.submit(_work, records))
-            if len(pending) >= ahead:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    )
+
+
+def _collect(future) -> list[Result]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with guard.running("deciding cases in worker processes (grounding and solving the decision program)"):
+            return future.result()
+    except BrokenProcessPool:
+        raise KnowledgeBaseError(
+            "a worker process ended while deciding a chunk of cases (killed, or out of memory)",
+            ["decide with --jobs 1 to see the error in this process"],
+        ) from None
+
+
+# --- signals -----------------------------------------------------------------------
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: the batch stops; exit status 128 + the signal (130, 143)."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+HARD_STOP_WAIT = 2.0  # seconds a signal waits for the main thread (clingo may hold it) before a hard exit
+
+
+class SignalStop:
+    """SIGINT and SIGTERM stop a batch between two output lines, never inside one.
+
+    Inside ``writing()`` a signal is held until the line is out; elsewhere (waiting
+    for a worker, reading input) it raises Interrupted at once, and closing the
+    results generator kills the workers (_decide_in_workers' finally). Python runs
+    signal handlers only between bytecodes, and clingo grounding holds the main
+    thread in C++: so a watcher thread, woken through signal.set_wakeup_fd, ends the
+    process itself (what was written flushed, exit 128 + signal) if the main thread
+    has not stopped within HARD_STOP_WAIT seconds.
+    """
+
+    def __init__(self, written: Callable[[], int] = lambda: 0) -> None:
+        self._writing = False
+        self._held: int | None = None
+        self._previous: dict[int, Any] = {}
+        self._written = written
+        self._wakeup: tuple[int, int] | None = None
+        self._old_wakeup = -1
+        self.done = threading.Event()
+
+    def __enter__(self) -> "SignalStop":
+        import signal
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            read, write = os.pipe()
+            os.set_blocking(write, False)
+            self._wakeup = (read, write)
+            self._old_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+            threading.Thread(target=self._watch, args=(read,), name="batch-signals", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        self.done.set()
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._old_wakeup)
+            os.close(self._wakeup[1])  # the watcher reads end of file and returns
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._writing:
+            self._held = signum
+            return
+        raise Interrupted(signum)
+
+    def _watch(self, read: int) -> None:
+        import signal
+
+        try:
+            while True:
+                data = os.read(read, 1)
+                if not data:
+                    return
+                if data[0] in (signal.SIGINT, signal.SIGTERM) and not self.done.wait(HARD_STOP_WAIT):
+                    name = signal.Signals(data[0]).name
+                    guard.hard_exit(
+                        f"interrupted by {name} while {guard.current()}: {self._written():,} cases written "
+                        "(whole lines); the rest were not decided",
+                        128 + data[0],
+                    )
+        finally:
+            os.close(read)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self._held is not None:
+            signum, self._held = self._held, None
+            raise Interrupted(signum)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import clingo
 from clingo import Function, Number, String
 
+from . import guard
 from .catalogue import Catalogue, criterion_sort_key
 from .errors import KnowledgeBaseError
 from .record import Change
@@ -94,7 +95,7 @@ class Corrector:
         return [self._ordered(sets) for sets in found]
 
     def _ground(self, ctl: clingo.Control, parts) -> None:
-        self.kb.ground(ctl, self._messages, parts)
+        self.kb.ground(ctl, self._messages, parts, "grounding corrections")
 
     def _solve_round(self, ctl: clingo.Control, cases: Sequence[Any], round_number: int):
         last: list[clingo.Symbol] | None = None
@@ -103,7 +104,8 @@ class Corrector:
             nonlocal last
             last = model.symbols(shown=True)
 
-        result = ctl.solve(on_model=keep)
+        with guard.running("solving corrections"):
+            result = ctl.solve(on_model=keep)
         if last is None or not result.exhausted:
             who = ", ".join(self.case_id(c) for c in cases[:5]) + (", ..." if len(cases) > 5 else "")
             raise KnowledgeBaseError(

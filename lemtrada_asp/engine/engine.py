@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from clingo import Symbol, SymbolType
 
+from . import guard
 from .casemodel import CaseModel, load_case_model
 from .catalogue import criterion_sort_key
 from .errors import KnowledgeBaseError
@@ -138,7 +139,7 @@ class Engine:
 
         outcomes = [_Outcome() for _ in cases]
         models = 0
-        with ctl.solve(yield_=True) as handle:
+        with guard.running("solving the decision program"), ctl.solve(yield_=True) as handle:
             for model in handle:
                 models += 1
                 if models > 1:

@@ -2,8 +2,10 @@
 
     LemtradaError                      anything this package raises on purpose
     ├── InputError                     a case (or case file) cannot be decided: exit 2
-    │   └── CaseValidationError        a case parsed but broke the case format
-    └── KnowledgeBaseError             the KB does not load, ground or behave: exit 3
+    │   ├── CaseValidationError        a case parsed but broke the case format
+    │   └── ReadError                  a file or directory could not be read (I/O): exit 4
+    ├── KnowledgeBaseError             the KB does not load, ground or behave: exit 3
+    └── guard.ResourceExhausted        time or memory ran out grounding or solving: exit 3
 
 Input errors carry where they happened (file, line, field path) because a person has
 to go and fix that exact spot; knowledge-base errors carry clingo's own messages,
@@ -47,17 +49,33 @@ class InputError(LemtradaError):
         lines = [f"{self.source}: {p}" for p in self.problems]
         return "\n".join(lines)
 
+    kind = "invalid_input"
+
     def as_json(self) -> dict:
         return {
             "case_id": self.case_id,
             "source": self.source,
-            "error": "invalid_input",
+            "error": self.kind,
             "problems": [{"field": p.field, "message": p.message} for p in self.problems],
         }
 
 
 class CaseValidationError(InputError):
     """The case is well-formed JSON/YAML but breaks the case format."""
+
+
+class ReadError(InputError):
+    """A case file or directory could not be read: permissions, a failing disk (I/O, exit 4).
+
+    In a batch it takes the place of the cases it held, like any input error; only the
+    exit status differs, because the fix is on the machine, not in the case.
+    """
+
+    exit_status = 4
+    kind = "io_error"
+
+
+IO_EXIT_STATUS = ReadError.exit_status  # reading input or writing output failed
 
 
 @dataclass

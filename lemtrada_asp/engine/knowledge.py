@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import clingo
 
+from . import guard
 from .catalogue import Catalogue, read_catalogue
 from .errors import KnowledgeBaseError
 
@@ -140,18 +141,28 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"knowledge base {path} does not load: {exc}", relevant(messages)) from None
         return ctl, messages
 
-    def ground(self, ctl: clingo.Control, messages: list[str], parts: Sequence[tuple[str, Sequence[clingo.Symbol]]]) -> None:
-        try:
-            ctl.ground(list(parts))
-        except RuntimeError as exc:
-            raise KnowledgeBaseError(f"knowledge base {self.root} does not ground: {exc}", relevant(messages)) from None
+    def ground(
+        self, ctl: clingo.Control, messages: list[str], parts: Sequence[tuple[str, Sequence[clingo.Symbol]]],
+        part: str = "grounding the decision program",
+    ) -> None:
+        """Ground parts; `part` names this program part if time or memory runs out (guard.py)."""
+        with guard.running(part):
+            try:
+                ctl.ground(list(parts))
+            except MemoryError:
+                raise guard.memory_error(part) from None
+            except RuntimeError as exc:
+                if guard.is_memory_message(str(exc)):
+                    raise guard.memory_error(part) from None
+                raise KnowledgeBaseError(f"knowledge base {self.root} does not ground: {exc}", relevant(messages)) from None
 
     @cached_property
     def catalogue(self) -> Catalogue:
         """The KB's facts about itself, read once from the ground base program."""
         ctl, messages = self.control()
-        self.ground(ctl, messages, [("base", [])])
-        return read_catalogue(ctl, self.manifest)
+        self.ground(ctl, messages, [("base", [])], "grounding the decision program (reading its catalogue)")
+        with guard.running("solving the decision program (reading its catalogue)"):
+            return read_catalogue(ctl, self.manifest)
 
 
 def relevant(messages: list[str]) -> list[str]:

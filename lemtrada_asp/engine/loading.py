@@ -10,6 +10,7 @@ a file or line that cannot be read becomes an item that carries its error.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 import yaml
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, ReadError
 from .limits import MAX_DIGITS, MAX_NESTING, RefusedNumber, field_path, show
 
 CASE_SUFFIXES = {".json", ".yaml", ".yml", ".jsonl"}
@@ -26,6 +27,7 @@ MAX_CASE_BYTES = 1_000_000  # one case (a file, or a line of a .jsonl file)
 # A FHIR resource read as a case (a PAS request Bundle: its attachments make it
 # bigger than a case) may be a file or standard input of up to this many bytes.
 MAX_RESOURCE_BYTES = 10_000_000
+BOM = b"\xef\xbb\xbf"
 
 
 class Unreadable(ValueError):
@@ -75,45 +77,126 @@ def iter_records(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterat
             yield from _read_stdin(stdin if stdin is not None else sys.stdin.buffer)
             continue
         path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if is_case_file(p))
-            if not files:
-                yield _bad(raw, "directory holds no case files (.json, .yaml, .yml, .jsonl)")
-            for file in files:
-                yield from _read_file(file)
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # e.g. a symbolic link loop given by name
+            yield _unreadable(shown(path), exc)
+            continue
+        if is_dir:
+            found = False
+            for record in _walk(path, set()):
+                found = True
+                yield record
+            if not found:
+                yield _bad(shown(path), "directory holds no case files (.json, .yaml, .yml, .jsonl)")
         elif path.exists():
             yield from _read_file(path)
+        elif path.is_symlink():
+            yield _bad(shown(path), f"dangling symbolic link (its target {shown(Path(os.readlink(path)))} does not exist)")
         else:
-            yield _bad(raw, "no such file or directory")
+            yield _bad(shown(path), "no such file or directory")
+
+
+def shown(path: Path | str) -> str:
+    """A path as text for messages and JSON: bytes that are not UTF-8 as \\xNN escapes.
+
+    A file name may hold any bytes; Python keeps the others as lone surrogates,
+    which no JSON or UTF-8 output can carry.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _walk(directory: Path, visited: set[tuple[int, int]]) -> Iterator[Record]:
+    """Every case file below directory, sorted; nothing skipped in silence.
+
+    Files named as cases (the suffix in any case: .YAML is YAML) are read; a
+    subdirectory that cannot be read, a dangling symbolic link, a link loop, a
+    FIFO, socket or device is reported in its place. Other regular files (notes,
+    ``*.expected.*``) are not cases and are passed over.
+    """
+    try:
+        status = directory.stat()
+        key = (status.st_dev, status.st_ino)
+        if key in visited:
+            yield _bad(shown(directory), "symbolic link loop: this directory is already being read above it")
+            return
+        visited = visited | {key}
+        with os.scandir(directory) as entries:
+            listed = sorted(entries, key=lambda e: os.fsencode(e.name))
+    except OSError as exc:
+        yield _unreadable(shown(directory), exc, "cannot read directory")
+        return
+    for entry in listed:
+        path = Path(entry.path)
+        name = shown(entry.name)
+        try:
+            if entry.is_dir():  # follows links; loops are caught by `visited`
+                yield from _walk(path, visited)
+                continue
+            if entry.is_file():
+                if is_case_name(name):
+                    yield from _read_file(path)
+                continue
+            if entry.is_symlink():
+                try:
+                    os.stat(path)
+                except FileNotFoundError:
+                    yield _bad(shown(path), f"dangling symbolic link (its target {shown(os.readlink(path))} does not exist)")
+                    continue
+            yield _bad(shown(path), f"not a regular file or directory ({_kind_of(path)}); not read")
+        except OSError as exc:
+            yield _unreadable(shown(path), exc)
+
+
+def _kind_of(path: Path) -> str:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return exc.strerror or "cannot be examined"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def is_case_name(name: str) -> bool:
+    lower = name.lower()
+    return Path(lower).suffix in CASE_SUFFIXES and ".expected." not in lower
 
 
 def is_case_file(path: Path) -> bool:
-    return path.is_file() and path.suffix in CASE_SUFFIXES and ".expected." not in path.name
+    return path.is_file() and is_case_name(path.name)
 
 
 def _read_file(path: Path) -> Iterator[Record]:
-    source = str(path)
-    if path.suffix not in CASE_SUFFIXES:
+    source = shown(path)
+    suffix = path.suffix.lower()
+    if suffix not in CASE_SUFFIXES:
         yield _bad(source, f"unknown file type {path.suffix!r}; expected .json, .yaml, .yml or .jsonl")
         return
     if not path.is_file():  # a device or pipe named like a case file (x.jsonl -> /dev/zero) could never end
-        yield _bad(source, "not a regular file")
+        yield _bad(source, f"not a regular file ({_kind_of(path)})")
         return
     try:
-        if path.suffix == ".jsonl":
+        if suffix == ".jsonl":
             with path.open("rb") as stream:
                 yield from _read_lines(stream, source)
             return
         with path.open("rb") as stream:
-            data = stream.read((MAX_RESOURCE_BYTES if path.suffix == ".json" else MAX_CASE_BYTES) + 1)
+            data = stream.read((MAX_RESOURCE_BYTES if suffix == ".json" else MAX_CASE_BYTES) + 1)
     except OSError as exc:
-        yield _bad(source, f"cannot read file: {exc.strerror or exc}")
+        yield _unreadable(source, exc)
         return
-    problem = _size_problem(data, "file", resource_allowed=path.suffix == ".json")
+    problem = _size_problem(data, "file", resource_allowed=suffix == ".json")
     if problem:
         yield _bad(source, problem)
         return
-    yield _decoded(data, source, yaml=path.suffix in (".yaml", ".yml"),
+    yield _decoded(data, source, yaml=suffix in (".yaml", ".yml"),
                    max_bytes=MAX_RESOURCE_BYTES if len(data) > MAX_CASE_BYTES else MAX_CASE_BYTES)
 
 
@@ -153,6 +236,8 @@ def _read_lines(stream: IO[bytes], source: str, first_number: int = 1) -> Iterat
 def _read_stdin(stream: IO[bytes]) -> Iterator[Record]:
     """JSON Lines when the first line is a whole JSON object, else one JSON or YAML case."""
     first = stream.readline(MAX_CASE_BYTES + 1)
+    if first.startswith(BOM):
+        first = first[len(BOM):]
     while first and not first.strip():
         first = stream.readline(MAX_CASE_BYTES + 1)
     if _is_json_object_line(first):
@@ -188,6 +273,8 @@ def _is_json_object_line(line: bytes) -> bool:
 
 
 def _decoded(data: bytes, source: str, yaml: bool, max_bytes: int = MAX_CASE_BYTES) -> Record:
+    if data.startswith(BOM):  # a UTF-8 byte order mark (Windows editors write one) is not text
+        data = data[len(BOM):]
     try:
         return Record(source, data.decode("utf-8"), yaml, max_bytes=max_bytes)
     except UnicodeDecodeError as exc:
@@ -196,6 +283,11 @@ def _decoded(data: bytes, source: str, yaml: bool, max_bytes: int = MAX_CASE_BYT
 
 def _bad(source: str, message: str) -> Record:
     return Record(source, error=InputError(source, [Problem("", message)]))
+
+
+def _unreadable(source: str, exc: OSError, what: str = "cannot read") -> Record:
+    """An I/O failure (permissions, a failing disk): its own kind of error, exit status 4."""
+    return Record(source, error=ReadError(source, [Problem("", f"{what}: {exc.strerror or exc}")]))
 
 
 def parse_record(record: Record, validate: Validate) -> Item:

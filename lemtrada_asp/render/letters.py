@@ -182,7 +182,8 @@ class LetterFacts:
             "guideline": {"name": name, "revised": revised, "revised_long": _us_date_words(revised)},
             "reasons": [self._reason(c) for c in d.failed],
             "requests": [
-                {"options": item, "settles": self._settles(c.id)} for c in d.missing for item in self._requests(c.id)
+                {"options": item, "settles": self._settles(c.id)}
+                for c in d.missing for item in self._unrecognised(c.id) + self._requests(c.id)
             ],
             "fixes": self._fixes(),
             "partly_fixable": any(c.actionable for changes in d.corrections or () for c in changes),
@@ -282,6 +283,23 @@ class LetterFacts:
 
     def _needed(self, leaf: Node) -> str:
         return self.criterion(leaf.id, "needed") or leaf.needed or leaf.title
+
+    def _unrecognised(self, ident: str) -> list[list[list[str]]]:
+        """Text of the case the KB did not recognise, said back once before what is asked for."""
+        said: list[str] = []
+
+        def walk(node: Node | None) -> None:
+            if node is None:
+                return
+            for fact in node.facts:
+                sentence = self._found(fact) if fact.kind == "unrecognised" else None
+                if sentence and sentence not in said:
+                    said.append(sentence)
+            for child in node.children:
+                walk(child)
+
+        walk(self.decision.node(ident))
+        return [[[sentence]] for sentence in said]
 
     def _settles(self, ident: str) -> str:
         """The rule a requested record is for, in the member's words (what it would settle)."""

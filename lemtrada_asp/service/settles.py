@@ -125,14 +125,17 @@ def catalogue_order(root: Path) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def vocabulary(root: Path, suffix: str = "_condition") -> tuple[str, ...]:
-    """The strings of the KB's one-argument data facts named ``*_condition`` (its condition vocabulary)."""
+    """The KB's condition vocabulary: the terms of its ``condition_term(Term, Concept)`` facts
+    (criteria.md, "Condition vocabulary"), and the strings of one-argument data facts named
+    ``*_condition`` (the older form)."""
     found: list[str] = []
 
     def visit(stm: Any) -> None:
         if stm.ast_type == ast.ASTType.Rule and not stm.body:
             for atom in _atoms(stm.head):
                 name = _name(atom)
-                if name and name.endswith(suffix) and len(_args(atom)) == 1:
+                arity = len(_args(atom))
+                if name and ((name.endswith(suffix) and arity == 1) or (name == "condition_term" and arity == 2)):
                     found.extend(s for s in (_strings(_args(atom)[0]) or []) if s not in found)
 
     ast.parse_files([str(root)], visit)
