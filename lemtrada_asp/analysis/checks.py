@@ -270,6 +270,12 @@ def data_facts(analysis) -> list[Check]:
     def add(symbol: Symbol, message: str) -> None:
         found.append(Check("data", analysis.source.where(symbol) or default, f"{symbol}: {message}"))
 
+    # argument positions that hold criterion ids: some fact names a known criterion there
+    criterion_positions = {
+        (f.name, i) for f in analysis.source.facts for i, a in enumerate(f.arguments)
+        if a.type == SymbolType.String and a.string in nodes and CRITERION_ID.match(a.string)
+        and f.name not in ("criterion", "node", "child", "top", "policy_order")
+    }
     for symbol in sorted(analysis.source.facts, key=str):
         args = symbol.arguments
         if symbol.name == "state_mandate" and len(args) == 2:
@@ -296,9 +302,8 @@ def data_facts(analysis) -> list[Check]:
             continue
         if symbol.name == "step_drug" and len(args) == 2 and args[1].type == SymbolType.Function and args[1].name not in DMT_ALIASES:
             add(symbol, f"{args[1]} is not a DMT the case format knows: no case can name it")
-        for arg in args:
-            if arg.type == SymbolType.String and CRITERION_ID.match(arg.string) and arg.string not in nodes \
-                    and symbol.name not in ("criterion", "node", "child", "top", "policy_order") and not normal_code(arg.string) == arg.string:
+        for position, arg in enumerate(args):
+            if arg.type == SymbolType.String and (symbol.name, position) in criterion_positions and arg.string not in nodes:
                 add(symbol, f"names criterion {arg.string!r}, which the catalogue does not have")
         if symbol.name == "mandate_marked" and args and args[0].type == SymbolType.String and args[0].string not in nodes:
             add(symbol, f"marks {args[0].string!r} [s], which the catalogue does not have")
