@@ -90,7 +90,7 @@ def _normal(outcome: dict) -> dict:
 
 
 def compare_paths(
-    paths: Iterable[str], base_dir: str | Path | None, kb_dir: str | Path | None, *, jobs: int = 1
+    paths: Iterable[str], base_dir: str | Path | None, kb_dir: str | Path | None, *, jobs: int = 1, run=None
 ) -> Iterator[tuple[Result, Change | None]]:
     """Per input case, in order: the base result and its change (None if unchanged or invalid).
 
@@ -101,7 +101,7 @@ def compare_paths(
         raise InputError("-", [Problem("", "diff reads its input once per knowledge base, so it cannot read standard input; give files")])
     options = Options(details=True)
     engines = Engine(KnowledgeBase(base_dir)), Engine(KnowledgeBase(kb_dir))  # a broken KB raises before any input is read
-    streams = [decide_paths(paths, engine, options=options, jobs=jobs) for engine in engines]
+    streams = [decide_paths(paths, engine, options=options, jobs=jobs, run=run) for engine in engines]
     for base, edited in zip(*streams):
         if base.source != edited.source:  # pragma: no cover - both read the same files in the same order
             raise RuntimeError(f"the two knowledge bases' results went out of step at {base.source} / {edited.source}")

@@ -96,7 +96,7 @@ def read_source(kb: KnowledgeBase) -> KbSource:
     kb.catalogue  # loads and grounds it first: clingo's own message, with file and line
     statements: list[ast.AST] = []
     try:
-        ast.parse_files([str(p) for p in kb.program_files()], statements.append)
+        kb.parse(statements.append)  # the composed program when the KB has overlays
     except RuntimeError as exc:  # pragma: no cover - catalogue above already failed
         raise KnowledgeBaseError(f"knowledge base {kb.root} does not parse: {exc}") from None
     facts: dict[Symbol, str] = {}

@@ -28,7 +28,7 @@ from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
 from .properties import KbAnalysis
 
-KINDS = ("leaf", "all_of", "any_of", "exclusion")
+KINDS = ("leaf", "all_of", "any_of", "at_least", "exclusion")
 PROBE_CASES = 300
 
 
@@ -79,7 +79,9 @@ def catalogue_findings(analysis: KbAnalysis) -> list[Finding]:
             found.append(Finding(where(node), f"node {ident} has no criterion/3 fact (no title and section to cite)"))
         if kind.name not in KINDS:
             found.append(Finding(where(node), f"node {ident} has kind {kind}, which the evaluator does not know (expected {', '.join(KINDS)})"))
-        if kind.name in ("all_of", "any_of") and not children.get(ident):
+        if kind.name == "at_least" and not _at_least_fits(kind, children.get(ident, [])):
+            found.append(Finding(where(node), f"node {ident} is {kind} but has {len(children.get(ident, []))} children: N must be a number from 1 to the number of children"))
+        if kind.name in ("all_of", "any_of", "at_least") and not children.get(ident):
             found.append(Finding(where(node), f"node {ident} is {kind} but has no children (child/2)"))
         if kind.name in ("leaf", "exclusion") and children.get(ident):
             found.append(Finding(where(node), f"node {ident} is a {kind} but has children; a {kind} does not combine them"))
@@ -149,6 +151,12 @@ def _facts(program) -> dict[str, list[list[Symbol]]]:
         atoms = program.ctl.symbolic_atoms.by_signature(f"a__{name}", arity)
         out[name] = [list(a.symbol.arguments) for a in atoms if a.is_fact]
     return out
+
+
+def _at_least_fits(kind: Symbol, children: list[Symbol]) -> bool:
+    """at_least(N): one argument, a number from 1 to the number of children."""
+    args = kind.arguments
+    return len(args) == 1 and args[0].type.name == "Number" and 1 <= args[0].number <= len(children)
 
 
 def _text(symbol: Symbol) -> str:

@@ -7,6 +7,7 @@ through it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from clingo import Symbol
@@ -29,10 +30,19 @@ class LemtradaCases:
     def case_id(self, case: Any) -> str:
         return case.id
 
+    def request_date(self, case: Any) -> date:
+        """The date a policy version must be in force on to judge the case."""
+        return case.request.date
+
     def symbols(self, key: int, case: Any) -> list[Symbol]:
         from .facts import case_symbols
 
         return case_symbols(key, case)
+
+    def facts(self, case: Any) -> list[tuple]:
+        from .facts import case_facts
+
+        return case_facts(case)
 
     def evidence(self, symbol: Symbol, case: Any) -> Evidence:
         from .evidence import evidence

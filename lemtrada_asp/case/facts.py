@@ -1,4 +1,4 @@
-"""A validated case as clingo symbols: the input predicates of kb/inputs.lp.
+"""A validated case as facts: the input predicates of kb/inputs.lp, as plain values and as clingo symbols.
 
 Every value goes through clingo's symbol API (Function, Number, String), so case
 text is data to the solver and can never become a rule. Each predicate's first
@@ -11,10 +11,12 @@ import re
 import unicodedata
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from clingo import Function, Number, String, Symbol
 
 from .dates import age_in_years, last_dose, months_back, months_since
+from ..engine.casemodel import Name
 from .model import Case
 
 INT_MAX = 2**31 - 1  # clingo numbers are 32-bit
@@ -23,64 +25,74 @@ TRUE, FALSE = Function("true"), Function("false")
 
 
 def case_symbols(key: int, case: Case) -> list[Symbol]:
+    """The input facts of the case keyed by key, as clingo symbols."""
     k = num(key)
-    facts: list[Symbol] = [Function("case", [k])]
+    return [Function(fact[0], [k, *map(_symbol, fact[1:])]) for fact in case_facts(case)]
 
-    def fact(name: str, *args: Symbol) -> None:
-        facts.append(Function(name, [k, *args]))
+
+def case_facts(case: Case) -> list[tuple]:
+    """The input facts of the case without their key, as plain values (int, str, Name).
+
+    The one place the facts are made: case_symbols turns each into a symbol, and the
+    engine's decision cache uses them as keys without calling into clingo.
+    """
+    facts: list[tuple] = [("case",)]
+
+    def fact(name: str, *args: Any) -> None:
+        facts.append((name, *args))
 
     request = case.request
     fact("request_dose", quantity(request.dose_mg_per_day))
     fact("request_days", quantity(request.days))
     for i, code in enumerate(request.diagnosis_codes or []):
-        fact("diagnosis_code", num(i), String(normal_code(code)))
+        fact("diagnosis_code", int(i), str(normal_code(code)))
 
     member = case.member
     if member and member.birth_date:
-        fact("age", num(age_in_years(member.birth_date, request.date)))
+        fact("age", int(age_in_years(member.birth_date, request.date)))
     if member and member.state:
-        fact("member_state", String(member.state))
+        fact("member_state", str(member.state))
 
     prescriber = case.prescriber
     if prescriber and prescriber.specialty:
-        fact("specialty", const(prescriber.specialty))
+        fact("specialty", Name(prescriber.specialty))
     if prescriber and prescriber.consultation_with_specialist is not None:
         fact("consultation", boolean(prescriber.consultation_with_specialist))
 
     if case.chart_date:
-        fact("chart_months_back", num(months_back(case.chart_date, request.date)))
+        fact("chart_months_back", int(months_back(case.chart_date, request.date)))
 
     diagnosis = case.diagnosis
     if diagnosis and diagnosis.condition is not None:
-        fact("condition", String(normal_condition(diagnosis.condition)))
+        fact("condition", str(normal_condition(diagnosis.condition)))
     if diagnosis and diagnosis.ms_course:
-        fact("ms_course", const(diagnosis.ms_course))
+        fact("ms_course", Name(diagnosis.ms_course))
     if diagnosis and diagnosis.active is not None:
         fact("disease_active", boolean(diagnosis.active))
 
     for i, trial in enumerate(case.dmt_history or []):
-        fact("dmt_trial", num(i), const(trial.drug), const(trial.outcome))
+        fact("dmt_trial", int(i), Name(trial.drug), Name(trial.outcome))
     for i, drug in enumerate(case.concurrent_dmts or []):
-        fact("concurrent_dmt", num(i), const(drug))
+        fact("concurrent_dmt", int(i), Name(drug))
     if case.hiv_positive is not None:
         fact("hiv_positive", boolean(case.hiv_positive))
     for i, infection in enumerate(case.active_infections or []):
-        fact("active_infection", num(i), String(infection))
+        fact("active_infection", int(i), str(infection))
 
     for i, _course in enumerate(case.lemtrada_courses or []):
-        fact("prior_course", num(i))
+        fact("prior_course", int(i))
     latest = case.latest_course()
     if latest:
         i, course = latest
         months = months_since(last_dose(course.start_date, course.days), case.planned_start)
-        fact("months_since_last_dose", num(i), num(months))
+        fact("months_since_last_dose", int(i), int(months))
 
     if case.response is not None:
         fact("response_documented")
         for i, item in enumerate(case.response.objective or []):
-            fact("response_objective", num(i), const(item))
+            fact("response_objective", int(i), Name(item))
         for i, item in enumerate(case.response.symptoms or []):
-            fact("response_symptom", num(i), const(item))
+            fact("response_symptom", int(i), Name(item))
     return facts
 
 
@@ -96,11 +108,22 @@ def const(name: str) -> Symbol:
     return Function(name)
 
 
-def boolean(value: bool) -> Symbol:
-    return TRUE if value else FALSE
+def boolean(value: bool) -> Name:
+    return _TRUE if value else _FALSE
 
 
-def quantity(value: int | float) -> Symbol:
+_TRUE, _FALSE = Name("true"), Name("false")
+
+
+def _symbol(value: Any) -> Symbol:
+    if isinstance(value, Name):
+        return const(value)
+    if isinstance(value, int):
+        return num(value)
+    return String(value)
+
+
+def quantity(value: int | float) -> int | str:
     """A whole number that fits clingo's integers as a Number; anything else as its text.
 
     The KB compares quantities with whole-number parameters, so 12.5 (or a number
@@ -108,8 +131,8 @@ def quantity(value: int | float) -> Symbol:
     """
     exact = Decimal(str(value))
     if exact == exact.to_integral_value() and abs(exact) <= INT_MAX:
-        return num(int(exact))
-    return String(format(exact.normalize(), "f"))
+        return int(exact)
+    return format(exact.normalize(), "f")
 
 
 def normal_code(code: str) -> str:

@@ -8,9 +8,16 @@ options.py (0 decided, 1 failed/changed, 2 invalid input, 3 KB or time/memory,
 
 from __future__ import annotations
 
-import click
+import os
 
-from .check_kb import check_kb
+# pydantic looks for plugins in every installed distribution's entry points the first
+# time a model is built (tens of ms of a one-case run); the command line uses none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+import click  # noqa: E402
+
+from .check_kb import check_kb  # noqa: E402
+from .criteria import criteria  # noqa: E402
 from .decide import decide
 from .diff import diff
 from .explain import explain
@@ -36,5 +43,5 @@ def main() -> None:
 
 
 
-for _command in (decide, explain, letter, check_kb, test, diff, generate, serve, questionnaire, replay):
+for _command in (decide, explain, letter, check_kb, test, diff, generate, serve, questionnaire, replay, criteria):
     main.add_command(_command)

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, finish, format_option, resource_options, run_guarded
+from .options import (
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
+)
 
 
 @click.command()
@@ -22,10 +24,32 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, finish, format_option, re
     help="For each denied or pended case, list the fewest changes that would reach approval (computed by clingo).",
 )
 @KB_OPTION
+@click.option(
+    "--versions",
+    "versions_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A directory of policy versions (each a KB or an overlay with an effective date): each case is decided "
+         "under the version in force on its request date, and its decision names it (policy_version).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="With --versions: decide every case under the version in force on this date (YYYY-MM-DD) instead.",
+)
 @JOBS_OPTION
+@executor_options
+@click.option(
+    "--cache/--no-cache", default=True, show_default=True,
+    help="Answer what earlier cases of the run already made clingo derive from memory (the same output); --no-cache: clingo for every case.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Say on standard error whether the decision cache served the run, and why not.")
 @resource_options
 def decide(
-    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, jobs: int | None
+    paths: tuple[str, ...], output_format: str, corrections: bool, kb_dir: Path | None, versions_dir: Path | None, as_of, jobs: int | None,
+    executor: str, scheduler: str | None, shard: str | None, cache: bool, verbose: bool
 ) -> None:
     """Decide the cases in PATHS.
 
@@ -36,15 +60,30 @@ def decide(
     Invalid cases are reported on standard error (and, with --format json, as
     an error object in their place in the output); the rest are still decided.
 
+    With --versions DIR, each case is decided under the policy version in force
+    on its request date (or on --as-of); a case dated before the first version
+    is invalid input.
+
+    With --shard I/N only every N-th chunk of 200 cases, from chunk I, is
+    decided; concatenating the N outputs a chunk at a time in turn restores
+    input order (lemtrada_asp.engine.executors.merge_shards).
+
     Exit status: 0 all decided; 2 some input invalid; 3 knowledge base error, or
     time or memory ran out; 4 a file could not be read or written; 130 / 143
     stopped by SIGINT / SIGTERM (the lines written so far are whole; their count
     is printed); 141 standard output was closed early, quietly.
     """
+    if as_of is not None and versions_dir is None:
+        raise click.UsageError("--as-of picks among policy versions: give --versions DIR with it")
+    if versions_dir is not None and kb_dir is not None:
+        raise click.UsageError("--versions DIR names every knowledge base itself: give no --kb or --overlay with it")
     from ..engine.batch import Interrupted, SignalStop
     from ..engine.policy import Policy
-    from ..render.text import as_text
     from .progress import with_progress
+
+    if output_format == "text":  # --format json never loads the renderers
+        from ..render.text import as_text
+    run = make_run(executor, scheduler, shard)
 
     counts = {"written": 0, "invalid": 0, "unreadable": 0}
     stopped: list[Interrupted] = []
@@ -52,7 +91,16 @@ def decide(
     def body() -> None:
         separator = ""
         with SignalStop(lambda: counts["written"]) as stop:
-            results = Policy.load(kb_dir).decide_paths(paths, jobs=jobs, corrections=corrections)
+            if versions_dir is not None:
+                from ..engine.batch import Options
+                from ..engine.versions import Versions
+
+                results = Versions(versions_dir).decide_paths(
+                    paths, as_of=as_of.date() if as_of else None, options=Options(corrections=corrections),
+                )
+            else:
+                policy = Policy.load(kb_dir)
+                results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
                 for result in with_progress(results):
                     with stop.writing():
@@ -71,6 +119,11 @@ def decide(
                 stopped.append(exc)
             finally:
                 results.close()  # stops the workers if the batch did not finish
+            if verbose:
+                from ..engine.cache import cache_for
+
+                for line in cache_for(policy.engine).describe():
+                    click.echo(line, err=True)
 
     run_guarded(body)
     if stopped:

@@ -10,7 +10,7 @@ import click
 
 from ..engine import guard
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -21,6 +21,13 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_o
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="The knowledge base before the edit. Default: the KB shipped with the package.",
+)
+@click.option(
+    "--base-overlay",
+    "base_overlays",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    multiple=True,
+    help="An overlay on the base side (repeatable). Without --base and --base-overlay, an --overlay is compared with the --kb it changes.",
 )
 @KB_OPTION
 @format_option(["text", "json"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.")
@@ -34,9 +41,11 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_o
 )
 @click.option("--classify", is_flag=True, help="With --exhaustive: place each case of PATHS in its class (json: {\"case_id\", \"class\"}); a changed case in no class is reported.")
 @JOBS_OPTION
+@executor_options
 @resource_options
-def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, output_format: str,
-         exhaustive: bool, witness_dir: Path | None, classify: bool, jobs: int | None) -> None:
+def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Path, ...], kb_dir: Path | None, output_format: str,
+         exhaustive: bool, witness_dir: Path | None, classify: bool, jobs: int | None,
+         executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
 
     A case changed when its decision, pend reason, failed or missing ids or
@@ -63,6 +72,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
         raise click.UsageError("give the cases to compare (files or directories), or --exhaustive")
     if witness_dir and not exhaustive:
         raise click.UsageError("--witnesses goes with --exhaustive")
+    base_dir = _base_side(base_dir, base_overlays, kb_dir)
     state = {"changed": 0, "invalid": 0}
 
     def body() -> None:
@@ -70,7 +80,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
             with guard.running("the exhaustive analysis (diff --exhaustive)"):
                 state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir, list(paths) if classify else None, jobs)
         else:
-            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs))
+            state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs, make_run(executor, scheduler, shard)))
 
     run_guarded(body)
     if state.get("unreadable"):
@@ -80,6 +90,17 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, kb_dir: Path | None, out
     sys.exit(1 if state["changed"] else 0)
 
 
+def _base_side(base_dir, base_overlays, kb_dir):
+    """The base of the comparison: --base with its overlays; without either, the KB an --overlay changes."""
+    from ..engine.knowledge import KbRef
+
+    if base_overlays:
+        return KbRef(base_dir, base_overlays)
+    if base_dir is None and isinstance(kb_dir, KbRef):
+        return kb_dir.directory
+    return base_dir
+
+
 def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
     return tuple(str(d) if d is not None else "the shipped KB" for d in (base_dir, kb_dir))
 
@@ -87,7 +108,7 @@ def _names(base_dir: Path | None, kb_dir: Path | None) -> tuple[str, str]:
 # --- on a corpus ------------------------------------------------------------------
 
 
-def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> dict:
+def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=None) -> dict:
     from ..analysis.changes import Summary, compare_paths
     from ..engine.batch import default_jobs
     from .progress import with_progress
@@ -100,7 +121,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None) -> di
     import tempfile  # here, not at the top: every command's start-up would pay for it
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers)):
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run)):
             if not result.ok:
                 summary.invalid += 1
                 unreadable += result.exit_status == IO_ERROR

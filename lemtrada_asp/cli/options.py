@@ -22,13 +22,35 @@ import click
 from ..engine import guard
 from ..engine.errors import IO_EXIT_STATUS, KnowledgeBaseError, LemtradaError
 
-KB_OPTION = click.option(
+_KB = click.option(
     "--kb",
     "kb_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Knowledge base directory (holding policy.toml). Default: the KB shipped with the package.",
+    help="Knowledge base directory (holding policy.toml, or an overlay.toml naming its base). Default: the KB shipped with the package.",
 )
+_OVERLAY = click.option(
+    "--overlay",
+    "overlays",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    multiple=True,
+    help="An overlay directory: a change written as only what differs from --kb (replaced rule files, "
+         "overlay.lp, overlay.toml parameters and removals). Repeat to stack overlays.",
+)
+
+
+def KB_OPTION(command):
+    """--kb DIR and --overlay CHANGE (repeatable): the command gets kb_dir, a KbRef when overlays are given."""
+
+    @functools.wraps(command)
+    def with_overlays(*args, overlays: tuple[Path, ...] = (), **kwargs):
+        if overlays:
+            from ..engine.knowledge import KbRef
+
+            kwargs["kb_dir"] = KbRef(kwargs.get("kb_dir"), overlays)
+        return command(*args, **kwargs)
+
+    return _KB(_OVERLAY(with_overlays))
 
 JOBS_OPTION = click.option(
     "--jobs",
@@ -38,6 +60,37 @@ JOBS_OPTION = click.option(
     help="Worker processes for large batches (at least 1; more than the cores available starts only as many as there are cores). "
          "Default: all cores. Output order is input order either way.",
 )
+
+
+def executor_options(command):
+    """--executor, --scheduler and --shard: where a batch's chunks are decided (engine/executors.py)."""
+    command = click.option(
+        "--shard", default=None, metavar="I/N",
+        help="Decide only chunks I, I+N, I+2N, ... of the input (0 <= I < N), for splitting one input across machines.",
+    )(command)
+    command = click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="With --executor dask: the scheduler's address (e.g. tcp://10.0.0.5:8786). Default: a local cluster.",
+    )(command)
+    return click.option(
+        "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+        help="local: this machine (--jobs processes); dask: a Dask cluster, one engine per worker, chunks as tasks.",
+    )(command)
+
+
+def make_run(executor: str, scheduler: str | None, shard: str | None):
+    """The Run of the executor options, or None for the default (everything, on this machine)."""
+    if executor == "local" and scheduler is None and shard is None:
+        return None
+    from ..engine.executors import Run, parse_shard
+
+    try:
+        parsed = parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    if scheduler is not None and executor != "dask":
+        raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
+    return Run(executor, scheduler, parsed)
 
 
 def resource_options(command):

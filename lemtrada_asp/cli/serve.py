@@ -36,6 +36,10 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
     Exit status: 0 after SIGINT or SIGTERM; 2 a bad option or the port in use;
     3 the knowledge base does not load.
     """
+    from ..engine.knowledge import KbRef
+
+    if isinstance(kb_dir, KbRef):  # its workers are configured through JSON: a KB directory only
+        raise click.UsageError("serve takes --kb DIR only, not --overlay: serve a KB (or an overlay whose overlay.toml names its base) with --kb")
     try:
         from ..service.server import ServeError, serve as run
     except ImportError as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_options, run_guarded
+from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
 @click.command()
@@ -21,8 +21,10 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, format_option, resource_o
 @click.option("--mutate", is_flag=True, help="Mutation testing: mutate each leaf rule and parameter, run the cases against every mutant, report each mutant no case kills (file:line, what changed), with a case that would kill it or why none can.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
+@executor_options
 @resource_options
-def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, output_format: str, jobs: int | None) -> None:
+def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, output_format: str, jobs: int | None,
+         executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
     A test case is a case file NAME.yaml (or .json) with NAME.expected.yaml
@@ -64,7 +66,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     def body() -> None:
         nonlocal tracker
         targets = list(paths) or [_shown(default_suite_dir())]
-        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage)
+        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
         for result in with_progress(results):

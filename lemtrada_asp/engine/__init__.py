@@ -3,7 +3,8 @@
 Layers, each reading only the ones above it:
 
     errors, limits       one exception hierarchy; limits on any input
-    knowledge            a KB directory: manifest, files, version, Controls
+    overlay              a change as a small directory on a base KB (composed with clingo's AST)
+    knowledge            a KB directory (and its overlays): manifest, files, version, Controls
     catalogue            what a KB says about itself (criteria, parameters, texts)
     casemodel            what the engine needs of a policy's case model
     record               the frozen decision record every output reads
@@ -11,6 +12,7 @@ Layers, each reading only the ones above it:
     corrections          the what-if of minimal corrections (encodings/whatif.lp)
     loading, batch       files -> records -> chunks -> results, in input order
     policy               the embedding API: Policy.load(), decide, decide_many
+    versions             several KBs, each in force from its effective date
 
 Nothing here names a criterion, parameter, drug or code of any policy
 (tests/test_engine_generic.py checks).
@@ -25,12 +27,13 @@ from .errors import (
     LemtradaError,
     Problem,
 )
-from .knowledge import KnowledgeBase
+from .knowledge import KbRef, KnowledgeBase
 from .policy import Policy
 from .record import Advisory, Change, CriterionResult, Decision, Evidence, Node, Reason
+from .versions import Version, Versions
 
 __all__ = [
     "Advisory", "CaseModel", "CaseValidationError", "Catalogue", "Change", "Criterion", "CriterionResult",
-    "Decision", "Evidence", "InputError", "KnowledgeBase", "KnowledgeBaseError", "LemtradaError", "Node",
-    "Policy", "Problem", "Reason",
+    "Decision", "Evidence", "InputError", "KbRef", "KnowledgeBase", "KnowledgeBaseError", "LemtradaError", "Node",
+    "Policy", "Problem", "Reason", "Version", "Versions",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import guard
 from .engine import CHUNK, Engine
@@ -26,6 +26,9 @@ from .errors import InputError, KnowledgeBaseError, Problem, ReadError
 from .knowledge import KnowledgeBase
 from .loading import Record, iter_records, parse_record
 from .record import Decision
+
+if TYPE_CHECKING:
+    from .executors import Run
 
 __all__ = ["Options", "Result", "capped_jobs", "decide_chunk", "decide_paths", "decide_records", "default_jobs", "stop_workers", "Interrupted", "SignalStop"]
 
@@ -79,6 +82,7 @@ class Options:
 
     details: bool = False  # the whole evaluated tree (explain, letters, coverage, diff)
     corrections: bool = False  # minimal corrections of denied and pended cases (corrections.py)
+    cache: bool = True  # answer repeated parts from memory (cache.py); False: clingo for every case
 
 
 def default_jobs() -> int:
@@ -107,18 +111,31 @@ def decide_paths(
     jobs: int = 1,
     stdin: IO[bytes] | None = None,
     records: Iterable[Record] | None = None,
+    run: "Run | None" = None,
 ) -> Iterator[Result]:
     """Decide every case in paths (files, directories, JSON Lines, '-'), or the records given, in order.
 
     engine is a loaded Engine, or a KB directory to load one from (None: the shipped KB).
+    run picks a shard and an executor (executors.py); None: all chunks, here or in `jobs` processes.
     """
     if not isinstance(engine, Engine):
         engine = Engine(KnowledgeBase(engine))  # a broken KB raises here, before any input is read
     paths = list(paths)
     stream = iter(records) if records is not None else iter_records(paths, stdin)
     # Standard input may be a person typing, or a slow producer: decide what has arrived.
-    chunks = _chunked_waiting(stream, chunk, PARTIAL_WAIT) if "-" in paths else _chunked(stream, chunk)
+    # A shard counts whole chunks, so it never cuts them by arrival time.
+    waiting = "-" in paths and (run is None or run.shard is None)
+    chunks = _chunked_waiting(stream, chunk, PARTIAL_WAIT) if waiting else _chunked(stream, chunk)
     jobs = capped_jobs(jobs)
+    if run is not None:
+        chunks = run.select(chunks)
+        if run.executor == "dask":
+            from .executors import decide_on_dask
+
+            if engine.kb.overlays:  # dask workers are given a KB directory only
+                raise KnowledgeBaseError("the dask executor takes a KB directory, not --overlay; use the default executor")
+            kb_dir = str(engine.kb.directory)
+            return reject_duplicate_ids(decide_on_dask(chunks, kb_dir, options, run.scheduler, jobs))
     if jobs > 1:
         results = _decide_in_workers(chunks, engine, options, jobs, chunk)
     else:
@@ -139,7 +156,7 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
     validate = engine.case_model.validate
     items = [parse_record(r, validate) for r in records]
     cases = [(i.source, i.case) for i in items if i.case is not None]
-    decisions = engine.decide(cases, details=options.details, corrections=options.corrections)
+    decisions = _decider(engine, options)(cases, details=options.details, corrections=options.corrections)
     decided = iter(decisions)
     results = []
     for item in items:
@@ -149,6 +166,19 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
         decision = next(decided)
         results.append(Result(item.source, record=decision))
     return results
+
+
+def _decider(engine: Engine, options: Options):
+    """The cache from an engine's second chunk on: a run of one chunk never pays to derive it."""
+    if not options.cache:
+        return engine.decide
+    seen = getattr(engine, "_chunks_decided", 0)
+    engine._chunks_decided = seen + 1  # type: ignore[attr-defined]
+    if seen == 0:
+        return engine.decide
+    from .cache import cache_for
+
+    return cache_for(engine).decide
 
 
 SOURCES_KEPT = 100_000  # ids whose first source is remembered for the message
@@ -242,7 +272,7 @@ _worker_engine: Engine | None = None
 _worker_options = Options()
 
 
-def _start_worker(kb_dir: str, options: Options) -> None:
+def _start_worker(kb_dir, options: Options) -> None:
     # clingo's Control cannot be pickled: each worker loads the KB itself, once.
     global _worker_engine, _worker_options
     _die_with_parent()
@@ -398,7 +428,7 @@ def _pool(engine: Engine, options: Options, jobs: int):
     from multiprocessing import get_context
 
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(str(engine.kb.directory), options)
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(engine.kb.ref, options)
     )
 
 

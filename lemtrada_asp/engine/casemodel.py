@@ -20,7 +20,19 @@ from clingo import Symbol
 from .errors import KnowledgeBaseError
 from .record import Evidence
 
-__all__ = ["CaseModel", "load_case_model"]
+__all__ = ["CaseModel", "Name", "load_case_model"]
+
+
+class Name(str):
+    """A constant in a plain fact (a clingo Function without arguments), as opposed to a string.
+
+    A case model may offer ``facts(case)``: the case's input facts without their key,
+    as tuples ``(predicate, value, ...)`` of int, str and Name, the same facts
+    ``symbols`` gives. The decision cache keys on them without calling into clingo;
+    a case model without it is keyed through its symbols, only slower.
+    """
+
+    __slots__ = ()
 
 
 @runtime_checkable

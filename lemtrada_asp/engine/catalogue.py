@@ -25,7 +25,7 @@ from .errors import KnowledgeBaseError
 if TYPE_CHECKING:
     from .knowledge import Manifest
 
-__all__ = ["Catalogue", "Criterion", "criterion_sort_key", "fill", "read_catalogue"]
+__all__ = ["Catalogue", "Criterion", "at_least", "criterion_sort_key", "fill", "kind_words", "read_catalogue"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\*[A-Za-z_][A-Za-z0-9_]*)*)\}")
 
@@ -54,6 +54,33 @@ class Criterion:
     order: int
     needed: str | None
     change: str | None = None  # what would have to be true for it to be met (corrections)
+
+    @property
+    def at_least(self) -> int | None:
+        """N of an at_least(N) node, else None."""
+        return at_least(self.kind)
+
+
+def at_least(kind: str) -> int | None:
+    """N of the node kind ``at_least(N)``, else None.
+
+    >>> at_least("at_least(2)"), at_least("any_of")
+    (2, None)
+    """
+    found = re.fullmatch(r"at_least\((\d+)\)", kind)
+    return int(found.group(1)) if found else None
+
+
+def kind_words(kind: str) -> str:
+    """A node kind for a reader: all of, any of, at least 2 of, leaf, exclusion.
+
+    >>> kind_words("at_least(2)"), kind_words("all_of")
+    ('at least 2 of', 'all of')
+    """
+    n = at_least(kind)
+    if n is not None:
+        return f"at least {n} of"
+    return kind.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -95,7 +122,7 @@ def _facts(ctl: clingo.Control, name: str, arity: int) -> list[list[clingo.Symbo
 
 def read_catalogue(ctl: clingo.Control, manifest: "Manifest") -> Catalogue:
     params = {n.name: v.number for n, v in _facts(ctl, "param", 2) if v.type == clingo.SymbolType.Number}
-    kinds = {str(i.string): str(k.name) for i, k in _facts(ctl, "node", 2)}
+    kinds = {str(i.string): str(k) for i, k in _facts(ctl, "node", 2)}  # leaf, all_of, ..., at_least(2)
     children: dict[str, list[str]] = {}
     for parent, child in _facts(ctl, "child", 2):
         children.setdefault(parent.string, []).append(child.string)

@@ -127,7 +127,8 @@ class Engine:
         """Cases that did not reach a target of corrections (the policy's correction_target/2)."""
         return outcome.decisions[0] not in self.catalogue.targets
 
-    def _solve(self, cases: Sequence[Any], details: bool) -> list[_Outcome]:
+    def _solve(self, cases: Sequence[Any], details: bool, collect: list | None = None) -> list[_Outcome]:
+        """The outcome of each case; with collect, also each case's shown atoms and every finding (cache.py)."""
         # Two models asked for, so that a KB that is not deterministic is caught.
         ctl, messages = self.kb.control(["--models=2"])
         symbols = self.case_model.symbols
@@ -146,8 +147,17 @@ class Engine:
                     raise KnowledgeBaseError(
                         "the knowledge base is not deterministic: it has more than one answer for a case"
                     )
-                for atom in model.symbols(shown=True):
+                shown = model.symbols(shown=True)
+                for atom in shown:
                     outcomes[atom.arguments[0].number].add(atom)
+                if collect is not None and models == 1:
+                    collect[:] = [([], []) for _ in cases]
+                    for atom in shown:
+                        collect[atom.arguments[0].number][0].append(atom)
+                    for found in ctl.symbolic_atoms.by_signature("finding", 4):
+                        key = found.symbol.arguments[0]
+                        if key.type == SymbolType.Number and 0 <= key.number < len(cases):
+                            collect[key.number][1].append((found.symbol, found.is_fact))
         if models == 0:
             raise KnowledgeBaseError(
                 "the knowledge base has no answer: a rule or constraint rules out every decision"

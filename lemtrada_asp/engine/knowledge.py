@@ -11,6 +11,7 @@ the .lp file and line.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -23,8 +24,9 @@ import clingo
 from . import guard
 from .catalogue import Catalogue, read_catalogue
 from .errors import KnowledgeBaseError
+from .overlay import OVERLAY_MANIFEST, Overlay, compose, read_overlay
 
-__all__ = ["KnowledgeBase", "Manifest", "PROGRAMS", "ENCODINGS", "MANIFEST"]
+__all__ = ["KbRef", "KnowledgeBase", "Manifest", "PROGRAMS", "ENCODINGS", "MANIFEST"]
 
 MANIFEST = "policy.toml"
 ENCODINGS = Path(__file__).resolve().parent / "encodings"
@@ -90,36 +92,117 @@ def default_kb_dir() -> Path:
     raise KnowledgeBaseError(f"knowledge base not found: no {MANIFEST} in {here / 'kb'} or {here.parent / 'kb'}")
 
 
-class KnowledgeBase:
-    """One KB directory: the policy's files plus the engine's encodings."""
+class KbRef(os.PathLike):
+    """A KB directory with overlays on top: what ``--kb DIR --overlay CHANGE`` names.
 
-    def __init__(self, directory: str | Path | None = None):
-        self.directory = Path(directory) if directory is not None else default_kb_dir()
+    It passes for the base directory's path wherever a KB directory is taken, and
+    ``KnowledgeBase(ref)`` opens the base with its overlays.
+    """
+
+    def __init__(self, directory: str | Path | None, overlays: Sequence[str | Path] = ()):
+        self.directory = Path(directory) if directory is not None else None
+        self.overlays = tuple(Path(o) for o in overlays)
+
+    def __fspath__(self) -> str:
+        return str(self.directory if self.directory is not None else default_kb_dir())
+
+    def __str__(self) -> str:
+        base = str(self.directory) if self.directory is not None else "the shipped KB"
+        return " + ".join([base, *map(str, self.overlays)])
+
+    def __repr__(self) -> str:
+        return f"KbRef({str(self)!r})"
+
+    def __reduce__(self):
+        return (KbRef, (self.directory, self.overlays))
+
+
+class KnowledgeBase:
+    """One KB directory (the policy's files), any overlays on it, and the engine's encodings.
+
+    ``directory`` may also be an overlay directory whose overlay.toml names its
+    ``base``: a policy version written as a change of another.
+    """
+
+    def __init__(self, directory: str | Path | KbRef | None = None, overlays: Sequence[str | Path] = ()):
+        extra = [read_overlay(o) for o in overlays]
+        if isinstance(directory, KbRef):
+            extra = [read_overlay(o) for o in directory.overlays] + extra
+            directory = directory.directory
+        directory = Path(directory) if directory is not None else default_kb_dir()
+        stacked: list[Overlay] = []
+        while not (directory / MANIFEST).is_file() and (directory / OVERLAY_MANIFEST).is_file():
+            overlay = read_overlay(directory)
+            if overlay.base is None:
+                raise KnowledgeBaseError(f"{overlay.manifest}: an overlay opened as a knowledge base must name its base (overlay.base)")
+            stacked.insert(0, overlay)
+            directory = overlay.base
+            if len(stacked) > 20:
+                raise KnowledgeBaseError(f"{overlay.manifest}: overlay bases form a cycle")
+        self.directory = directory
+        self.overlays: tuple[Overlay, ...] = (*stacked, *extra)
         if not self.directory.is_dir():
             raise KnowledgeBaseError(f"knowledge base not found: {self.directory} is not a directory")
-        self.manifest = read_manifest(self.directory)
+        self.manifest = _overlaid(read_manifest(self.directory), self.overlays)
+        self._statements: list | None = None
         self.root = self.directory / self.manifest.root
         if not self.root.is_file():
             raise KnowledgeBaseError(f"knowledge base {self.directory}: its root {self.root} does not exist")
 
+    @property
+    def ref(self) -> KbRef:
+        """What reopens this KB (in a worker process, say): the base directory and its overlays."""
+        return KbRef(self.directory, [o.directory for o in self.overlays])
+
+    @property
+    def name(self) -> str:
+        return str(self.ref) if self.overlays else str(self.directory)
+
     def files(self) -> list[Path]:
-        """The policy's rule files (every .lp below the KB directory)."""
+        """The base policy's rule files (every .lp below the KB directory; overlays: overlay_files())."""
         return sorted(p for p in self.directory.rglob("*.lp") if p.is_file())
 
     def program_files(self, program: str = "decide") -> list[Path]:
-        """The files a program of this kind loads: the policy's root, then the engine's encodings."""
+        """The files a program of this kind loads: the policy's root, then the engine's encodings.
+
+        With overlays the policy's part is composed (statements()), not loaded from the root alone.
+        """
         return [self.root, *(ENCODINGS / name for name in PROGRAMS[program])]
+
+    def parse(self, callback, program: str = "decide") -> None:
+        """Every statement of the program, as clingo AST (following #include), with overlays applied."""
+        from clingo import ast
+
+        if self.overlays:
+            for statement in self.statements():
+                callback(statement)
+            ast.parse_files([str(ENCODINGS / name) for name in PROGRAMS[program]], callback)
+        else:
+            ast.parse_files([str(p) for p in self.program_files(program)], callback)
+
+    def statements(self, logger=None) -> list:
+        """The policy's statements with the overlays applied (composed once, then reused)."""
+        if self._statements is None:
+            self._statements = compose(self.root, self.directory, self.overlays, logger or (lambda code, text: None))
+        return self._statements
 
     @property
     def source_text(self) -> Path | None:
-        """The policy's own text, shipped with the KB."""
-        return self.directory / self.manifest.source if self.manifest.source else None
+        """The policy's own text, shipped with the KB (or a changed text shipped with an overlay)."""
+        if not self.manifest.source:
+            return None
+        for overlay in reversed(self.overlays):
+            if (overlay.directory / self.manifest.source).is_file():
+                return overlay.directory / self.manifest.source
+        return self.directory / self.manifest.source
 
     @cached_property
     def version(self) -> str:
-        """A hash of every file that decides: the policy's rules, its manifest and the encodings."""
+        """A hash of every file that decides: the policy's rules, its manifest, its overlays and the encodings."""
         digest = hashlib.sha256()
         named = [(p.relative_to(self.directory).as_posix(), p) for p in [*self.files(), self.directory / MANIFEST]]
+        for number, overlay in enumerate(self.overlays, 1):
+            named += [(f"overlay{number}/{p.relative_to(overlay.directory).as_posix()}", p) for p in overlay.files()]
         named += [(f"engine/{p.name}", p) for p in sorted(ENCODINGS.glob("*.lp"))]
         for name, path in named:
             digest.update(name.encode() + b"\0")
@@ -134,7 +217,19 @@ class KnowledgeBase:
             messages.append(text.strip())
 
         ctl = clingo.Control(list(arguments), logger=log, message_limit=50)
-        for path in self.program_files(program):
+        files = self.program_files(program)
+        if self.overlays:
+            from clingo import ast
+
+            statements = self.statements(log)
+            try:
+                with ast.ProgramBuilder(ctl) as builder:
+                    for statement in statements:
+                        builder.add(statement)
+            except RuntimeError as exc:
+                raise KnowledgeBaseError(f"knowledge base {self.name} does not load: {exc}", relevant(messages)) from None
+            files = files[1:]
+        for path in files:
             try:
                 ctl.load(str(path))
             except RuntimeError as exc:
@@ -163,6 +258,16 @@ class KnowledgeBase:
         self.ground(ctl, messages, [("base", [])], "grounding the decision program (reading its catalogue)")
         with guard.running("solving the decision program (reading its catalogue)"):
             return read_catalogue(ctl, self.manifest)
+
+
+def _overlaid(manifest: Manifest, overlays: Sequence[Overlay]) -> Manifest:
+    """The manifest of a base with overlays: the last overlay that says so revises and dates it."""
+    from dataclasses import replace
+
+    for overlay in overlays:
+        changes = {k: v for k, v in (("revised", overlay.revised), ("effective", overlay.effective)) if v is not None}
+        manifest = replace(manifest, **changes)
+    return manifest
 
 
 def relevant(messages: list[str]) -> list[str]:

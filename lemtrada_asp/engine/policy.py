@@ -29,9 +29,10 @@ class Policy:
         self.engine = engine
 
     @classmethod
-    def load(cls, kb_dir: str | Path | None = None) -> "Policy":
-        """The KB in kb_dir (default: the one shipped with the package); a broken KB raises KnowledgeBaseError."""
-        return cls(Engine(KnowledgeBase(kb_dir)))
+    def load(cls, kb_dir: str | Path | None = None, overlays: Iterable[str | Path] = ()) -> "Policy":
+        """The KB in kb_dir (default: the one shipped with the package), with any overlays on it
+        (engine/overlay.py); a broken KB raises KnowledgeBaseError."""
+        return cls(Engine(KnowledgeBase(kb_dir, tuple(overlays))))
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -77,11 +78,14 @@ class Policy:
 
     def decide_paths(
         self, paths: Iterable[str], *, jobs: int | None = None, corrections: bool = False, details: bool = False,
-        stdin: IO[bytes] | None = None,
+        stdin: IO[bytes] | None = None, run: Any = None, cache: bool = True,
     ):
-        """Every case in paths (files, directories, JSON Lines, '-'), as batch Results: the CLI's path."""
-        options = Options(details=details, corrections=corrections)
-        return decide_paths(paths, self.engine, options=options, jobs=jobs or default_jobs(), stdin=stdin)
+        """Every case in paths (files, directories, JSON Lines, '-'), as batch Results: the CLI's path.
+
+        run (executors.Run): a shard of the input, and/or the Dask executor.
+        """
+        options = Options(details=details, corrections=corrections, cache=cache)
+        return decide_paths(paths, self.engine, options=options, jobs=jobs or default_jobs(), stdin=stdin, run=run)
 
     def _results(self, cases: Iterable[Any], *, corrections: bool, details: bool, jobs: int = 1, source: str | None = None):
         options = Options(details=details, corrections=corrections)

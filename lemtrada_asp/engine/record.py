@@ -117,6 +117,7 @@ class Decision:
     case: Any = None  # the validated case (the policy's case model)
     corrections: tuple[tuple[Change, ...], ...] | None = None  # computed on request
     tree: tuple[Node, ...] | None = None  # every evaluated criterion, on request (details)
+    policy_version: tuple[tuple[str, Any], ...] | None = None  # the version in force (name, revised, effective), under a versions directory
 
     def attribute(self, name: str, default: Any = None) -> Any:
         return dict(self.attributes).get(name, default)
@@ -174,6 +175,8 @@ class Decision:
             "kb_version": self.kb_version,
             "source": self.source,
         }
+        if self.policy_version is not None:
+            data["policy_version"] = dict(self.policy_version)
         if self.corrections is not None:
             data["corrections"] = [[c.to_json() for c in changes] for changes in self.corrections]
         return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.catalogue import at_least
 from ..engine.record import Decision, Node
 from .markup import markdown_escape
 from .text import STATUS_WORDS, _course
@@ -67,6 +68,12 @@ def _mark(status: str, unicode: bool) -> tuple[str, str | None]:
     return (glyph if unicode else ascii_glyph), colour
 
 
+def _count(node: dict[str, Any]) -> str:
+    """An at-least-N node says so: its children are not all needed, nor any one."""
+    n = at_least(node.get("kind", ""))
+    return f" (at least {n} of {len(node.get('children', []))})" if n is not None else ""
+
+
 def as_text(data: dict[str, Any], unicode: bool = True) -> str:
     """Indented, one node a line, a mark and (where click allows) a colour per status.
 
@@ -88,7 +95,7 @@ def as_text(data: dict[str, Any], unicode: bool = True) -> str:
         indent = "  " * depth
         status = STATUS_WORDS.get(node["status"], node["status"])
         lines.append(
-            f"{indent}{click.style(glyph, fg=colour, bold=True)} {node['id']:<8} {node['title']}: "
+            f"{indent}{click.style(glyph, fg=colour, bold=True)} {node['id']:<8} {node['title']}{_count(node)}: "
             f"{click.style(status, fg=colour)}  [{node['section']}]"
         )
         for fact in node.get("facts", []):
@@ -125,7 +132,7 @@ def as_markdown(data: dict[str, Any]) -> str:
         glyph, _ = _mark(node["status"], True)
         indent = "  " * depth
         status = STATUS_WORDS.get(node["status"], node["status"])
-        lines.append(f"{indent}- {glyph} **{esc(node['id'])}** {esc(node['title'])}: **{status}** ({esc(node['section'])})")
+        lines.append(f"{indent}- {glyph} **{esc(node['id'])}** {esc(node['title'])}{_count(node)}: **{status}** ({esc(node['section'])})")
         for fact in node.get("facts", []):
             lines.append(f"{indent}  - because {esc(fact)}")
         if node.get("needed"):

@@ -35,6 +35,7 @@ import yaml
 from markupsafe import Markup
 
 from ..case.model import DMT_ALIASES
+from ..engine.catalogue import at_least
 from ..engine.record import CriterionResult, Decision, Evidence, Node
 from ..notices import language, lob
 from ..notices import settings as plan_settings
@@ -271,6 +272,14 @@ class LetterFacts:
         if not node.children:
             return [[[self._needed(node)]]]
         parts = [c for c in node.children if c.status == "undocumented"]
+        if node.kind.startswith("at_least("):
+            # k more parts must be met: when every undocumented part is needed, each is an item;
+            # else they are the options of one item, which is exact for k = 1 (for 1 < k < parts
+            # the letter still says "one of these": a known limit of its item/option form)
+            more = at_least(node.kind) - sum(c.status == "met" for c in node.children)
+            if more >= len(parts):
+                return [item for part in parts for item in self._requests(part.id)]
+            return [[self._all_of(part.id) for part in parts]]
         if node.kind == "any_of":
             return [[self._all_of(part.id) for part in parts]]
         return [item for part in parts for item in self._requests(part.id)]

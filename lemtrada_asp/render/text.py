@@ -20,6 +20,9 @@ def as_text(data: dict) -> str:
         f"{data['case_id']}: {head}",
         f"  {data['review_type']} review{_course(data)}; source {data['source']}",
     ]
+    if data.get("policy_version"):
+        version = data["policy_version"]
+        lines.append(f"  policy version {version['name']}: revised {version['revised']}, in force from {version['effective']}")
     if data["failed"]:
         lines.append("  Failed:")
         for entry in data["failed"]:

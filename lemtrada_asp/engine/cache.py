@@ -1,0 +1,372 @@
+"""clingo decides, Python remembers: a cache in front of the chunked engine.
+
+Most of a batch's cases repeat what earlier cases already made clingo derive, part
+by part. The cache is layered as the KB is (the layers are derived from its rules
+by derive.py, never listed by hand):
+
+1. leaves: for each group of leaves, the exact input facts the group reads (the
+   case key left out) -> the group's findings (id, status, evidence);
+2. everything above the leaves: the findings' (id, status) pairs and the exact
+   facts of the few inputs the hooks read (e.g. prior courses, the member's
+   state) -> every shown atom of the decision (statuses, reasons, needs, decision,
+   grants, advisories), with the evidence an explanation carries as "the findings
+   of leaf L with status S";
+3. corrections: the same key over the what-if program -> the minimal corrections.
+
+A case whose every layer is known is answered from memory into the same
+``_Outcome`` the engine reads from clingo, and becomes a record by the same code
+(``Engine._record``), so the output is the same byte for byte. The other cases of
+the chunk go to the engine together (one ground program), and what clingo derived
+for them fills the layers -- but only after the cache has rebuilt each such case
+from what it would store and found it equal to clingo's answer; a case it cannot
+rebuild exactly is decided, never stored. Keys hold exact values (nothing is
+clamped or bucketed): a new age, a new date distance, a new code is a miss.
+
+Memory is bounded: each layer keeps at most ``cap`` entries, dropping its oldest.
+A KB the derivation cannot vouch for is decided on the plain path, and
+``DecisionCache.reason`` says why. The cache is Python memory: nothing of a case
+ever becomes program text.
+"""
+
+from __future__ import annotations
+
+from copy import copy
+from dataclasses import fields
+from typing import Any, Sequence
+
+from clingo import Function, Number, Symbol, SymbolType
+
+from .derive import Derivation, derive
+from .engine import Engine, _Outcome
+from .record import Decision
+
+__all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
+
+CAP = 10_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
+
+
+class DecisionCache:
+    """Decides like ``Engine.decide``; answers from memory what it has seen, clingo the rest."""
+
+    def __init__(self, engine: Engine, derivation: Derivation | None = None, cap: int = CAP):
+        self.engine = engine
+        self.derivation = derivation if derivation is not None else derive(engine.kb)
+        self.cap = cap
+        self.reason = self.derivation.reason
+        self.active = self.derivation.vouched
+        d = self.derivation
+        self._groups = [tuple(sorted({name for name, _ in g.reads})) for g in d.groups]
+        self._group_of = {leaf: i for i, g in enumerate(d.groups) for leaf in g.leaves}
+        self._hooks = tuple(sorted({name for name, _ in d.hooks}))
+        self._fix_hooks = tuple(sorted({name for name, _ in d.correction_hooks}))
+        self._templates = {shape: paths for shape, paths in d.templates.items()}
+        self._carriers = {name: spot for (name, _), spot in d.carriers.items()}
+        self._leaves: list[dict] = [{} for _ in self._groups]
+        self._upper: dict = {}
+        self._fixes: dict = {}
+        self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
+        self._texts: dict[int, str] = {}
+        model = engine.case_model
+        plain = getattr(model, "facts", None)
+        # Keys are the case's facts without their key: plain tuples when the case model
+        # gives them (no call into clingo), else its symbols under key 0 as (name, symbol).
+        self._facts = plain if plain is not None else (lambda case: [(f.name, f) for f in model.symbols(0, case)])
+        self._plain = plain is not None
+        self._collapse = d.collapse if self._plain else {}
+        self.hits = self.misses = self.unverified = 0
+
+    # --- deciding ---------------------------------------------------------------------
+    def decide(
+        self, cases: Sequence[tuple[str, Any]], *, details: bool = False, corrections: bool = False
+    ) -> list[Decision]:
+        if not self.active or not cases:
+            return self.engine.decide(cases, details=details, corrections=corrections)
+        facts = self._facts
+        outcomes: list[_Outcome | None] = []
+        keys: list[dict] = []
+        missed: list[int] = []
+        collapse = self._collapse
+        for k, (_, case) in enumerate(cases):
+            by: dict[str, list] = {}
+            for fact in facts(case):
+                if fact[0] in collapse:
+                    fact = _collapsed(fact, collapse[fact[0]])
+                by.setdefault(fact[0], []).append(fact)
+            found = self._lookup(k, by, details)
+            keys.append(by)  # kept for the fill and the corrections key
+            outcomes.append(found)
+            if found is None:
+                missed.append(k)
+        if missed:
+            self.misses += len(missed)
+            filled = self._fill([cases[k][1] for k in missed], [keys[k] for k in missed], details)
+            # clingo's outcomes carry the keys of the miss chunk; the record never shows a key,
+            # but evidence is re-keyed to the case's place in this chunk all the same.
+            for k, outcome in zip(missed, filled):
+                outcomes[k] = self._rekeyed(outcome, k) if outcome is not None else None
+        self.hits += len(cases) - len(missed)
+        fixes: dict[int, Any] = {}
+        if corrections:
+            fixes = self._corrections(cases, outcomes, keys)
+        record = self.engine._record
+        return [
+            record(source, case, outcomes[k], details, fixes.get(k))  # type: ignore[arg-type]
+            for k, (source, case) in enumerate(cases)
+        ]
+
+    def _lookup(self, k: int, by: dict[str, list[Symbol]], details: bool) -> _Outcome | None:
+        findings = []
+        projection = []
+        for i, names in enumerate(self._groups):
+            key = tuple(f for name in names for f in by.get(name, ()))
+            value = self._leaves[i].get(key)
+            if value is None:
+                return None
+            findings.append(value[0])
+            projection.append(value[1])
+        hooks = tuple(f for name in self._hooks for f in by.get(name, ()))
+        upper = self._upper.get((details, tuple(projection), hooks))
+        if upper is None:
+            return None
+        return self._build(k, upper, findings)
+
+    def _build(self, k: int, upper: tuple, findings: list[tuple]) -> _Outcome:
+        template, selectors = upper
+        o = copy(template)  # shares the template's containers, which nothing below mutates ...
+        for name in self._evidence_fields:  # ... but for the fields evidence goes to: fresh per case
+            setattr(o, name, type(getattr(template, name))())
+        key = Number(k)
+        for field_name, entry, group, pair in selectors:
+            evidence = findings[group].get(pair)
+            if evidence:
+                getattr(o, field_name).setdefault(entry, []).extend(e.at(key) for e in evidence)
+        return o
+
+    def _rekeyed(self, o: _Outcome, k: int) -> _Outcome:
+        key = Number(k)
+        for name in self._evidence_fields:
+            table = getattr(o, name)
+            for entry, found in table.items():
+                table[entry] = [_Evidence(e, self._templates).at(key) for e in found]
+        return o
+
+    # --- filling ----------------------------------------------------------------------
+    def _fill(self, cases: list[Any], bys: list[dict], details: bool) -> list[_Outcome]:
+        collected: list = []
+        outcomes = self.engine._solve(cases, details, collect=collected)
+        for k, (outcome, by, (shown, found)) in enumerate(zip(outcomes, bys, collected)):
+            self._store(k, outcome, by, shown, found, details)
+        return outcomes
+
+    def _store(self, k: int, outcome: _Outcome, by: dict, shown: list, found: list, details: bool) -> None:
+        if not all(fact for _, fact in found):
+            self._disable("a finding that is not a fact (the program is not stratified)")
+            return
+        if not self._plain and any(_compound(f) for facts in by.values() for _, f in facts):
+            self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
+            return
+        per_group: list[dict] = [{} for _ in self._groups]
+        text = self._text
+        for atom, _ in found:
+            _, ident, status, evidence = atom.arguments
+            leaf = text(ident)
+            group = self._group_of.get(leaf)
+            if group is None:
+                self._disable(f"a finding for {ident}, which no derived leaf group holds")
+                return
+            per_group[group].setdefault((leaf, text(status)), []).append(evidence)
+        values = []
+        for i, (names, table) in enumerate(zip(self._groups, per_group)):
+            known = self._leaves[i].get(tuple(f for name in names for f in by.get(name, ())))
+            if known is None:
+                known = ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
+            values.append(known)
+        template = _Outcome()
+        selectors: list[tuple] = []
+        for atom in shown:
+            spot = self._carriers.get(atom.name)
+            if spot is None:
+                template.add(atom)
+                continue
+            id_pos, e_pos = spot
+            ident, evidence = atom.arguments[id_pos], atom.arguments[e_pos]
+            leaf = self._text(ident)
+            group = self._group_of.get(leaf)
+            pairs = [p for p, es in per_group[group].items() if p[0] == leaf and evidence in es] if group is not None else []
+            # Where add() puts this atom: one field, one entry, the evidence appended.
+            probe = _Outcome()
+            probe.add(atom)
+            placed = [(f.name, getattr(probe, f.name)) for f in fields(probe) if getattr(probe, f.name)]
+            if len(pairs) != 1 or len(placed) != 1 or not isinstance(placed[0][1], dict) or len(placed[0][1]) != 1:
+                self.unverified += 1
+                return
+            field_name, table = placed[0]
+            [(entry, listed)] = table.items()
+            if listed != [evidence]:
+                self._disable(f"{atom.name} is read back in a shape the cache does not rebuild")
+                return
+            self._evidence_fields.add(field_name)
+            selector = (field_name, entry, group, pairs[0])
+            if selector not in selectors:
+                selectors.append(selector)
+        if any(getattr(template, name) for name in self._evidence_fields):
+            self._disable("an output field holds both evidence and other atoms")
+            return
+        upper = (template, selectors)
+        if self._build(k, upper, [v[0] for v in values]) != outcome:
+            self.unverified += 1  # the layers would not give back clingo's answer: decide such cases, never store them
+            return
+        for i, names in enumerate(self._groups):
+            key = tuple(f for name in names for f in by.get(name, ()))
+            _put(self._leaves[i], key, values[i], self.cap)
+        hooks = tuple(f for name in self._hooks for f in by.get(name, ()))
+        _put(self._upper, (details, tuple(v[1] for v in values), hooks), upper, self.cap)
+
+    def _text(self, symbol: Symbol) -> str:
+        """An id or status as text, remembered by the symbol's value (few distinct ones, read often)."""
+        rep = getattr(symbol, "_rep", None)
+        found = self._texts.get(rep) if rep is not None else None
+        if found is None:
+            found = _leaf(symbol)
+            if rep is not None and len(self._texts) < self.cap:
+                self._texts[rep] = found
+        return found
+
+    def _disable(self, reason: str) -> None:
+        self.active = False
+        self.reason = reason
+
+    # --- corrections ------------------------------------------------------------------
+    def _corrections(self, cases: Sequence[tuple[str, Any]], outcomes: list, bys: list[dict]) -> dict[int, Any]:
+        from .corrections import corrector_for
+
+        needs = self.engine._needs_corrections
+        fixes: dict[int, Any] = {}
+        unknown: list[tuple[int, tuple]] = []
+        for k, outcome in enumerate(outcomes):
+            if not needs(outcome):
+                continue
+            key = self._fix_key(bys[k])
+            found = self._fixes.get(key) if key is not None else None
+            if found is None:
+                unknown.append((k, key))
+            else:
+                fixes[k] = found
+        if unknown:
+            computed = corrector_for(self.engine).corrections([cases[k][1] for k, _ in unknown])
+            for (k, key), value in zip(unknown, computed):
+                fixes[k] = value
+                if key is not None:
+                    _put(self._fixes, key, value, self.cap)
+        return fixes
+
+    def _fix_key(self, by: dict) -> tuple | None:
+        projection = []
+        for i, names in enumerate(self._groups):
+            value = self._leaves[i].get(tuple(f for name in names for f in by.get(name, ())))
+            if value is None:  # evicted, or never stored (unverified): compute, do not remember
+                return None
+            projection.append(value[1])
+        return (tuple(projection), tuple(f for name in self._fix_hooks for f in by.get(name, ())))
+
+    def describe(self) -> list[str]:
+        lines = self.derivation.describe() if self.active else [
+            f"decision cache: off, the plain chunked path decides every case ({self.reason})"
+        ]
+        if self.hits or self.misses:
+            lines.append(
+                f"decision cache: {self.hits} cases from memory, {self.misses} through clingo"
+                + (f", {self.unverified} not stored" if self.unverified else "")
+            )
+        return lines
+
+
+def verify(engine: Engine, cases: Sequence[tuple[str, Any]], chunk: int = 100) -> tuple[list[str], int]:
+    """Decide cases through the plain path and through the cache; the derivation's lines and the cases that differ.
+
+    The cases go through twice, so the second pass is answered from memory.
+    """
+    import json
+
+    cache = DecisionCache(engine)
+    if not cache.active:
+        return cache.describe(), 0
+    differ = 0
+    cases = list(cases) * 2
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        for a, b in zip(engine.decide(part), cache.decide(part)):
+            differ += json.dumps(a.to_json()) != json.dumps(b.to_json())
+    lines = cache.describe()
+    lines.append(
+        f"decision cache verified: {len(cases) - differ} of {len(cases)} cases byte-identical to the plain path"
+        if not differ else f"PROBLEM: decision cache: {differ} of {len(cases)} cases differ from the plain path"
+    )
+    return lines, differ
+
+
+OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds
+
+
+def _collapsed(fact: tuple, positions: dict[int, frozenset]) -> tuple:
+    values = list(fact)
+    for pos, kept in positions.items():
+        if pos < len(values) and values[pos] not in kept:
+            values[pos] = OTHER
+    return tuple(values)
+
+
+def _put(table: dict, key: Any, value: Any, cap: int) -> None:
+    if len(table) >= cap:
+        del table[next(iter(table))]  # the oldest entry: memory stays bounded
+    table[key] = value
+
+
+def _leaf(ident: Symbol) -> str:
+    return ident.string if ident.type == SymbolType.String else str(ident)
+
+
+def _compound(fact: Symbol) -> bool:
+    return any(a.type == SymbolType.Function and a.arguments for a in fact.arguments[1:])
+
+
+class _Evidence:
+    """An evidence term of a cached finding, ready to be given any case key."""
+
+    __slots__ = ("symbol", "name", "args", "positive", "paths", "templates")
+
+    def __init__(self, symbol: Symbol, templates: dict):
+        self.symbol = symbol
+        self.paths = None  # worked out on first use: most stored evidence is never shown
+        self.templates = templates
+
+    def at(self, key: Symbol) -> Symbol:
+        if self.paths is None:
+            symbol = self.symbol
+            self.paths = ()
+            if symbol.type == SymbolType.Function:
+                args = symbol.arguments
+                self.paths = self.templates.get((symbol.name, len(args)), ())
+                if self.paths:
+                    self.name, self.args, self.positive = symbol.name, list(args), symbol.positive
+        if not self.paths:
+            return self.symbol
+        args = list(self.args)
+        for path in self.paths:
+            args[path[0]] = key if len(path) == 1 else _replace(args[path[0]], path[1:], key)
+        return Function(self.name, args, self.positive)
+
+
+def _replace(term: Symbol, path: tuple[int, ...], key: Symbol) -> Symbol:
+    args = list(term.arguments)
+    args[path[0]] = key if len(path) == 1 else _replace(args[path[0]], path[1:], key)
+    return Function(term.name, args, term.positive)
+
+
+def cache_for(engine: Engine) -> DecisionCache:
+    """One cache per engine, derived on first use (a one-case run never pays for it)."""
+    found = getattr(engine, "_decision_cache", None)
+    if found is None:
+        found = DecisionCache(engine)
+        engine._decision_cache = found  # type: ignore[attr-defined]
+    return found

@@ -1,0 +1,229 @@
+"""The decision cache: the same bytes as the plain path, on the shipped KB and on edited ones.
+
+Every test decides a corpus twice, through clingo for every case (Engine.decide)
+and through the cache (DecisionCache.decide, chunk by chunk as a batch does), and
+compares the JSON of every decision. The corpora mix the example cases, generated
+cases near the rules' edges, and random ones, decided twice over so that the
+second pass is answered from memory.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import pytest
+
+from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR, vary
+from lemtrada_asp.analysis.generate import generate_cases
+from lemtrada_asp.engine.cache import DecisionCache
+from lemtrada_asp.engine.derive import derive
+from lemtrada_asp.engine.engine import Engine
+from lemtrada_asp.engine.knowledge import KnowledgeBase
+from lemtrada_asp.engine.loading import iter_items
+
+CHUNK = 50
+DRUGS = ("natalizumab", "dimethyl_fumarate", "fingolimod", "teriflunomide", "ocrelizumab")
+OUTCOMES = ("failed", "intolerant", "contraindicated", "effective")
+
+
+def random_cases(n: int, seed: int) -> list[dict]:
+    """Cases with random ages, dates, therapies, codes and states (valid under case format v1)."""
+    rng = random.Random(seed)
+    cases = []
+    for i in range(n):
+        base = CONTINUATION if rng.random() < 0.4 else INITIAL
+        changes = {
+            "id": f"R-{seed}-{i}",
+            "member.birth_date": f"{rng.randint(1940, 2012)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            "member.state": rng.choice(["TX", "NY", "CA", "OH"]),
+            "request.days": rng.choice([3, 5, 5, 4]),
+            "request.dose_mg_per_day": rng.choice([12, 12, 10]),
+            "chart_date": f"2026-0{rng.randint(1, 4)}-{rng.randint(10, 28)}",
+            "dmt_history": [{"drug": rng.choice(DRUGS), "outcome": rng.choice(OUTCOMES)} for _ in range(rng.randint(0, 3))],
+            "concurrent_dmts": rng.choice([[], [], ["ocrelizumab"]]),
+            "hiv_positive": rng.choice([False, False, True]),
+            "request.diagnosis_codes": rng.choice([["G35.A"], ["G35"], ["G37.9"], ["G35.D", "K50.90"]]),
+        }
+        cases.append(vary(base, changes))
+    return cases
+
+
+def corpus(engine: Engine, generated: int, randoms: int, seed: int = 5) -> list[tuple[str, object]]:
+    validate = engine.case_model.validate
+    items = [(i.source, i.case) for i in iter_items([str(CASES_DIR)], validate) if i.case is not None]
+    data = list(generate_cases(generated, seed, params=engine.catalogue.params)) + random_cases(randoms, seed)
+    items += [(f"<case {n}>", validate(d, f"<case {n}>")) for n, d in enumerate(data)]
+    return items + items  # the second pass is answered from memory
+
+
+def both_ways(engine: Engine, cases, *, corrections: bool = False, details: bool = False, cap: int | None = None, chunk: int = CHUNK):
+    cache = DecisionCache(engine, cap=cap) if cap else DecisionCache(engine)
+    assert cache.active, cache.reason
+    plain, cached = [], []
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        plain += [_bytes(d, details) for d in engine.decide(part, corrections=corrections, details=details)]
+        cached += [_bytes(d, details) for d in cache.decide(part, corrections=corrections, details=details)]
+    return plain, cached, cache
+
+
+def _bytes(decision, details: bool) -> str:
+    text = json.dumps(decision.to_json(), ensure_ascii=False)
+    return text + (repr(decision.tree) if details else "")
+
+
+def assert_same(plain, cached):
+    differing = [i for i, (a, b) in enumerate(zip(plain, cached)) if a != b]
+    assert len(plain) == len(cached)
+    assert not differing, f"{len(differing)} cases differ, first:\n{plain[differing[0]]}\n{cached[differing[0]]}"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Engine(KnowledgeBase(KB_DIR))
+
+
+def test_the_cache_gives_the_plain_paths_bytes_on_examples_generated_and_random_cases(shipped):
+    cases = corpus(shipped, 450, 200)
+    plain, cached, cache = both_ways(shipped, cases)
+    assert_same(plain, cached)
+    assert cache.hits >= len(cases) // 2  # the whole second pass, at least, came from memory
+
+
+def test_with_details_and_with_corrections_too(shipped):
+    cases = corpus(shipped, 150, 100, seed=9)
+    plain, cached, _ = both_ways(shipped, cases, details=True)
+    assert_same(plain, cached)
+    plain, cached, cache = both_ways(shipped, cases[:200] + cases[:200], corrections=True)
+    assert_same(plain, cached)
+    assert cache._fixes  # corrections were remembered, and reused on the second pass
+    assert any('"corrections": [[' in line for line in cached)
+
+
+def test_memory_is_bounded_by_the_cap_and_the_output_stays_the_same(shipped):
+    cases = corpus(shipped, 200, 100, seed=3)
+    plain, cached, cache = both_ways(shipped, cases, cap=7)
+    assert_same(plain, cached)
+    assert len(cache._upper) <= 7 and all(len(t) <= 7 for t in cache._leaves)
+
+
+def edited_kb(tmp_path, edit):
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    edit(kb)
+    return Engine(KnowledgeBase(kb))
+
+
+def change_parameter(kb):
+    path = kb / "parameters.lp"
+    text = path.read_text()
+    assert "param(min_age_initial, 18)." in text
+    path.write_text(text.replace("param(min_age_initial, 18).", "param(min_age_initial, 21)."))
+
+
+NEW_LEAF = """
+top(initial, "I8").
+criterion("I8", "The member's state is on file", "Initial criteria, 8").
+node("I8", leaf).
+policy_order("I8", 8).
+finding(K, "I8", met, member_state(K, S)) :- member_state(K, S), S != "OH".
+finding(K, "I8", not_met, member_state(K, S)) :- member_state(K, S), S = "OH".
+finding(K, "I8", undocumented, absent("member.state")) :- case(K), not has_state(K).
+has_state(K) :- member_state(K, _).
+"""
+
+COUNT_RULE = """
+% Two or more other therapies at once: monotherapy fails on the count as well.
+finding(K, "I6", not_met, too_many(N)) :- case(K), N = #count { I : concurrent_dmt(K, I, _) }, N >= 1.
+"""
+
+
+def append(text):
+    def edit(kb):
+        with (kb / "lemtrada.lp").open("a") as out:
+            out.write(text)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, new_leaf",
+    [(change_parameter, False), (append(NEW_LEAF), True), (append(COUNT_RULE), False)],
+    ids=["parameter", "new-leaf", "count-rule"],
+)
+def test_an_edited_kb_is_cached_as_derived_from_its_own_rules(tmp_path, shipped, edit, new_leaf):
+    engine = edited_kb(tmp_path, edit)
+    cases = corpus(engine, 200, 100, seed=11)
+    plain, cached, cache = both_ways(engine, cases)
+    assert_same(plain, cached)
+    base = [json.dumps(d.to_json()) for d in shipped.decide(cases[:100])]
+    assert base != plain[:100]  # the edit changed decisions, and the cache followed it
+    groups = {leaf: set(g.reads) for g in cache.derivation.groups for leaf in g.leaves}
+    assert ("I8" in groups) == new_leaf
+    if new_leaf:  # derived, not listed: the new leaf reads the member's state
+        assert ("member_state", 2) in groups["I8"]
+
+
+REFUSED = {
+    "reads across keys": ('finding(K, "I6", not_met, absent("x")) :- case(K), age(K2, A), K2 != K, A > 90.\n', "two case keys"),
+    "choice": ("{ flag(K) } :- case(K).\n", "choice"),
+    "evidence pattern": ('extra(K) :- finding(K, _, _, age(K, 99)).\n', "evidence"),
+    "script": ('#script (python)\ndef f(): return 1\n#end.\n', "SCRIPT"),
+    "unkeyed from case": ("some_case :- case(K).\n", "not keyed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_kb_the_derivation_cannot_vouch_for_takes_the_plain_path_and_says_why(tmp_path, name):
+    text, why = REFUSED[name]
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb)
+    with (kb / "lemtrada.lp").open("a") as out:
+        out.write(text)
+    derivation = derive(KnowledgeBase(kb))
+    assert not derivation.vouched
+    assert why.lower() in derivation.reason.lower()
+    assert "plain chunked path" in derivation.describe()[0]
+
+
+def test_a_state_mandate_keeps_its_state_exact_in_the_keys_and_the_output_the_same(tmp_path):
+    def mandate(kb):
+        with (kb / "state_mandates.lp").open("a") as out:
+            out.write('state_mandate("TX", "I4").\n')
+
+    engine = edited_kb(tmp_path, mandate)
+    cache = DecisionCache(engine)
+    assert cache.derivation.collapse["member_state"] == {1: frozenset({"TX"})}
+    failing_step = [vary(INITIAL, {"id": f"M-{s}-{i}", "member.state": s,
+                                          "dmt_history": [{"drug": "natalizumab", "outcome": "effective"},
+                                                          {"drug": "fingolimod", "outcome": "intolerant"}]})
+                    for i in range(3) for s in ("TX", "NY", "OH")]
+    cases = [(c["id"], engine.case_model.validate(c, c["id"])) for c in failing_step]
+    plain, cached, _ = both_ways(engine, cases, chunk=3)
+    assert_same(plain, cached)
+    reasons = {json.loads(line)["case_id"][:4]: json.loads(line)["pend_reason"] for line in cached}
+    assert reasons["M-TX"] == "state_mandate" and reasons["M-NY"] is None
+
+
+def test_the_shipped_derivation_groups_leaves_by_what_they_read():
+    d = derive(KnowledgeBase(KB_DIR))
+    assert d.vouched, d.reason
+    reads = {leaf: set(g.reads) for g in d.groups for leaf in g.leaves}
+    assert reads["I2"] == {("age", 2), ("case", 1)}
+    assert reads["I4.a"] == reads["I4.b.iii"] and ("dmt_trial", 4) in reads["I4.a"]
+    assert ("prior_course", 2) in d.hooks and ("age", 2) not in d.hooks
+    assert set(d.carriers) == {("because", 3), ("finding", 4)}
+    assert d.collapse == {"member_state": {1: frozenset()}}  # the mandate table ships empty
+
+
+def test_the_toy_policy_is_cached_too():
+    toy = KB_DIR.parent / "tests" / "fixtures" / "toy_policy"
+    engine = Engine(KnowledgeBase(toy))
+    validate = engine.case_model.validate
+    items = [(i.source, i.case) for i in iter_items([str(toy / "cases")], validate) if i.case is not None]
+    assert items
+    plain, cached, cache = both_ways(engine, items * 3, chunk=2)  # its case model gives symbols only, no plain facts
+    assert_same(plain, cached)
+    assert cache.hits
