@@ -32,6 +32,7 @@ from .suite import observed
 
 @dataclass
 class ImpactClass:
+    ident: str  # "C1", "C2", ...: what --classify names
     cube: Cube
     conditions: list[dict[str, Any]]  # {"feature", "kind", "values": [...], "text"}
     transitions: list[tuple[str, str]]
@@ -47,12 +48,17 @@ class ImpactClass:
 @dataclass
 class Impact:
     classes: list[ImpactClass]
-    complete: bool
+    complete: bool  # every changed abstract case is in a class AND the space represents all the KBs read
     changed_criteria: list[str]  # nodes whose status function the edit changed
     abstract_cases: int  # size of the space
     dimensions: int
     seconds: float
     analysis: "ImpactAnalysis" = field(repr=False)
+    incomplete: list[str] = field(default_factory=list)  # why the search is not exhaustive
+
+    @property
+    def soundness(self) -> "Impact":
+        return self
 
 
 class ImpactAnalysis:
@@ -67,29 +73,53 @@ class ImpactAnalysis:
         self.program = Program(sources, self.space)
         self.features: list[Feature] = []
         self.changed: list[str] = []
+        self.classes: list[ImpactClass] = []
 
     def run(self, limit: int = 500) -> Impact:
         program = self.program
         consequences = program.brave()
         self.changed = sorted({a.arguments[0].string for a in consequences if a.name == "wb_stdiff"}, key=criterion_sort_key)
-        reachable: dict[str, set[str]] = {}
+        reachable: dict[tuple[str, str], set[str]] = {}
         for atom in consequences:
             if atom.name == "wb_st":
-                reachable.setdefault(atom.arguments[1].string, set()).add(atom.arguments[2].name)
-        unchanged = [n for n in reachable if n not in self.changed]
-        # Inputs first, then statuses from the leaves up, the review last: the cover
-        # drops features in this order, so what is left is the most general.
-        unchanged.sort(key=lambda n: (-n.count("."), criterion_sort_key(n)))
+                reachable.setdefault((atom.arguments[0].name, atom.arguments[1].string), set()).add(atom.arguments[2].name)
+        nodes = sorted({n for _, n in reachable}, key=lambda n: (-n.count("."), criterion_sort_key(n)))
+        unchanged = [n for n in nodes if n not in self.changed]
+        # Inputs first, then statuses from the leaves up, the changed criteria under
+        # both KBs, the review last: the cover drops features in this order, so a
+        # class is described by the statuses of the criteria (those the edit changed,
+        # before and after, and the others), which no equivalent rewrite of a rule
+        # changes, rather than by the many input values that give them.
+        changed = [n for n in nodes if n in self.changed]
         self.features = [
             *program.input_features(),
-            *(program.status_feature(n, reachable[n]) for n in unchanged),
+            *(program.status_feature(n, reachable[("a", n)]) for n in unchanged),
+            *(_named(program.status_feature(n, reachable.get((p, n), {"none"}), prefix=p), f"{n} ({label})")
+              for n in changed for p, label in (("a", "base"), ("b", "edited"))),
             program.review_feature(consequences),
         ]
-        target = program.target("wb_differs")
-        cubes, complete = program.cover(target, self.features, limit=limit) if target is not None else ([], True)
+        # one cover per transition: every class holds exactly one change of outcome
+        changes = sorted((a for a in consequences if a.name == "wb_change"), key=_transition_order)
         engines = (Engine(self.base), Engine(self.kb))
-        classes = [self._class(cube, target, n, engines) for n, cube in enumerate(cubes, start=1)]
-        return Impact(classes, complete, self.changed, self.space.size(), len(self.space.dims), time.perf_counter() - self.started, self)
+        classes: list[ImpactClass] = []
+        complete = True
+        incomplete: list[str] = []
+        for change in changes:
+            target = program.literal(change)
+            if target is None:
+                continue
+            cubes, covered = program.cover(target, self.features, limit=max(1, limit - len(classes)))
+            if not covered:
+                complete = False
+                incomplete.append(f"the description of {_transition(change)} stopped at the class limit ({limit})")
+            for cube in cubes:
+                classes.append(self._class(cube, target, len(classes) + 1, engines))
+            if len(classes) >= limit:
+                break
+        incomplete += self.space.incomplete
+        self.classes = classes
+        return Impact(classes, complete and self.space.complete, self.changed, self.space.size(), len(self.space.dims),
+                      time.perf_counter() - self.started, self, incomplete)
 
     def _class(self, cube: Cube, target: int, number: int, engines: tuple[Engine, Engine]) -> ImpactClass:
         program = self.program
@@ -105,7 +135,7 @@ class ImpactAnalysis:
         base, kb = outcome(model, "a"), outcome(model, "b")
         confirmed = _confirm(witness, base, kb, engines)
         conditions = [self._condition(by_name[name], allowed) for name, allowed in _ordered(cube, self.features, self.base.catalogue)]
-        return ImpactClass(cube, conditions, transitions, witness, base, kb, confirmed)
+        return ImpactClass(f"C{number}", cube, conditions, transitions, witness, base, kb, confirmed)
 
     def _condition(self, feature: Feature, allowed: frozenset[str]) -> dict[str, Any]:
         values = [v for v in feature.values if v in allowed]
@@ -118,17 +148,76 @@ class ImpactAnalysis:
             text = f"{feature.name}: {_either(shown, ['not evaluated' if v == 'none' else v for v in feature.values])}"
         return {"feature": feature.name, "kind": feature.kind, "values": values, "text": text}
 
-    def locate(self, case: Case, statuses: dict[str, str], review: str) -> dict[str, str] | None:
+    def locate(self, case: Case, statuses: dict[str, str], review: str, edited: dict[str, str] | None = None) -> dict[str, str] | None:
         """A concrete case's feature values, or None when it lies outside the space.
 
         statuses and review are the case's, as decided under the base KB
-        (batch.Result.statuses, decision["review_type"]).
+        (batch.Result.statuses, decision["review_type"]); edited, its statuses
+        under the edited KB (default: the same).
         """
         assignment = self.space.locate(case)
         if assignment is None:
             return None
-        nodes = {f.name for f in self.features if f.kind == "status"}
-        return {**assignment, **{n: statuses.get(n, "none") for n in nodes}, REVIEW: review}
+        edited = statuses if edited is None else edited
+        values = {**assignment, REVIEW: review}
+        for feature in self.features:
+            if feature.kind != "status":
+                continue
+            node, _, label = feature.name.partition(" (")
+            values[feature.name] = (edited if label == "edited)" else statuses).get(node, "none")
+        return values
+
+
+    def values_of(self, result, change) -> dict[str, str] | None:
+        """The feature values of a case decided under the base KB (batch.Result) with its change (or None)."""
+        base_statuses = result.statuses or {}
+        edited = dict(base_statuses)
+        if change is not None:
+            from .changes import NOT_EVALUATED
+
+            for node, (_, after) in change.statuses.items():
+                edited[node] = "none" if after == NOT_EVALUATED else after
+        return self.locate(result.record.case, base_statuses, result.decision["review_type"], edited)
+
+    def classify(self, paths: list[str], jobs: int = 1) -> list[dict[str, Any]]:
+        """Each given case: its id, whether the edit changes it, and the class it falls in (None: none).
+
+        A case of a shape the space does not enumerate (more list entries than
+        it holds) is "outside": True, with class None. A changed case inside the
+        space with no class would be a case the search missed; the caller reports it.
+        """
+        from .changes import compare_paths
+
+        by_name = {f.name: f for f in self.features}
+        placed = []
+        for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs):
+            if not result.ok:
+                continue
+            values = self.values_of(result, change)
+            found = None
+            if values is not None and change is not None:
+                transition = (_label(change.base["decision"], change.base["pend_reason"] or "none"),
+                              _label(change.kb["decision"], change.kb["pend_reason"] or "none"))
+                for cls in self.classes:
+                    if transition in cls.transitions and cls.cube.contains(values):
+                        found = cls.ident
+                        break
+            placed.append({"case_id": result.decision["case_id"], "source": result.source, "changed": change is not None,
+                           "class": found, "outside": values is None})
+        return placed
+
+
+def _named(feature: Feature, name: str) -> Feature:
+    return Feature(name, feature.kind, feature.values, feature.literals)
+
+
+def _transition(change) -> str:
+    a = change.arguments
+    return f"{_label(a[0].name, a[1].name)} -> {_label(a[2].name, a[3].name)}"
+
+
+def _transition_order(change) -> tuple:
+    return tuple(str(x) for x in change.arguments)
 
 
 def exhaustive_impact(base_dir: str | Path | None, kb_dir: str | Path | None, limit: int = 500) -> Impact:
@@ -156,8 +245,8 @@ def _ordered(cube: Cube, features: list[Feature], catalogue) -> list[tuple[str, 
     def key(item: tuple[str, frozenset[str]]) -> tuple:
         name = item[0]
         if kind[name] == "status":
-            top = name.split(".")[0]
-            return (kinds["status"], catalogue.info(top).order, criterion_sort_key(name))
+            top = name.split(" (")[0].split(".")[0]
+            return (kinds["status"], catalogue.info(top).order, criterion_sort_key(name.split(" (")[0]), name)
         return (kinds[kind[name]], index[name], ())
 
     return sorted(cube.allowed.items(), key=key)

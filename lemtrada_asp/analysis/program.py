@@ -26,7 +26,7 @@ from clingo import Function, String, Symbol, ast
 
 from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
-from .space import INPUT_PREDICATES, K, Mentions, Space
+from .space import ENUMERATED, INPUT_PREDICATES, K, Mentions, Space
 
 PREFIXES = ("a", "b")
 VIOLATED = "wb_violated"
@@ -67,9 +67,10 @@ wb_stdiff(T) :- wb_st(b, T, S), not wb_st(a, T, S).
 wb_trans(DA, RA, DB, RB) :- wb_out(a, decision(DA, RA)), wb_out(b, decision(DB, RB)).
 wb_trans(no_answer, none, DB, RB) :- wb_out(a, no_answer), wb_out(b, decision(DB, RB)).
 wb_trans(DA, RA, no_answer, none) :- wb_out(a, decision(DA, RA)), wb_out(b, no_answer).
+wb_change(DA, RA, DB, RB) :- wb_differs, wb_trans(DA, RA, DB, RB).
 """
 _SHOW = """
-#show wb_val/2. #show wb_st/3. #show wb_out/2. #show wb_fault/2. #show wb_stdiff/1. #show wb_trans/4.
+#show wb_val/2. #show wb_st/3. #show wb_out/2. #show wb_fault/2. #show wb_stdiff/1. #show wb_trans/4. #show wb_change/4.
 #show wb_ok/4. #show wb_feasible/4. #show wb_excluded/5. #show wb_passes/5. #show wb_top/1. #show wb_node/1. #show wb_review/2.
 """
 
@@ -113,7 +114,20 @@ def read_source(kb: KnowledgeBase) -> KbSource:
                     if symbol.name == "param" and len(symbol.arguments) == 2 and symbol.arguments[1].type == clingo.SymbolType.Number:
                         mentions.integers.add(symbol.arguments[1].number)
         _mentions(statement, mentions, is_fact)
+    from ..case.schema import PREDICATES
+    from .reads import analyse
+
+    mentions.reads = analyse(statements, PREDICATES, ENUMERATED, facts)
+    mentions.integers |= mentions.reads.compared  # data integers an input is compared with (limit(17), ...)
     return KbSource(kb, statements, facts, mentions)
+
+
+def _numbers(symbol: Symbol) -> set[int]:
+    if symbol.type == clingo.SymbolType.Number:
+        return {symbol.number}
+    if symbol.type == clingo.SymbolType.Function:
+        return set().union(*(_numbers(a) for a in symbol.arguments)) if symbol.arguments else set()
+    return set()
 
 
 def _ground(term: ast.AST) -> Symbol | None:
@@ -224,7 +238,9 @@ class Cube:
 
 
 class Program:
-    def __init__(self, sources: Sequence[KbSource], space: Space):
+    def __init__(self, sources: Sequence[KbSource], space: Space, extra: Sequence[ast.AST] = (), extra_text: str = ""):
+        """extra: statements over KB A's predicates (renamed with it), e.g. an analyst's properties;
+        extra_text: fixed program text over the renamed predicates."""
         if not 1 <= len(sources) <= 2:
             raise ValueError("an analysis holds one or two knowledge bases")
         self.sources = list(sources)
@@ -241,7 +257,12 @@ class Program:
                     # pools first: p(a; b) is an atom pool the renaming could not see into
                     for plain in statement.unpool() if statement.ast_type == ast.ASTType.Rule else [statement]:
                         builder.add(rename(plain))
-        text = "".join(_PER_KB.format(p=p) for p in self.prefixes)
+            ast.parse_string("#program base.", builder.add)  # the engine's show.lp ends in another part
+            rename = _Rename(self.prefixes[0])
+            for statement in extra:
+                for plain in statement.unpool() if statement.ast_type == ast.ASTType.Rule else [statement]:
+                    builder.add(rename(plain))
+        text = "".join(_PER_KB.format(p=p) for p in self.prefixes) + extra_text
         text += _BETWEEN if len(sources) == 2 else _PROPERTIES.format(p="a")
         text += _SHOW
         self.ctl.add("base", [], text)
@@ -360,8 +381,12 @@ class Program:
         for atom in model:
             if atom.name == "wb_val":
                 values[atom.arguments[0].string] = atom.arguments[1].string
-            elif atom.name == "wb_st" and atom.arguments[0].name == prefix:
-                values[atom.arguments[1].string] = atom.arguments[2].name
+            elif atom.name == "wb_st":
+                node, status = atom.arguments[1].string, atom.arguments[2].name
+                if atom.arguments[0].name == prefix:
+                    values[node] = status
+                # a criterion the edit changed is a feature under each KB
+                values[f"{node} ({'base' if atom.arguments[0].name == 'a' else 'edited'})"] = status
             elif atom.name == "wb_review" and atom.arguments[0].name == prefix:
                 values[REVIEW] = atom.arguments[1].name
         return values
@@ -419,8 +444,10 @@ class Program:
         model = self.model(chosen)
         if model is None:
             return None
-        for dim in self.space.dims:
-            for key in dim.preferred:
+        # the number of prior courses first: it fixes the review, and the review the tidy dose
+        for dim in sorted(self.space.dims, key=lambda d: d.name != "lemtrada_courses"):
+            review = next((a.arguments[1].name for a in model if a.name == "wb_review" and a.arguments[0].name == "a"), None)
+            for key in (*dim.preferred_by_review.get(review, ()), *dim.preferred):
                 literal = self.values.get((dim.name, key))
                 if literal is None:
                     continue

@@ -33,12 +33,21 @@ from ..case.dates import add_months
 from ..case.facts import FALSE, TRUE, case_symbols, normal_code, normal_condition
 from ..case.model import DMT_ALIASES, US_STATES, Case
 from ..case.schema import PREDICATES
+from .reads import CAPACITY, RANGES, WIDEST, Reads
 
 K = Number(0)
 
 # The input predicates (kb/inputs.lp) a case gives, as lemtrada_asp/facts.py makes
 # them. Analyses keep these shared between two KBs and rename everything else.
 INPUT_PREDICATES = frozenset({"case", *PREDICATES})  # from the one declaration of the case schema
+# The input predicates the dimensions below enumerate. A predicate the case
+# schema gives beyond these is one the space cannot represent (reads.py).
+ENUMERATED = frozenset({
+    "case", "request_dose", "request_days", "diagnosis_code", "age", "member_state", "specialty",
+    "consultation", "chart_months_back", "condition", "ms_course", "disease_active", "dmt_trial",
+    "concurrent_dmt", "hiv_positive", "active_infection", "prior_course", "months_since_last_dose",
+    "response_documented", "response_objective", "response_symptom",
+})
 
 REQUEST_DATE = date(2026, 5, 1)  # witnesses are dated here; every measure is relative to it
 OUTCOMES = ("failed", "intolerant", "contraindicated", "effective")
@@ -72,6 +81,7 @@ class Dim:
     numeric: bool = False
     preferred: tuple[str, ...] = ()  # keys, in order of preference, for tidy witnesses
     unit: str = ""  # what a numeric value counts ("months before the request")
+    preferred_by_review: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tidier witnesses per review
     # which value a concrete case's facts (grouped by predicate) fall in
     locate: Callable[["Dim", dict[str, list[Symbol]]], str] = field(default=lambda dim, facts: "absent", repr=False)
 
@@ -89,9 +99,11 @@ class Mentions:
     integers: set[int] = field(default_factory=set)
     constants: set[str] = field(default_factory=set)
     strings: set[str] = field(default_factory=set)
+    reads: Reads = field(default_factory=Reads)  # how the KBs read their inputs (reads.py)
 
     def __or__(self, other: "Mentions") -> "Mentions":
-        return Mentions(self.integers | other.integers, self.constants | other.constants, self.strings | other.strings)
+        return Mentions(self.integers | other.integers, self.constants | other.constants, self.strings | other.strings,
+                        self.reads.merge(other.reads))
 
 
 @dataclass
@@ -100,6 +112,12 @@ class Space:
     # pairs (dim, value key) that exclude each other: no case has both
     conflicts: list[tuple[tuple[str, str], tuple[str, str]]]
     mentions: Mentions
+    # what the KBs read that this space cannot represent; empty when the search over it is exhaustive
+    incomplete: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete
 
     def dim(self, name: str) -> Dim:
         for dim in self.dims:
@@ -148,9 +166,14 @@ class _Outside(Exception):
 
 def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
     """The space for knowledge bases that mention `mentions`; `params` picks tidy witnesses."""
-    boundary = sorted({v + d for v in mentions.integers for d in (-1, 0, 1)})
+    reads = mentions.reads
+    shifts = {0} | {-c for c in reads.shifts} | set(reads.shifts)
+    boundary = sorted({v + d + c for v in mentions.integers for d in (-1, 0, 1) for c in shifts})
+    incomplete = list(reads.incomplete)
 
-    def numbers(low: int, high: int) -> list[int]:
+    def numbers(low: int, high: int, name: str = "") -> list[int]:
+        if name in reads.widen and high - low + 1 <= WIDEST:
+            return list(range(low, high + 1))  # read in a way cut points do not follow: every value
         return sorted({low} | {b for b in boundary if low <= b <= high})
 
     def fresh(candidates: Iterable[str], named: set[str]) -> str | None:
@@ -170,23 +193,30 @@ def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
 
     p = params.get
     dims = [  # the last dose before the courses: descriptions keep the later of two tied inputs
-        _interval(numbers(0, 240)),
-        _courses(numbers(1, 31)),
-        _dose(numbers(1, 1000), p("dose_mg_per_day")),
-        _days(numbers(1, 60), p("initial_course_days")),
+        _interval(numbers(0, 240, "last dose"), p("min_months_since_last_dose")),
+        _courses(numbers(1, 31, "lemtrada_courses")),
+        _dose(numbers(1, 1000, "request.dose_mg_per_day"), p("dose_mg_per_day")),
+        _days(numbers(1, 60, "request.days"), p("initial_course_days"), p("continuation_course_days")),
         _codes(codes, fresh_code),
-        _age(numbers(0, 120), p("min_age_initial")),
+        _age(numbers(0, 120, "age"), p("min_age_initial")),
         _state(states, fresh_state),
         _enum("prescriber.specialty", "specialty", SPECIALTIES, lambda c, v: c.setdefault("prescriber", {}).__setitem__("specialty", v), ("neurology",)),
         _boolean("prescriber.consultation_with_specialist", "consultation", lambda c, v: c.setdefault("prescriber", {}).__setitem__("consultation_with_specialist", v)),
-        _chart(numbers(0, 120)),
+        _chart(numbers(0, 120, "chart_date")),
         _condition(conditions, fresh_condition),
         _enum("diagnosis.ms_course", "ms_course", MS_COURSES, lambda c, v: c.setdefault("diagnosis", {}).__setitem__("ms_course", v), ("relapsing_remitting",)),
         _boolean("diagnosis.active", "disease_active", lambda c, v: c.setdefault("diagnosis", {}).__setitem__("active", v), preferred=("true",)),
     ]
-    every_drug = [*drugs, fresh_drug] if fresh_drug else drugs
+    # unnamed DMTs: one slot each, as many as a count or join over dmt_history needs
+    wanted = max(1, reads.demand.get("dmt_trial", 0))
+    fresh_drugs = [d for d in DMT_ALIASES if d not in mentions.constants][:wanted]
+    if len(fresh_drugs) < wanted:
+        incomplete.append(f"dmt_history: the KBs count {wanted} entries, but only {len(fresh_drugs)} DMTs they do not name are known")
+    every_drug = [*drugs, *fresh_drugs]
     for slot, drug in enumerate(every_drug):
-        dims.append(_drug(slot, drug, named=set(drugs) if drug == fresh_drug else None))
+        fresh_slot = drug in fresh_drugs
+        dims.append(_drug(slot, drug, named=set(drugs) if fresh_slot else None,
+                          fresh_index=fresh_drugs.index(drug) if fresh_slot else 0, fresh_count=len(fresh_drugs)))
     dims += [
         _concurrent(every_drug, fresh_drug),
         _boolean("hiv_positive", "hiv_positive", lambda c, v: c.__setitem__("hiv_positive", v), preferred=("false", "absent")),
@@ -195,7 +225,21 @@ def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
     ]
     conflicts = [(("lemtrada_courses", "0"), ("last dose", v.key)) for v in dims[0].values if v.key != "none"]
     conflicts += [(("lemtrada_courses", v.key), ("last dose", "none")) for v in dims[1].values if v.key != "0"]
-    return Space(dims, conflicts, mentions)
+    fresh_dims = [d for d in dims if d.name.startswith("dmt_history: another DMT")]
+    for earlier, later in zip(fresh_dims, fresh_dims[1:]):  # unnamed DMTs fill their slots in order
+        conflicts += [((later.name, v.key), (earlier.name, "absent")) for v in later.values if v.key != "absent"]
+    for name, needed in sorted(reads.demand.items()):
+        if name in CAPACITY and needed > CAPACITY[name]:
+            incomplete.append(f"{name}: the KBs count or join {needed} entries of this list, the space gives at most {CAPACITY[name]}")
+    for name in sorted(reads.widen):
+        low, high = RANGES[name]
+        if high - low + 1 <= WIDEST:
+            pass  # enumerated in full above
+    return Space(dims, conflicts, mentions, _unique(incomplete))
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _value(key: str, facts: Iterable[Symbol], fragment: Fragment, number: int | None = None) -> Value:
@@ -220,10 +264,10 @@ def _courses(course_numbers: list[int]) -> Dim:
         _value(str(n - 1), [Function("prior_course", [K, Number(i)]) for i in range(n - 1)], fragment(n - 1), n - 1)
         for n in course_numbers
     ]
-    return Dim("lemtrada_courses", values, numeric=True, unit="prior courses", preferred=("0",), locate=_by_courses)
+    return Dim("lemtrada_courses", values, numeric=True, unit="prior courses", preferred=("0", "1", "2"), locate=_by_courses)
 
 
-def _interval(months: list[int]) -> Dim:
+def _interval(months: list[int], due: int | None = None) -> Dim:
     def fragment(m: int) -> Fragment:
         def apply(case: dict) -> None:
             last = add_months(REQUEST_DATE, -m)
@@ -235,7 +279,8 @@ def _interval(months: list[int]) -> Dim:
     values = [_value("none", [], _nothing)] + [
         _value(str(m), [Function("months_since_last_dose", [K, Number(0), Number(m)])], fragment(m), m) for m in months
     ]
-    return Dim("last dose", values, numeric=True, unit="months before the planned start", preferred=("none",), locate=_by_number("months_since_last_dose", 2, absent="none"))
+    later = [str(m) for m in months if due is not None and m >= due]
+    return Dim("last dose", values, numeric=True, unit="months before the planned start", preferred=("none", *later[:2]), locate=_by_number("months_since_last_dose", 2, absent="none"))
 
 
 def _dose(doses: list[int], preferred: int | None) -> Dim:
@@ -247,12 +292,15 @@ def _dose(doses: list[int], preferred: int | None) -> Dim:
     return Dim("request.dose_mg_per_day", values, numeric=True, unit="mg/day", preferred=(str(preferred),), locate=_by_number("request_dose", 1))
 
 
-def _days(days: list[int], preferred: int | None) -> Dim:
+def _days(days: list[int], preferred: int | None, continuation: int | None = None) -> Dim:
     values = [
         _value(str(d), [Function("request_days", [K, Number(d)])], (lambda d: lambda c: c["request"].__setitem__("days", d))(d), d)
         for d in days
     ]
-    return Dim("request.days", values, numeric=True, unit="days", preferred=(str(preferred),), locate=_by_number("request_days", 1))
+    dim = Dim("request.days", values, numeric=True, unit="days", preferred=(str(preferred),), locate=_by_number("request_days", 1))
+    if continuation is not None:
+        dim.preferred_by_review = {"continuation": (str(continuation),)}
+    return dim
 
 
 def _codes(codes: list[str], fresh: str) -> Dim:
@@ -337,7 +385,7 @@ def _condition(conditions: list[str], fresh: str) -> Dim:
     return Dim("diagnosis.condition", values, preferred=("multiple_sclerosis",), locate=_by_facts("condition"))
 
 
-def _drug(slot: int, drug: str, named: set[str] | None) -> Dim:
+def _drug(slot: int, drug: str, named: set[str] | None, fresh_index: int = 0, fresh_count: int = 1) -> Dim:
     """One drug's entries in dmt_history: none, one with each outcome, or effective then failed.
 
     named is None for a drug the KBs name; for the fresh drug it is the set of
@@ -360,10 +408,14 @@ def _drug(slot: int, drug: str, named: set[str] | None) -> Dim:
     def locate(dim: Dim, facts: dict) -> str:
         trials = facts.get("dmt_trial", [])
         if fresh:
-            others = {t.arguments[2].name for t in trials if t.arguments[2].name not in named}
-            if len(others) > 1:
+            # unnamed drugs in order of their first entry; this slot is the fresh_index-th of them
+            others: list[str] = []
+            for t in sorted(trials, key=lambda t: t.arguments[1].number):
+                if t.arguments[2].name not in named and t.arguments[2].name not in others:
+                    others.append(t.arguments[2].name)
+            if len(others) > fresh_count:
                 raise _Outside()
-            mine = [t for t in trials if t.arguments[2].name in others]
+            mine = [t for t in trials if fresh_index < len(others) and t.arguments[2].name == others[fresh_index]]
         else:
             mine = [t for t in trials if t.arguments[2].name == drug]
         outcomes = tuple(t.arguments[3].name for t in sorted(mine, key=lambda t: t.arguments[1].number))

@@ -16,12 +16,18 @@ from .options import KB_OPTION, run_guarded, resource_options
 @click.option(
     "--properties",
     "with_properties",
-    is_flag=True,
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[FILE]",
     help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
-         "criteria that can never be met or never fail, and gaps between an exclusion and the approvable range of a numeric input.",
+         "criteria that can never be met or never fail, gaps between an exclusion and the approvable range of a numeric input, "
+         "and the policy checks (criteria that duplicate an exclusion, exclusions a review cannot enforce, code tables against "
+         "the form of MS, data facts naming unknown criteria, states or codes). With FILE, also prove or refute the analyst's "
+         "properties in FILE (ASP constraints; see README).",
 )
 @resource_options
-def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
+def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
     Checked: every criterion id has a title and section (criterion/3); every
@@ -40,8 +46,10 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
     applies, a criterion that can never be met, an exclusion that can never or
-    always applies); 3 the knowledge base does not load, or time or memory
-    ran out (during the exhaustive analysis, say).
+    always applies, a data fact that can never take effect, an analyst's
+    property refuted); 2 the property file is invalid; 3 the knowledge base
+    does not load, or time or memory ran out (during the exhaustive analysis,
+    say).
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
@@ -67,12 +75,19 @@ def check_kb(kb_dir: Path | None, with_properties: bool) -> None:
             click.echo("Sound" + (f", with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ": no problems found."))
         outcome["problems"] = len(problems)
         outcome["problems"] += _cache_report(analysis.kb)
-        if with_properties:
+        if with_properties is not None:
             with guard.running("the exhaustive analysis (check-kb --properties)"):
                 props = analysis.properties()
             click.echo("")
             click.echo(_properties_text(analysis, props))
             outcome["problems"] += props.problems
+            from ..analysis.workbench_cli import policy_checks
+
+            with guard.running("the policy checks (check-kb --properties)"):
+                text, problems = policy_checks(analysis, with_properties or None, kb_dir)
+            click.echo("")
+            click.echo(text)
+            outcome["problems"] += problems
 
     run_guarded(body)
     sys.exit(1 if outcome["problems"] else 0)

@@ -39,11 +39,12 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_
     default=None,
     help="With --exhaustive: write each class's witness case to DIR/IMPACT-NNN.yaml.",
 )
+@click.option("--classify", is_flag=True, help="With --exhaustive: place each case of PATHS in its class (json: {\"case_id\", \"class\"}); a changed case in no class is reported.")
 @JOBS_OPTION
 @executor_options
 @resource_options
 def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Path, ...], kb_dir: Path | None, output_format: str,
-         exhaustive: bool, witness_dir: Path | None, jobs: int | None,
+         exhaustive: bool, witness_dir: Path | None, classify: bool, jobs: int | None,
          executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide PATHS under two knowledge bases and report every case that changed.
 
@@ -61,8 +62,12 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Pat
     invalid (the others were still compared); 3 a knowledge base does not load,
     or time or memory ran out; 4 an input could not be read (I/O).
     """
-    if exhaustive and paths:
-        raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it")
+    if classify and not exhaustive:
+        raise click.UsageError("--classify goes with --exhaustive")
+    if classify and not paths:
+        raise click.UsageError("--classify places the cases of PATHS in the classes; give PATHS")
+    if exhaustive and paths and not classify:
+        raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it (or --classify PATHS)")
     if not exhaustive and not paths:
         raise click.UsageError("give the cases to compare (files or directories), or --exhaustive")
     if witness_dir and not exhaustive:
@@ -73,7 +78,7 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Pat
     def body() -> None:
         if exhaustive:
             with guard.running("the exhaustive analysis (diff --exhaustive)"):
-                state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir)
+                state["changed"] = _exhaustive(base_dir, kb_dir, output_format, witness_dir, list(paths) if classify else None, jobs)
         else:
             state.update(_corpus(paths, base_dir, kb_dir, output_format, jobs, make_run(executor, scheduler, shard)))
 
@@ -178,10 +183,11 @@ def _change_text(change: dict) -> str:
 # --- on every possible case ------------------------------------------------------------
 
 
-def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None) -> int:
+def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None, classify: list[str] | None = None, jobs: int | None = None) -> int:
     from ..analysis.impact import exhaustive_impact
 
     impact = exhaustive_impact(base_dir, kb_dir)
+    placed = impact.analysis.classify(classify, jobs=max(1, (jobs or 1))) if classify else None
     base_name, kb_name = _names(base_dir, kb_dir)
     written: list[str | None] = []
     import yaml  # only for witness files
@@ -202,12 +208,23 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None) 
         "changed_criteria": impact.changed_criteria,
         "classes": len(impact.classes),
         "complete": impact.complete,
+        "incomplete": impact.incomplete,
         "seconds": round(impact.seconds, 1),
     }
+    if placed is not None:
+        summary["classified"] = {
+            "cases": len(placed),
+            "changed": sum(p["changed"] for p in placed),
+            "changed_in_no_class": sum(p["changed"] and p["class"] is None and not p["outside"] for p in placed),
+            "changed_outside_the_space": sum(p["changed"] and p["outside"] for p in placed),
+            "transitions_reached": sorted({f"{a} -> {b}" for c in impact.classes if any(p["class"] == c.ident for p in placed) for a, b in c.transitions}),
+            "classes_reached": sorted({p["class"] for p in placed if p["class"]}, key=lambda i: int(i[1:])),
+        }
     if output_format == "json":
         click.echo(json.dumps({"summary": summary}))
         for n, (cls, path) in enumerate(zip(impact.classes, written), start=1):
             click.echo(json.dumps({
+                "id": cls.ident,
                 "class": n,
                 "description": cls.describe(),
                 "conditions": [{k: c[k] for k in ("feature", "kind", "values")} for c in cls.conditions],
@@ -217,14 +234,37 @@ def _exhaustive(base_dir, kb_dir, output_format: str, witness_dir: Path | None) 
                 "witness_outcome": {"base": cls.base, "kb": cls.kb},
                 "confirmed": cls.confirmed,
             }, ensure_ascii=False))
+        for p in placed or []:
+            click.echo(json.dumps({"case_id": p["case_id"], "class": p["class"], "changed": p["changed"], "outside": p["outside"],
+                                   "source": p["source"]}, ensure_ascii=False))
     else:
         click.echo(_exhaustive_text(impact, summary, written))
+        if placed is not None:
+            click.echo(_classified_text(impact, summary, placed))
     if not impact.complete:
-        click.echo("warning: the description stopped at its class limit; more cases change than are described", err=True)
+        click.echo("warning: the search is INCOMPLETE: " + "; ".join(impact.incomplete), err=True)
     unconfirmed = [n for n, cls in enumerate(impact.classes, start=1) if not cls.confirmed]
     if unconfirmed:
         click.echo(f"warning: decide did not confirm the witness of class {', '.join(map(str, unconfirmed))}", err=True)
     return len(impact.classes)
+
+
+def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
+    info = summary["classified"]
+    lines = ["", f"Classified {info['cases']} given cases: {info['changed']} changed, "
+                 f"{info['changed_in_no_class']} of them in no class, {info['changed_outside_the_space']} of a shape the space "
+                 "does not enumerate (more list entries than it holds)."]
+    counts: dict[str, int] = {}
+    for p in placed:
+        if p["class"]:
+            counts[p["class"]] = counts.get(p["class"], 0) + 1
+    for cls in impact.classes:
+        lines.append(f"  {cls.ident}: {counts.get(cls.ident, 0)} case(s)")
+    for p in placed:
+        if p["changed"] and p["class"] is None:
+            why = "outside the space" if p["outside"] else "NOT IN ANY CLASS"
+            lines.append(f"  {why}: {p['case_id']} ({p['source']})")
+    return "\n".join(lines)
 
 
 def _exhaustive_text(impact, summary: dict, written: list[str | None]) -> str:
@@ -234,6 +274,8 @@ def _exhaustive_text(impact, summary: dict, written: list[str | None]) -> str:
         f"base {summary['base']}  ->  kb {summary['kb']}",
         f"Every possible case: {summary['inputs']} inputs, {summary['abstract_cases']:.3g} abstract cases "
         f"(each input cut at the boundary values of both KBs), compared in {summary['seconds']} s.",
+        ("The search is complete: every possible case was compared." if impact.complete else
+         "The search is INCOMPLETE: " + "; ".join(impact.incomplete)),
         "Criteria whose status rule changed: " + (", ".join(impact.changed_criteria) or "none"),
     ]
     if not impact.classes:
@@ -243,7 +285,7 @@ def _exhaustive_text(impact, summary: dict, written: list[str | None]) -> str:
     lines.append(f"{count} class{'es' if count != 1 else ''} of case decide{'' if count != 1 else 's'} differently:")
     for n, (cls, path) in enumerate(zip(impact.classes, written), start=1):
         lines.append("")
-        lines.append(f"{n}. " + "\n   AND ".join(c["text"] for c in cls.conditions))
+        lines.append(f"{cls.ident}. " + "\n   AND ".join(c["text"] for c in cls.conditions))
         lines.append("   transitions: " + ", ".join(f"{a} -> {b}" for a, b in cls.transitions))
         verdict = "confirmed by decide" if cls.confirmed else "NOT confirmed by decide"
         lines.append(f"   witness {cls.witness['id']}: {outcome_label(cls.base)} -> {outcome_label(cls.kb)} ({verdict})")

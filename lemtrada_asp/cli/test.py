@@ -16,11 +16,14 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_
 @click.argument("paths", nargs=-1)
 @KB_OPTION
 @click.option("--coverage", is_flag=True, help="Also report, per criterion, sub-criterion and exclusion, which statuses the cases exercised and which never.")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None, metavar="PCT",
+              help="With --coverage: exit 1 when fewer than PCT percent of the policy's rules fired on the cases.")
+@click.option("--mutate", is_flag=True, help="Mutation testing: mutate each leaf rule and parameter, run the cases against every mutant, report each mutant no case kills (file:line, what changed), with a case that would kill it or why none can.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
 @executor_options
 @resource_options
-def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_format: str, jobs: int | None,
+def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, output_format: str, jobs: int | None,
          executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
@@ -31,11 +34,19 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
     for failed and missing ids, -ID was expected but not decided, +ID was
     decided but not expected.
 
+    With --coverage, also which rules of the policy's files fired on the cases
+    (per file and line; those that never did are listed) and which decisions
+    the cases reach; --threshold PCT fails below PCT percent of rules fired.
+    With --mutate, the cases run against every mutant of the leaf rules.
+
     Exit status: 0 every case passed; 1 some case failed (or has no expected
-    outcome); 2 some case or expectation file is invalid; 4 a case file or
-    directory could not be read (I/O); 3 the knowledge base
-    does not load.
+    outcome), the rule coverage is below --threshold, or with --mutate a mutant
+    that some possible case would kill survives; 2 some case or expectation
+    file is invalid; 4 a case file or directory could not be read (I/O); 3 the
+    knowledge base does not load.
     """
+    if threshold is not None and not coverage:
+        raise click.UsageError("--threshold goes with --coverage")
     from ..analysis.suite import (
         default_suite_dir,
         expectation_for,
@@ -85,24 +96,39 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, output_for
             emit({"source": result.source, "case_id": decision["case_id"], "result": "fail" if lines else "pass", "differences": lines},
                  f"{'FAIL' if lines else 'PASS'} {label}" + "".join(f"\n     {line}" for line in lines))
 
+    extra: dict = {}
+
+    def workbench() -> None:
+        from ..analysis.suite import default_suite_dir
+        from ..analysis.workbench_cli import suite_analyses
+
+        extra.update(suite_analyses(list(paths) or [_shown(default_suite_dir())], kb_dir, coverage, mutate, threshold))
+
     run_guarded(body)
+    if coverage or mutate:
+        run_guarded(workbench)
     count = sum(totals.values())
     summary = f"{count} case{'s' if count != 1 else ''}: {totals['passed']} passed, {totals['failed']} failed" + (
         f", {totals['invalid']} invalid" if totals["invalid"] else "")
     report = tracker.report() if tracker is not None else None
     if output_format == "json":
-        click.echo(json.dumps({"summary": {"cases": count, **totals}, **({"coverage": report} if report else {})}))
+        if report is not None and "rules" in extra:
+            report = {**report, "rules": extra["rules"]}
+        click.echo(json.dumps({"summary": {"cases": count, **totals}, **({"coverage": report} if report else {}),
+                               **({"mutation": extra["mutation"]} if "mutation" in extra else {})}))
     else:
         click.echo(summary)
         if report is not None:
             from ..analysis.coverage import as_text
 
             click.echo("\n" + as_text(report))
+        for text in extra.get("text", []):
+            click.echo("\n" + text)
     if any(unreadable):
         sys.exit(IO_ERROR)
     if totals["invalid"]:
         sys.exit(InputError.exit_status)
-    if totals["failed"]:
+    if totals["failed"] or extra.get("fail"):
         sys.exit(1)
 
 
