@@ -311,7 +311,7 @@ def test_data_facts_that_can_never_take_effect_are_reported_with_file_and_line(t
 def test_analyst_properties_are_proved_over_the_space_or_refuted_with_a_witness_decide_confirms(engine):
     from lemtrada_asp.case.model import validate_case
 
-    results = {r.name: r for r in check_properties(REPO / "examples" / "properties.lp", KB_DIR)}
+    results = {r.name: r for r in check_properties(REPO / "tests" / "fixtures" / "properties.lp", KB_DIR)}
     assert results["no approval while E4 applies"].holds and results["no approval while E4 applies"].complete
     assert results["every 17-year-old initial case is denied or excluded"].holds
     refuted = results["seventeen_denied"]
