@@ -451,12 +451,21 @@ def _collect(future) -> list[Result]:
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived: the batch stops; exit status 128 + the signal (130, 143)."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: "int | str | Interrupted"):
         import signal
 
-        self.signum = signum
-        self.name = signal.Signals(signum).name
+        # Rebuilt from its args (pickling, or a library re-raising it as type(exc)(exc)),
+        # it arrives as the name or as itself; every form means the same signal.
+        if isinstance(signum, Interrupted):
+            signum = signum.signum
+        elif isinstance(signum, str):
+            signum = signal.Signals[signum].value
+        self.signum = int(signum)
+        self.name = signal.Signals(self.signum).name
         super().__init__(self.name)
+
+    def __reduce__(self):
+        return (Interrupted, (self.signum,))
 
     @property
     def exit_status(self) -> int:
