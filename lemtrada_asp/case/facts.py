@@ -129,6 +129,8 @@ def quantity(value: int | float) -> int | str:
     The KB compares quantities with whole-number parameters, so 12.5 (or a number
     too large for 32 bits) must stay distinct from every parameter, never be rounded.
     """
+    if type(value) is int and -INT_MAX <= value <= INT_MAX:  # the common case, without Decimal
+        return value
     exact = Decimal(str(value))
     if exact == exact.to_integral_value() and abs(exact) <= INT_MAX:
         return int(exact)
@@ -152,6 +154,7 @@ APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc\u02b9\u2032")
 _SEPARATORS = re.compile(r"[\s\-\u2010_]+")
 
 
+@lru_cache(maxsize=4096)  # a batch names the same few conditions over and over
 def normal_condition(text: str) -> str:
     """Condition text as the vocabulary's terms are written (criteria.md, "Condition vocabulary").
 

@@ -30,9 +30,8 @@ ever becomes program text.
 
 from __future__ import annotations
 
-from copy import copy
 from dataclasses import fields
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from clingo import Function, Number, Symbol, SymbolType
 
@@ -83,17 +82,20 @@ class DecisionCache:
             return self.engine.decide(cases, details=details, corrections=corrections)
         facts = self._facts
         outcomes: list[_Outcome | None] = []
-        keys: list[dict] = []
+        keys: list[_Keys] = []
         missed: list[int] = []
         collapse = self._collapse
         for k, (_, case) in enumerate(cases):
-            by: dict[str, list] = {}
+            by: dict[str, tuple] = {}
             for fact in facts(case):
-                if fact[0] in collapse:
-                    fact = _collapsed(fact, collapse[fact[0]])
-                by.setdefault(fact[0], []).append(fact)
-            found = self._lookup(k, by, details)
-            keys.append(by)  # kept for the fill and the corrections key
+                name = fact[0]
+                if name in collapse:
+                    fact = _collapsed(fact, collapse[name])
+                found = by.get(name)
+                by[name] = (fact,) if found is None else (*found, fact)
+            key = _Keys(by, self._keyed(by, self._groups), self._keyed(by, (self._hooks,))[0])
+            found = self._lookup(k, key, details)
+            keys.append(key)  # kept for the fill and the corrections key
             outcomes.append(found)
             if found is None:
                 missed.append(k)
@@ -114,25 +116,38 @@ class DecisionCache:
             for k, (source, case) in enumerate(cases)
         ]
 
-    def _lookup(self, k: int, by: dict[str, list[Symbol]], details: bool) -> _Outcome | None:
+    @staticmethod
+    def _keyed(by: dict[str, tuple], groups: Sequence[tuple[str, ...]]) -> list[tuple]:
+        """Each group's key: the facts of its inputs, input by input, in one flat tuple."""
+        get = by.get
+        keys = []
+        for names in groups:
+            key: tuple = ()
+            for name in names:
+                found = get(name)
+                if found:
+                    key += found
+            keys.append(key)
+        return keys
+
+    def _lookup(self, k: int, key: "_Keys", details: bool) -> _Outcome | None:
         findings = []
         projection = []
-        for i, names in enumerate(self._groups):
-            key = tuple(f for name in names for f in by.get(name, ()))
-            value = self._leaves[i].get(key)
+        for table, group_key in zip(self._leaves, key.groups):
+            value = table.get(group_key)
             if value is None:
                 return None
             findings.append(value[0])
             projection.append(value[1])
-        hooks = tuple(f for name in self._hooks for f in by.get(name, ()))
-        upper = self._upper.get((details, tuple(projection), hooks))
+        upper = self._upper.get((details, tuple(projection), key.hooks))
         if upper is None:
             return None
         return self._build(k, upper, findings)
 
     def _build(self, k: int, upper: tuple, findings: list[tuple]) -> _Outcome:
         template, selectors = upper
-        o = copy(template)  # shares the template's containers, which nothing below mutates ...
+        o = _Outcome.__new__(_Outcome)  # a shallow copy (copy.copy is several times slower) ...
+        o.__dict__.update(template.__dict__)  # ... sharing the template's containers, which nothing below mutates ...
         for name in self._evidence_fields:  # ... but for the fields evidence goes to: fresh per case
             setattr(o, name, type(getattr(template, name))())
         key = Number(k)
@@ -151,18 +166,18 @@ class DecisionCache:
         return o
 
     # --- filling ----------------------------------------------------------------------
-    def _fill(self, cases: list[Any], bys: list[dict], details: bool) -> list[_Outcome]:
+    def _fill(self, cases: list[Any], keys: list["_Keys"], details: bool) -> list[_Outcome]:
         collected: list = []
         outcomes = self.engine._solve(cases, details, collect=collected)
-        for k, (outcome, by, (shown, found)) in enumerate(zip(outcomes, bys, collected)):
-            self._store(k, outcome, by, shown, found, details)
+        for k, (outcome, key, (shown, found)) in enumerate(zip(outcomes, keys, collected)):
+            self._store(k, outcome, key, shown, found, details)
         return outcomes
 
-    def _store(self, k: int, outcome: _Outcome, by: dict, shown: list, found: list, details: bool) -> None:
+    def _store(self, k: int, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
         if not all(fact for _, fact in found):
             self._disable("a finding that is not a fact (the program is not stratified)")
             return
-        if not self._plain and any(_compound(f) for facts in by.values() for _, f in facts):
+        if not self._plain and any(_compound(f) for facts in key.by.values() for _, f in facts):
             self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
             return
         per_group: list[dict] = [{} for _ in self._groups]
@@ -176,8 +191,8 @@ class DecisionCache:
                 return
             per_group[group].setdefault((leaf, text(status)), []).append(evidence)
         values = []
-        for i, (names, table) in enumerate(zip(self._groups, per_group)):
-            known = self._leaves[i].get(tuple(f for name in names for f in by.get(name, ())))
+        for leaves, group_key, table in zip(self._leaves, key.groups, per_group):
+            known = leaves.get(group_key)
             if known is None:
                 known = ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
             values.append(known)
@@ -216,11 +231,9 @@ class DecisionCache:
         if self._build(k, upper, [v[0] for v in values]) != outcome:
             self.unverified += 1  # the layers would not give back clingo's answer: decide such cases, never store them
             return
-        for i, names in enumerate(self._groups):
-            key = tuple(f for name in names for f in by.get(name, ()))
-            _put(self._leaves[i], key, values[i], self.cap)
-        hooks = tuple(f for name in self._hooks for f in by.get(name, ()))
-        _put(self._upper, (details, tuple(v[1] for v in values), hooks), upper, self.cap)
+        for leaves, group_key, value in zip(self._leaves, key.groups, values):
+            _put(leaves, group_key, value, self.cap)
+        _put(self._upper, (details, tuple(v[1] for v in values), key.hooks), upper, self.cap)
 
     def _text(self, symbol: Symbol) -> str:
         """An id or status as text, remembered by the symbol's value (few distinct ones, read often)."""
@@ -237,7 +250,7 @@ class DecisionCache:
         self.reason = reason
 
     # --- corrections ------------------------------------------------------------------
-    def _corrections(self, cases: Sequence[tuple[str, Any]], outcomes: list, bys: list[dict]) -> dict[int, Any]:
+    def _corrections(self, cases: Sequence[tuple[str, Any]], outcomes: list, keys: list["_Keys"]) -> dict[int, Any]:
         from .corrections import corrector_for
 
         needs = self.engine._needs_corrections
@@ -246,7 +259,7 @@ class DecisionCache:
         for k, outcome in enumerate(outcomes):
             if not needs(outcome):
                 continue
-            key = self._fix_key(bys[k])
+            key = self._fix_key(keys[k])
             found = self._fixes.get(key) if key is not None else None
             if found is None:
                 unknown.append((k, key))
@@ -260,14 +273,14 @@ class DecisionCache:
                     _put(self._fixes, key, value, self.cap)
         return fixes
 
-    def _fix_key(self, by: dict) -> tuple | None:
+    def _fix_key(self, key: "_Keys") -> tuple | None:
         projection = []
-        for i, names in enumerate(self._groups):
-            value = self._leaves[i].get(tuple(f for name in names for f in by.get(name, ())))
+        for leaves, group_key in zip(self._leaves, key.groups):
+            value = leaves.get(group_key)
             if value is None:  # evicted, or never stored (unverified): compute, do not remember
                 return None
             projection.append(value[1])
-        return (tuple(projection), tuple(f for name in self._fix_hooks for f in by.get(name, ())))
+        return (tuple(projection), self._keyed(key.by, (self._fix_hooks,))[0])
 
     def describe(self) -> list[str]:
         lines = self.derivation.describe() if self.active else [
@@ -303,6 +316,14 @@ def verify(engine: Engine, cases: Sequence[tuple[str, Any]], chunk: int = 100) -
         if not differ else f"PROBLEM: decision cache: {differ} of {len(cases)} cases differ from the plain path"
     )
     return lines, differ
+
+
+class _Keys(NamedTuple):
+    """One case's facts by input name, and the keys the layers look it up by."""
+
+    by: dict[str, tuple]
+    groups: list[tuple]  # per leaf group, in self._groups order
+    hooks: tuple  # the facts of the inputs the hooks read
 
 
 OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds

@@ -73,11 +73,15 @@ def field_path(parts: Iterable[Any]) -> str:
 
 
 def shape_problems(data: Any) -> list[Problem]:
-    """Nesting past MAX_NESTING and refused numbers, found without recursion.
+    """Nesting past MAX_NESTING and refused numbers, found without deep recursion.
 
     Runs before pydantic so that neither it nor a message's repr ever walks a
-    structure deep enough to exhaust the stack.
+    structure deep enough to exhaust the stack. Nearly every case has no such
+    problem, so a quick check (recursing at most MAX_NESTING levels) clears it;
+    only a case it flags is walked again to name each problem's field.
     """
+    if _shape_ok(data, 1):
+        return []
     problems: list[Problem] = []
     stack: list[tuple[Any, tuple, int]] = [(data, (), 1)]
     while stack:
@@ -96,6 +100,25 @@ def shape_problems(data: Any) -> list[Problem]:
                 if isinstance(child, (dict, list, RefusedNumber))
             )
     return problems
+
+
+def _shape_ok(value: Any, depth: int) -> bool:
+    """No refused number inside value and nothing nested past MAX_NESTING (value at depth)."""
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
+        return type(value) is not RefusedNumber and not isinstance(value, (dict, list, RefusedNumber))
+    for child in value:
+        kind = type(child)
+        if kind is dict or kind is list:
+            if depth >= MAX_NESTING or not _shape_ok(child, depth + 1):
+                return False
+        elif kind is RefusedNumber or (kind not in _SCALARS and isinstance(child, (dict, list, RefusedNumber))):
+            return False
+    return True
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def capped(problems: list[Problem]) -> list[Problem]:

@@ -331,7 +331,7 @@ def _over_limit(text: str, limit: int = MAX_CASE_BYTES) -> bool:
 # json's C parser counts its recursion against the interpreter's limit. Under
 # this limit that bounds the C stack too; above it (a caller raised the limit),
 # the depth is checked by a scan before parsing. Either way nesting deeper than
-# MAX_NESTING that does parse is refused later, by model.shape_problems.
+# MAX_NESTING that does parse is refused later, by limits.shape_problems.
 SAFE_RECURSION_LIMIT = 20_000
 
 
@@ -403,15 +403,19 @@ def _json_key(part: str | int) -> str | int:
 
 
 def _json_int(text: str) -> int | RefusedNumber:
+    if len(text) <= MAX_DIGITS:  # the common case, decided without counting digits
+        return int(text)
     return RefusedNumber.long(text) if len(text.lstrip("-")) > MAX_DIGITS else int(text)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise Unreadable(f"duplicate key {show(key)}: a case must say each thing once")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # some key came twice: name the first repeated one
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise Unreadable(f"duplicate key {show(key)}: a case must say each thing once")
+            seen.add(key)
     return result
 
 
