@@ -182,8 +182,8 @@ class DecisionCache:
             return
         per_group: list[dict] = [{} for _ in self._groups]
         text = self._text
-        for atom, _ in found:
-            _, ident, status, evidence = atom.arguments
+        for args, _ in found:
+            _, ident, status, evidence = args
             leaf = text(ident)
             group = self._group_of.get(leaf)
             if group is None:
@@ -198,19 +198,19 @@ class DecisionCache:
             values.append(known)
         template = _Outcome()
         selectors: list[tuple] = []
-        for atom in shown:
-            spot = self._carriers.get(atom.name)
+        for name, args in shown:
+            spot = self._carriers.get(name)
             if spot is None:
-                template.add(atom)
+                template.add(name, args)
                 continue
             id_pos, e_pos = spot
-            ident, evidence = atom.arguments[id_pos], atom.arguments[e_pos]
+            ident, evidence = args[id_pos], args[e_pos]
             leaf = self._text(ident)
             group = self._group_of.get(leaf)
             pairs = [p for p, es in per_group[group].items() if p[0] == leaf and evidence in es] if group is not None else []
             # Where add() puts this atom: one field, one entry, the evidence appended.
             probe = _Outcome()
-            probe.add(atom)
+            probe.add(name, args)
             placed = [(f.name, getattr(probe, f.name)) for f in fields(probe) if getattr(probe, f.name)]
             if len(pairs) != 1 or len(placed) != 1 or not isinstance(placed[0][1], dict) or len(placed[0][1]) != 1:
                 self.unverified += 1
@@ -218,7 +218,7 @@ class DecisionCache:
             field_name, table = placed[0]
             [(entry, listed)] = table.items()
             if listed != [evidence]:
-                self._disable(f"{atom.name} is read back in a shape the cache does not rebuild")
+                self._disable(f"{name} is read back in a shape the cache does not rebuild")
                 return
             self._evidence_fields.add(field_name)
             selector = (field_name, entry, group, pairs[0])

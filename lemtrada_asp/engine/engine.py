@@ -44,8 +44,13 @@ class _Outcome:
     findings: dict[str, list[Symbol]] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
 
-    def add(self, atom: Symbol) -> None:
-        name, args = atom.name, atom.arguments[1:]
+    def add(self, name: str, arguments: Sequence[Symbol]) -> None:
+        """File one shown atom, given as its name and arguments (the case key first).
+
+        The caller reads both from the symbol once: each read is a call into clingo,
+        and reading atoms back is most of a chunk's Python time.
+        """
+        args = arguments[1:]
         if name == "decision":
             self.decisions.append((args[0].name, args[1].name))
         elif name == "review":
@@ -128,7 +133,10 @@ class Engine:
         return outcome.decisions[0] not in self.catalogue.targets
 
     def _solve(self, cases: Sequence[Any], details: bool, collect: list | None = None) -> list[_Outcome]:
-        """The outcome of each case; with collect, also each case's shown atoms and every finding (cache.py)."""
+        """The outcome of each case; with collect, also each case's shown atoms and every finding (cache.py).
+
+        Collected atoms come as (name, arguments) and findings as (arguments, is_fact).
+        """
         # Two models asked for, so that a KB that is not deterministic is caught.
         ctl, messages = self.kb.control(["--models=2"])
         symbols = self.case_model.symbols
@@ -147,17 +155,21 @@ class Engine:
                     raise KnowledgeBaseError(
                         "the knowledge base is not deterministic: it has more than one answer for a case"
                     )
-                shown = model.symbols(shown=True)
-                for atom in shown:
-                    outcomes[atom.arguments[0].number].add(atom)
-                if collect is not None and models == 1:
+                collecting = collect is not None and models == 1
+                if collecting:
                     collect[:] = [([], []) for _ in cases]
-                    for atom in shown:
-                        collect[atom.arguments[0].number][0].append(atom)
+                for atom in model.symbols(shown=True):
+                    name, args = atom.name, atom.arguments
+                    key = args[0].number
+                    outcomes[key].add(name, args)
+                    if collecting:
+                        collect[key][0].append((name, args))
+                if collecting:
                     for found in ctl.symbolic_atoms.by_signature("finding", 4):
-                        key = found.symbol.arguments[0]
+                        args = found.symbol.arguments
+                        key = args[0]
                         if key.type == SymbolType.Number and 0 <= key.number < len(cases):
-                            collect[key.number][1].append((found.symbol, found.is_fact))
+                            collect[key.number][1].append((args, found.is_fact))
         if models == 0:
             raise KnowledgeBaseError(
                 "the knowledge base has no answer: a rule or constraint rules out every decision"
