@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 import clingo
 from clingo import Function, String, Symbol, ast
 
+from ..engine.astwalk import children
 from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
 from .space import ENUMERATED, INPUT_PREDICATES, K, Mentions, Space
@@ -139,15 +140,6 @@ def _ground(term: ast.AST) -> Symbol | None:
     return None
 
 
-def _children(node: ast.AST) -> Iterable[ast.AST]:
-    for key in node.child_keys:
-        value = getattr(node, key)
-        if isinstance(value, ast.AST):
-            yield value
-        elif value is not None and not isinstance(value, (str, int)):
-            yield from (v for v in value if isinstance(v, ast.AST))
-
-
 def _mentions(statement: ast.AST, into: Mentions, is_fact: bool) -> None:
     """Constants anywhere; strings in facts and bodies; integers compared with."""
 
@@ -170,7 +162,7 @@ def _mentions(statement: ast.AST, into: Mentions, is_fact: bool) -> None:
             symbols(node.symbol, compared, strings)
         elif kind == ast.ASTType.Function and not node.arguments:
             into.constants.add(node.name)
-        for child in _children(node):
+        for child in children(node):
             walk(child, compared, strings)
 
     walk(statement.head, False, is_fact)

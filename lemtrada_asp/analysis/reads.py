@@ -29,6 +29,8 @@ from typing import Iterable
 import clingo
 from clingo import ast
 
+from ..engine.astwalk import children
+
 # numeric input predicates: argument position -> the space's dimension
 NUMERIC = {
     ("age", 1): "age",
@@ -73,20 +75,11 @@ def _where(node: ast.AST) -> str:
     return f"{'/'.join(name[-2:]) if len(name) > 1 else begin.filename}:{begin.line}"
 
 
-def _children(node: ast.AST) -> Iterable[ast.AST]:
-    for key in node.child_keys:
-        value = getattr(node, key)
-        if isinstance(value, ast.AST):
-            yield value
-        elif value is not None and not isinstance(value, (str, int)):
-            yield from (v for v in value if isinstance(v, ast.AST))
-
-
 def _variables(node: ast.AST) -> set[str]:
     found = set()
     if node.ast_type == ast.ASTType.Variable and node.name != "_":
         found.add(node.name)
-    for child in _children(node):
+    for child in children(node):
         found |= _variables(child)
     return found
 

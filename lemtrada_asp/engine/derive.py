@@ -36,6 +36,7 @@ import clingo
 from clingo import ast as A
 from clingo.ast import ASTType as T
 
+from .astwalk import walk
 from .knowledge import KnowledgeBase
 
 __all__ = ["Derivation", "Group", "derive"]
@@ -119,21 +120,8 @@ def _where(node: Any) -> str:
     return f"{loc.begin.filename}:{loc.begin.line}"
 
 
-def _walk(node: Any) -> Iterable[Any]:
-    yield node
-    for key in node.child_keys:
-        child = getattr(node, key)
-        if child is None:
-            continue
-        if isinstance(child, (list, tuple)) or type(child).__name__ == "ASTSequence":
-            for c in child:
-                yield from _walk(c)
-        elif isinstance(child, A.AST):
-            yield from _walk(child)
-
-
 def _vars(node: Any) -> set[str]:
-    return {n.name for n in _walk(node) if n.ast_type == T.Variable and n.name != "_"}
+    return {n.name for n in walk(node) if n.ast_type == T.Variable and n.name != "_"}
 
 
 def _symbolic(term: Any, where: str) -> tuple[Sig, list[Any]]:
@@ -151,7 +139,7 @@ def _symbolic(term: Any, where: str) -> tuple[Sig, list[Any]]:
 
 
 def _check_terms(node: Any, where: str) -> None:
-    for n in _walk(node):
+    for n in walk(node):
         if n.ast_type == T.Function and n.external:
             raise Refused(f"{where}: an external function @{n.name}")
         if n.ast_type in (T.TheoryAtom, T.TheoryFunction):
@@ -434,14 +422,14 @@ def _occurrences(rule: _Rule, name: str) -> int:
     count = 0
     for a in rule.heads + rule.body:
         for t in a.args:
-            count += sum(1 for n in _walk(t) if n.ast_type == T.Variable and n.name == name)
+            count += sum(1 for n in walk(t) if n.ast_type == T.Variable and n.name == name)
     for term, guards in rule.comparisons:
         for t in [term, *(g for _, g in guards)]:
-            count += sum(1 for n in _walk(t) if n.ast_type == T.Variable and n.name == name)
+            count += sum(1 for n in walk(t) if n.ast_type == T.Variable and n.name == name)
     for _, guard, elements in rule.aggregates:
         for terms, _ in elements:
             for t in terms:
-                count += sum(1 for n in _walk(t) if n.ast_type == T.Variable and n.name == name)
+                count += sum(1 for n in walk(t) if n.ast_type == T.Variable and n.name == name)
     return count
 
 

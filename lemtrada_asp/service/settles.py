@@ -18,19 +18,14 @@ from typing import Any, Iterator
 
 from clingo import SymbolType, ast
 
+from ..engine.astwalk import walk
+
 FINDING = "finding"
 
 
 def _atoms(node: Any) -> Iterator[Any]:
     """Every symbolic atom below an AST node (bodies, conditions, aggregates)."""
-    if isinstance(node, ast.AST):
-        if node.ast_type == ast.ASTType.SymbolicAtom:
-            yield node.symbol
-        for key in node.child_keys:
-            yield from _atoms(getattr(node, key))
-    elif isinstance(node, (list, tuple)) or type(node).__name__ == "ASTSequence":
-        for child in node:
-            yield from _atoms(child)
+    return (n.symbol for n in walk(node) if n.ast_type == ast.ASTType.SymbolicAtom)
 
 
 def _name(term: Any) -> str | None:
