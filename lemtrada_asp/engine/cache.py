@@ -30,6 +30,7 @@ ever becomes program text.
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import fields
 from typing import Any, NamedTuple, Sequence
 
@@ -65,6 +66,7 @@ class DecisionCache:
         self._fixes: dict = {}
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
         self._texts: dict[int, str] = {}
+        self._fields: dict[str, str] = {}  # shown atom name -> the _Outcome field it is filed in
         model = engine.case_model
         plain = getattr(model, "facts", None)
         # Keys are the case's facts without their key: plain tuples when the case model
@@ -196,12 +198,12 @@ class DecisionCache:
             if known is None:
                 known = ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
             values.append(known)
-        template = _Outcome()
         selectors: list[tuple] = []
+        other_fields: set[str] = set()  # where the atoms that carry no evidence went
         for name, args in shown:
             spot = self._carriers.get(name)
             if spot is None:
-                template.add(name, args)
+                other_fields.add(self._field_of(name, args))
                 continue
             id_pos, e_pos = spot
             ident, evidence = args[id_pos], args[e_pos]
@@ -224,9 +226,16 @@ class DecisionCache:
             selector = (field_name, entry, group, pairs[0])
             if selector not in selectors:
                 selectors.append(selector)
-        if any(getattr(template, name) for name in self._evidence_fields):
+        if other_fields & self._evidence_fields:
             self._disable("an output field holds both evidence and other atoms")
             return
+        # The template is the outcome without its evidence (which selectors put back per case):
+        # the same as adding every atom that carries none, without reading them again.
+        template = _Outcome.__new__(_Outcome)
+        template.__dict__.update(
+            (name, type(value)() if name in self._evidence_fields else copy(value))
+            for name, value in outcome.__dict__.items()
+        )
         upper = (template, selectors)
         if self._build(k, upper, [v[0] for v in values]) != outcome:
             self.unverified += 1  # the layers would not give back clingo's answer: decide such cases, never store them
@@ -234,6 +243,17 @@ class DecisionCache:
         for leaves, group_key, value in zip(self._leaves, key.groups, values):
             _put(leaves, group_key, value, self.cap)
         _put(self._upper, (details, tuple(v[1] for v in values), key.hooks), upper, self.cap)
+
+    def _field_of(self, name: str, args: Sequence[Symbol]) -> str:
+        """The one field of _Outcome that add() files atoms of this name in (found once per name)."""
+        found = self._fields.get(name)
+        if found is None:
+            probe = _Outcome()
+            probe.add(name, args)
+            placed = [f.name for f in fields(probe) if getattr(probe, f.name)]
+            found = placed[0] if len(placed) == 1 else ""  # "" (not shown, or in two fields): never an evidence field
+            self._fields[name] = found
+        return found
 
     def _text(self, symbol: Symbol) -> str:
         """An id or status as text, remembered by the symbol's value (few distinct ones, read often)."""
