@@ -20,15 +20,40 @@ True
 ('pend', 'continuation', 2, [])
 """
 
-from .engine import (
-    CaseValidationError,
-    Decision,
-    InputError,
-    KnowledgeBaseError,
-    LemtradaError,
-    Policy,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine.errors import CaseValidationError, InputError, KnowledgeBaseError, LemtradaError
+    from .engine.policy import Policy
+    from .engine.record import Decision
 
 __version__ = "0.1.0"
 
 __all__ = ["CaseValidationError", "Decision", "InputError", "KnowledgeBaseError", "LemtradaError", "Policy", "__version__"]
+
+# Where each public name is defined. They are imported on first use (PEP 562), not
+# with the package: `python -m lemtrada_asp` and every `import lemtrada_asp.x` import
+# this module first, and a command should load only the modules it runs.
+_DEFINED_IN = {
+    "CaseValidationError": ".engine.errors",
+    "Decision": ".engine.record",
+    "InputError": ".engine.errors",
+    "KnowledgeBaseError": ".engine.errors",
+    "LemtradaError": ".engine.errors",
+    "Policy": ".engine.policy",
+}
+
+
+def __getattr__(name: str):
+    if name not in _DEFINED_IN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_DEFINED_IN[name], __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from conftest import CASES_DIR, INITIAL, KB_DIR, vary
-from lemtrada_asp.cli import main
+from conftest import CASES_DIR, INITIAL, KB_DIR, REPO, vary
+from lemtrada_asp.cli import COMMANDS, main
 
 SCHEMA = json.loads((Path(__file__).parent / "decision-format.schema.json").read_text())
 
@@ -137,3 +140,40 @@ def test_kb_version_is_a_hash_of_the_kb_files(tmp_path, run):
 def test_help_describes_decide(run):
     result = run("decide", "--help")
     assert "--format [text|json]" in result.output and "--kb" in result.output and ".jsonl" in result.output
+
+
+def test_help_lists_every_command_with_its_own_summary_and_suggests_the_nearest_name(run):
+    rows = {line.split()[0]: line for line in run("--help").output.split("Commands:")[1].splitlines() if line.strip()}
+    assert list(rows) == sorted(COMMANDS)
+    for name in COMMANDS:  # each imported only when named
+        command = main.get_command(None, name)
+        assert command.name == name and command.get_short_help_str(40)[:20] in rows[name]
+    assert "No such command 'decid'. Did you mean 'decide'?" in run("decid").output
+
+
+# Runs the command line as `python -m lemtrada_asp ARGS` does, then lists every module it imported.
+MODULES_OF_A_RUN = """
+import runpy, sys
+sys.argv = ["lemtrada-asp", *sys.argv[1:]]
+try:
+    runpy.run_module("lemtrada_asp", run_name="__main__", alter_sys=True)
+finally:
+    print(*sorted(sys.modules), file=sys.stderr)
+"""
+
+
+def test_a_one_case_json_run_imports_only_what_deciding_it_needs(tmp_path):
+    """A fresh process pays for every module it imports: deciding one JSON case loads no
+    YAML, no other command, no renderer, workbench, notice or service, and no overlays."""
+    case = write(tmp_path / "c.json", INITIAL)
+    done = subprocess.run([sys.executable, "-c", MODULES_OF_A_RUN, "decide", str(case), "--format", "json"],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["case_id"] == "T-INITIAL"
+    loaded = set(done.stderr.split())
+    commands = {f"lemtrada_asp.cli.{name}" for name in ("decide", "options", "progress")}
+    unneeded = {m for m in loaded if m.split(".")[0] in ("yaml", "jinja2", "tqdm") or m.startswith((
+        "lemtrada_asp.analysis", "lemtrada_asp.render", "lemtrada_asp.notices", "lemtrada_asp.service",
+        "lemtrada_asp.engine.overlay", "lemtrada_asp.engine.versions", "lemtrada_asp.engine.yamlcase",
+    )) or m.startswith("lemtrada_asp.cli.") and m not in commands}
+    assert "lemtrada_asp.cli.decide" in loaded and unneeded == set()

@@ -14,24 +14,48 @@ import os
 # time a model is built (tens of ms of a one-case run); the command line uses none.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-import click  # noqa: E402
+import importlib  # noqa: E402
 
-from .check_kb import check_kb  # noqa: E402
-from .criteria import criteria  # noqa: E402
-from .decide import decide
-from .diff import diff
-from .explain import explain
-from .generate import generate
-from .letter import letter
-from .questionnaire import questionnaire
-from .replay import replay
-from .serve import serve
-from .test import test
+import click  # noqa: E402
 
 __all__ = ["main"]
 
+# Every command: its name and where it is defined (module of this package:function).
+COMMANDS = {
+    "check-kb": "check_kb:check_kb",
+    "criteria": "criteria:criteria",
+    "decide": "decide:decide",
+    "diff": "diff:diff",
+    "explain": "explain:explain",
+    "generate": "generate:generate",
+    "letter": "letter:letter",
+    "questionnaire": "questionnaire:questionnaire",
+    "replay": "replay:replay",
+    "serve": "serve:serve",
+    "test": "test:test",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class Commands(click.Group):
+    """The group of COMMANDS, each imported when it is named rather than all with the
+    group: a one-case ``decide`` loads no other command's module. ``--help`` imports
+    them all, to list each with its own short help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # A name that is no command imports them all, so that click's "Did you mean ...?"
+            # looks among every command, as it would in a group that holds them.
+            for name in [cmd_name] if cmd_name in COMMANDS else COMMANDS:
+                if name not in self.commands:
+                    module, _, function = COMMANDS[name].partition(":")
+                    self.add_command(getattr(importlib.import_module(f".{module}", __name__), function), name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lemtrada-asp")
 def main() -> None:
     """Prior authorization for Lemtrada (alemtuzumab) in MS, decided by clingo.
@@ -40,8 +64,3 @@ def main() -> None:
     (kb/); each decision names the criteria that failed, why, and where in the
     policy they come from.
     """
-
-
-
-for _command in (decide, explain, letter, check_kb, test, diff, generate, serve, questionnaire, replay, criteria):
-    main.add_command(_command)

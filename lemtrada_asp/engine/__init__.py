@@ -18,22 +18,46 @@ Nothing here names a criterion, parameter, drug or code of any policy
 (tests/test_engine_generic.py checks).
 """
 
-from .casemodel import CaseModel
-from .catalogue import Catalogue, Criterion
-from .errors import (
-    CaseValidationError,
-    InputError,
-    KnowledgeBaseError,
-    LemtradaError,
-    Problem,
-)
-from .knowledge import KbRef, KnowledgeBase
-from .policy import Policy
-from .record import Advisory, Change, CriterionResult, Decision, Evidence, Node, Reason
-from .versions import Version, Versions
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .casemodel import CaseModel
+    from .catalogue import Catalogue, Criterion
+    from .errors import CaseValidationError, InputError, KnowledgeBaseError, LemtradaError, Problem
+    from .knowledge import KbRef, KnowledgeBase
+    from .policy import Policy
+    from .record import Advisory, Change, CriterionResult, Decision, Evidence, Node, Reason
+    from .versions import Version, Versions
 
 __all__ = [
     "Advisory", "CaseModel", "CaseValidationError", "Catalogue", "Change", "Criterion", "CriterionResult",
     "Decision", "Evidence", "InputError", "KbRef", "KnowledgeBase", "KnowledgeBaseError", "LemtradaError", "Node",
     "Policy", "Problem", "Reason", "Version", "Versions",
 ]
+
+# The module defining each public name, imported on first use (PEP 562): importing
+# one module of the engine (errors, guard) must not import them all.
+_DEFINED_IN = {
+    "CaseModel": ".casemodel",
+    **dict.fromkeys(["Catalogue", "Criterion"], ".catalogue"),
+    **dict.fromkeys(["CaseValidationError", "InputError", "KnowledgeBaseError", "LemtradaError", "Problem"], ".errors"),
+    **dict.fromkeys(["KbRef", "KnowledgeBase"], ".knowledge"),
+    "Policy": ".policy",
+    **dict.fromkeys(["Advisory", "Change", "CriterionResult", "Decision", "Evidence", "Node", "Reason"], ".record"),
+    **dict.fromkeys(["Version", "Versions"], ".versions"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _DEFINED_IN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_DEFINED_IN[name], __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import clingo
 
 from . import guard
 from .catalogue import Catalogue, read_catalogue
 from .errors import KnowledgeBaseError
-from .overlay import OVERLAY_MANIFEST, Overlay, compose, read_overlay
+
+if TYPE_CHECKING:
+    from .overlay import Overlay
 
 __all__ = ["KbRef", "KnowledgeBase", "Manifest", "PROGRAMS", "ENCODINGS", "MANIFEST"]
 
@@ -125,14 +127,14 @@ class KnowledgeBase:
     """
 
     def __init__(self, directory: str | Path | KbRef | None = None, overlays: Sequence[str | Path] = ()):
-        extra = [read_overlay(o) for o in overlays]
+        extra = _read_overlays(overlays)
         if isinstance(directory, KbRef):
-            extra = [read_overlay(o) for o in directory.overlays] + extra
+            extra = _read_overlays(directory.overlays) + extra
             directory = directory.directory
         directory = Path(directory) if directory is not None else default_kb_dir()
         stacked: list[Overlay] = []
-        while not (directory / MANIFEST).is_file() and (directory / OVERLAY_MANIFEST).is_file():
-            overlay = read_overlay(directory)
+        while not (directory / MANIFEST).is_file() and _holds_overlay(directory):
+            [overlay] = _read_overlays([directory])
             if overlay.base is None:
                 raise KnowledgeBaseError(f"{overlay.manifest}: an overlay opened as a knowledge base must name its base (overlay.base)")
             stacked.insert(0, overlay)
@@ -183,6 +185,8 @@ class KnowledgeBase:
     def statements(self, logger=None) -> list:
         """The policy's statements with the overlays applied (composed once, then reused)."""
         if self._statements is None:
+            from .overlay import compose
+
             self._statements = compose(self.root, self.directory, self.overlays, logger or (lambda code, text: None))
         return self._statements
 
@@ -258,6 +262,22 @@ class KnowledgeBase:
         self.ground(ctl, messages, [("base", [])], "grounding the decision program (reading its catalogue)")
         with guard.running("solving the decision program (reading its catalogue)"):
             return read_catalogue(ctl, self.manifest)
+
+
+def _read_overlays(directories: Sequence[str | Path]) -> list[Overlay]:
+    """The overlays in directories. The overlay module (and clingo's AST with it) is
+    imported only for a KB that has some: a plain KB's one-case run does without."""
+    if not directories:
+        return []
+    from .overlay import read_overlay
+
+    return [read_overlay(d) for d in directories]
+
+
+def _holds_overlay(directory: Path) -> bool:
+    from .overlay import OVERLAY_MANIFEST
+
+    return (directory / OVERLAY_MANIFEST).is_file()
 
 
 def _overlaid(manifest: Manifest, overlays: Sequence[Overlay]) -> Manifest:
