@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
 
 import clingo
@@ -166,6 +166,7 @@ def read_catalogue(ctl: clingo.Control, manifest: "Manifest") -> Catalogue:
 _ROMANS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 
 
+@lru_cache(maxsize=4096)  # a KB has a few dozen ids, sorted again for every explained case
 def criterion_sort_key(ident: str) -> tuple:
     """A1.b.ii sorts after A1.b.i and before A1.b.iii: roman numerals by value."""
     return tuple((0, _ROMANS[p], "") if p in _ROMANS else (1, 0, p) for p in ident.split("."))
