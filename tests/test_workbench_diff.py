@@ -253,7 +253,7 @@ def test_exhaustive_finds_the_same_changes_as_a_10000_case_generated_corpus(tmp_
     # One process per KB: on two cores, two worker pools of two (each worker deriving its
     # own cold cache) took longer than deciding here (74 s against 104 s for the 20,000
     # decisions); the workers' results are checked against one process in test_batch.py.
-    for result, change in compare_paths([str(corpus)], KB_DIR, kb, jobs=1):
+    for result, change in compare_paths([str(corpus)], KB_DIR, kb, jobs=1, every_status=True):
         case = validate_case(cases[result.decision["case_id"]], "corpus")
         where = analysis.values_of(result, change)
         if where is None:

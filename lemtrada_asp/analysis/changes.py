@@ -10,6 +10,7 @@ including one that only one KB evaluates.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -72,7 +73,7 @@ def outcome_label(outcome: dict) -> str:
 
 def compare(base: Result, edited: Result) -> Change | None:
     """The change between one case's two results, or None when they agree."""
-    a, b = _normal(observed(base.decision)), _normal(observed(edited.decision))
+    a, b = _outcome(base), _outcome(edited)
     changed = [key for key in KEYS if a[key] != b[key]]
     if not changed:
         return None
@@ -89,20 +90,54 @@ def _normal(outcome: dict) -> dict:
     return {**outcome, "failed": sorted(outcome["failed"]), "missing": sorted(outcome["missing"])}
 
 
+WINDOW = 200  # cases compared before the changed ones among them are decided again with details
+
+
 def compare_paths(
-    paths: Iterable[str], base_dir: str | Path | None, kb_dir: str | Path | None, *, jobs: int = 1, run=None
+    paths: Iterable[str], base_dir: str | Path | None, kb_dir: str | Path | None, *, jobs: int = 1, run=None,
+    every_status: bool = False,
 ) -> Iterator[tuple[Result, Change | None]]:
     """Per input case, in order: the base result and its change (None if unchanged or invalid).
+
+    Only a changed case needs its criteria's statuses (the "why"), and building the
+    whole tree is most of deciding with details, so both streams decide without
+    it; the changed cases of each window are then decided again, together, with
+    details, and their results carry the tree. With every_status, every result
+    carries it (the impact analysis locates unchanged cases too).
 
     Each KB reads the input itself, so standard input ('-') cannot be compared.
     """
     paths = list(paths)
     if "-" in paths:
         raise InputError("-", [Problem("", "diff reads its input once per knowledge base, so it cannot read standard input; give files")])
-    options = Options(details=True)
+    options = Options(details=every_status)
     engines = Engine(KnowledgeBase(base_dir)), Engine(KnowledgeBase(kb_dir))  # a broken KB raises before any input is read
     streams = [decide_paths(paths, engine, options=options, jobs=jobs, run=run) for engine in engines]
-    for base, edited in zip(*streams):
-        if base.source != edited.source:  # pragma: no cover - both read the same files in the same order
-            raise RuntimeError(f"the two knowledge bases' results went out of step at {base.source} / {edited.source}")
-        yield base, (compare(base, edited) if base.ok and edited.ok else None)
+    pairs = zip(*streams)
+    while window := list(islice(pairs, WINDOW)):
+        for base, edited in window:
+            if base.source != edited.source:  # pragma: no cover - both read the same files in the same order
+                raise RuntimeError(f"the two knowledge bases' results went out of step at {base.source} / {edited.source}")
+        if not every_status:
+            window = _with_details(window, engines)
+        for base, edited in window:
+            yield base, (compare(base, edited) if base.ok and edited.ok else None)
+
+
+def _with_details(window: list[tuple[Result, Result]], engines: tuple[Engine, Engine]) -> list[tuple[Result, Result]]:
+    """The window with each changed pair decided again with details (one program per KB for all of them)."""
+    changed = [i for i, (a, b) in enumerate(window) if a.ok and b.ok and _outcome(a) != _outcome(b)]
+    if not changed:
+        return window
+    detailed = [
+        engine.decide([(window[i][side].source, window[i][side].record.case) for i in changed], details=True)
+        for side, engine in enumerate(engines)
+    ]
+    window = list(window)
+    for n, i in enumerate(changed):
+        window[i] = (Result(window[i][0].source, record=detailed[0][n]), Result(window[i][1].source, record=detailed[1][n]))
+    return window
+
+
+def _outcome(result: Result) -> dict:
+    return _normal(observed(result.decision))

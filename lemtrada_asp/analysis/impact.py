@@ -190,7 +190,7 @@ class ImpactAnalysis:
 
         by_name = {f.name: f for f in self.features}
         placed = []
-        for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs):
+        for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs, every_status=True):
             if not result.ok:
                 continue
             values = self.values_of(result, change)
