@@ -4,12 +4,13 @@ For each line of business (lob/*.yaml) a denial, a pend and an approval are draf
 checked element by element (lemtrada_asp.notices.lob.ELEMENTS): the expected text of each
 element is built here from the data file's values and the decision record, so a value
 that does not reach the letter, or a letter that states another number, fails. Then:
-every example case as a PDF, checked by the text extracted from it; identifiers and
+every example case's HTML letter, and a PDF of each kind of letter, checked by the text extracted from it; identifiers and
 placeholders; bad input and bad data as messages with an exit status.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -264,56 +265,95 @@ def test_the_english_language_help_and_nondiscrimination_read_at_or_below_grade_
 # --- the command: PDF for every example, bad input and bad data ---------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pdfs(tmp_path_factory):
-    pytest.importorskip("weasyprint")
-    pypdf = pytest.importorskip("pypdf")
-    folder = tmp_path_factory.mktemp("pdf")
-    texts = {}
-    for path in EXAMPLES:
-        out = folder / f"{path.stem}.pdf"
-        result = CliRunner().invoke(main, ["letter", str(path), "--format", "pdf", "--out", str(out), "--date", "2026-05-04"])
-        assert result.exit_code == 0, (path.name, result.output)
-        reader = pypdf.PdfReader(out)
-        assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"].value is True, path.name
-        texts[path.name] = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
-    return texts
+def required_texts(record, n: dict) -> list[str]:
+    """What every letter of this record's kind must say, as it is worded for this record."""
+    kind = record.decision
+    musts = [{"deny": "We cannot approve Lemtrada for you", "approve": "We approved Lemtrada for you"}.get(kind, "Lemtrada"),
+             "DRAFT - NOT YET SIGNED", "[missing: member ID]", f"Request number: {record.case_id}", "May 4, 2026",
+             language.english_tagline("[missing: plan phone]", "711"), "We do not discriminate", "Reviewer sign-off"]
+    musts += [t.text for t in language.taglines("[missing: plan phone]", "711") if t.dir == "ltr"]
+    if kind == "deny":
+        musts += ["Your right to appeal", f"You must ask {n['appeal_filing'].words}.",
+                  f"We will answer {n['appeal_standard'].words}.", f"We will answer {n['appeal_expedited'].words}.",
+                  "free copy of the rules we used"]
+        musts += [f'section "{c.section}"' for c in record.failed]
+    if kind == "approve":
+        granted = record.to_json()["authorized"]
+        musts += ["Authorization number: [missing: authorization number]",
+                  f"One course of Lemtrada: {granted['mg_per_day']} mg a day for {granted['days']} days in a row. "
+                  f"That is {granted['mg']} mg in all."]
+    if kind == "pend" and record.pend_reason == "information":
+        musts += [f"send them {n['records_due'].words}. That is by {long(n['records_due'].date)}."]
+    return musts
 
 
 def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def test_every_example_case_renders_as_a_pdf_whose_text_carries_every_required_element(pdfs, policy):
-    rules = lob.select(None)  # the examples do not say their line of business
-    n = notice_facts(rules, TODAY, RECEIVED)
+def html_text(page: str) -> str:
+    """The words of an HTML letter as a reader sees them: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(style|script)\b.*?</\1>", " ", page)))
+
+
+@pytest.fixture(scope="module")
+def examples(policy):
+    """Every example decided once, as the letter command decides it (with corrections and the tree)."""
+    return {path.name: policy.decide(path, corrections=True, details=True) for path in EXAMPLES}
+
+
+def test_every_example_case_has_an_html_letter_that_carries_every_required_element(examples):
+    # The HTML letter is what the PDF is made from; every example's is checked here,
+    # and one PDF of each kind of letter below shows the conversion keeps the text.
+    n = notice_facts(lob.select(None), TODAY, RECEIVED)  # the examples do not say their line of business
+    for name, record in examples.items():
+        flat = squash(html_text(render_letter(record, "html", TODAY)))
+        for must in required_texts(record, n):
+            assert squash(must) in flat, (name, must)
+        for tagline in (t for t in language.taglines("[missing: plan phone]", "711") if t.dir == "rtl"):
+            assert squash(tagline.text) in flat, (name, tagline.code)
+
+
+def letter_kind(record) -> tuple:
+    """What changes a letter's template and text: the decision, its reason, the review, and
+    whether the evidence quoted in it goes beyond ASCII (other scripts, other fonts)."""
+    quoted = [e.text for c in (*record.failed, *record.missing) for r in c.reasons for e in r.because]
+    return record.decision, record.pend_reason, record.review_type, any(not t.isascii() for t in quoted)
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory, examples):
+    """The PDF of the first example of each kind of letter (letter_kind), by the letter command."""
+    pytest.importorskip("weasyprint")
+    pypdf = pytest.importorskip("pypdf")
+    firsts: dict[tuple, str] = {}
+    for name, record in examples.items():
+        firsts.setdefault(letter_kind(record), name)
+    folder = tmp_path_factory.mktemp("pdf")
+    texts = {}
+    for name in firsts.values():
+        out = folder / f"{name}.pdf"
+        result = CliRunner().invoke(main, ["letter", str(CASES_DIR / name), "--format", "pdf", "--out", str(out), "--date", "2026-05-04"])
+        assert result.exit_code == 0, (name, result.output)
+        reader = pypdf.PdfReader(out)
+        assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"].value is True, name
+        texts[name] = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    return texts
+
+
+def test_a_pdf_of_each_kind_of_letter_carries_every_required_element_in_its_text(pdfs, examples):
+    n = notice_facts(lob.select(None), TODAY, RECEIVED)
+    kinds = {letter_kind(r) for r in examples.values()}
+    assert len(pdfs) == len(kinds) and {r.decision for r in examples.values()} == {"approve", "deny", "pend"}
     for name, text in pdfs.items():
-        record = policy.decide(CASES_DIR / name, corrections=True, details=True)
+        record = examples[name]
         flat = squash(text)
-        kind = record.decision
-        musts = [{"deny": "We cannot approve Lemtrada for you", "approve": "We approved Lemtrada for you"}.get(kind, "Lemtrada"),
-                 "DRAFT - NOT YET SIGNED", "[missing: member ID]", f"Request number: {record.case_id}", "May 4, 2026",
-                 language.english_tagline("[missing: plan phone]", "711"), "We do not discriminate", "Reviewer sign-off"]
-        taglines = language.taglines("[missing: plan phone]", "711")
-        musts += [t.text for t in taglines if t.dir == "ltr"]
         # A PDF keeps right-to-left text in visual order, its left-to-right runs (the phone
         # number) placed where they show: check that tagline word by word.
-        for tagline in (t for t in taglines if t.dir == "rtl"):
+        for tagline in (t for t in language.taglines("[missing: plan phone]", "711") if t.dir == "rtl"):
             for word in re.findall(r"\w+", tagline.text):
                 assert word in text, (name, tagline.code, word)
-        if kind == "deny":
-            musts += ["Your right to appeal", f"You must ask {n['appeal_filing'].words}.",
-                      f"We will answer {n['appeal_standard'].words}.", f"We will answer {n['appeal_expedited'].words}.",
-                      "free copy of the rules we used"]
-            musts += [f'section "{c.section}"' for c in record.failed]
-        if kind == "approve":
-            granted = record.to_json()["authorized"]
-            musts += ["Authorization number: [missing: authorization number]",
-                      f"One course of Lemtrada: {granted['mg_per_day']} mg a day for {granted['days']} days in a row. "
-                      f"That is {granted['mg']} mg in all."]
-        if kind == "pend" and record.pend_reason == "information":
-            musts += [f"send them {n['records_due'].words}. That is by {long(n['records_due'].date)}."]
-        for must in musts:
+        for must in required_texts(record, n):
             assert squash(must) in flat, (name, must)
 
 
