@@ -102,41 +102,43 @@ def compare_paths(
     Only a changed case needs its criteria's statuses (the "why"), and building the
     whole tree is most of deciding with details, so both streams decide without
     it; the changed cases of each window are then decided again, together, with
-    details, and their results carry the tree. With every_status, every result
-    carries it (the impact analysis locates unchanged cases too).
+    details, and their results carry the tree. With every_status, every base
+    result carries it (the impact analysis locates unchanged cases too).
 
     Each KB reads the input itself, so standard input ('-') cannot be compared.
     """
     paths = list(paths)
     if "-" in paths:
         raise InputError("-", [Problem("", "diff reads its input once per knowledge base, so it cannot read standard input; give files")])
-    options = Options(details=every_status)
     engines = Engine(KnowledgeBase(base_dir)), Engine(KnowledgeBase(kb_dir))  # a broken KB raises before any input is read
-    streams = [decide_paths(paths, engine, options=options, jobs=jobs, run=run) for engine in engines]
+    streams = [
+        decide_paths(paths, engine, options=Options(details=every_status and side == 0), jobs=jobs, run=run)
+        for side, engine in enumerate(engines)
+    ]
+    again = (1,) if every_status else (0, 1)  # the sides whose changed cases still need their tree
     pairs = zip(*streams)
     while window := list(islice(pairs, WINDOW)):
         for base, edited in window:
             if base.source != edited.source:  # pragma: no cover - both read the same files in the same order
                 raise RuntimeError(f"the two knowledge bases' results went out of step at {base.source} / {edited.source}")
-        if not every_status:
-            window = _with_details(window, engines)
+        window = _with_details(window, engines, again)
         for base, edited in window:
             yield base, (compare(base, edited) if base.ok and edited.ok else None)
 
 
-def _with_details(window: list[tuple[Result, Result]], engines: tuple[Engine, Engine]) -> list[tuple[Result, Result]]:
-    """The window with each changed pair decided again with details (one program per KB for all of them)."""
+def _with_details(
+    window: list[tuple[Result, Result]], engines: tuple[Engine, Engine], sides: tuple[int, ...]
+) -> list[tuple[Result, Result]]:
+    """The window with each changed pair's given sides decided again with details (one program per KB)."""
     changed = [i for i, (a, b) in enumerate(window) if a.ok and b.ok and _outcome(a) != _outcome(b)]
     if not changed:
         return window
-    detailed = [
-        engine.decide([(window[i][side].source, window[i][side].record.case) for i in changed], details=True)
-        for side, engine in enumerate(engines)
-    ]
-    window = list(window)
-    for n, i in enumerate(changed):
-        window[i] = (Result(window[i][0].source, record=detailed[0][n]), Result(window[i][1].source, record=detailed[1][n]))
-    return window
+    window = [list(pair) for pair in window]
+    for side in sides:
+        detailed = engines[side].decide([(window[i][side].source, window[i][side].record.case) for i in changed], details=True)
+        for i, record in zip(changed, detailed):
+            window[i][side] = Result(window[i][side].source, record=record)
+    return [(a, b) for a, b in window]
 
 
 def _outcome(result: Result) -> dict:
