@@ -227,3 +227,18 @@ def test_the_toy_policy_is_cached_too():
     plain, cached, cache = both_ways(engine, items * 3, chunk=2)  # its case model gives symbols only, no plain facts
     assert_same(plain, cached)
     assert cache.hits
+
+
+def test_the_service_derives_its_cache_at_start_and_answers_a_repeated_case_from_memory(monkeypatch):
+    import lemtrada_asp.engine.cache as cache_module
+    from lemtrada_asp.service.decider import Decider
+
+    derived = []
+    monkeypatch.setattr(cache_module, "derive", lambda kb: derived.append(kb) or derive(kb))
+    decider = Decider(KB_DIR)
+    assert len(derived) == 1  # at start: no request waits for the derivation
+    answers = [decider.decide({**INITIAL, "id": f"S-{n}"}) for n in range(3)]
+    cache = cache_module.cache_for(decider.policy.engine)
+    assert len(derived) == 1 and cache.active
+    assert (cache.misses, cache.hits) == (1, 1)  # the first request takes the plain path, the second fills, the third hits
+    assert {k: v for k, v in answers[0].items() if k != "case_id"} == {k: v for k, v in answers[2].items() if k != "case_id"}

@@ -2,7 +2,8 @@
 
 The only module of the service that calls the engine (through the public
 Policy API); everything else works on the case and decision formats. One
-Decider per worker process, made once at start, so no request loads the KB.
+Decider per worker process, made once at start, so no request loads the KB
+or derives the decision cache.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from ..engine.cache import cache_for
 from ..engine.errors import InputError
 from ..engine.policy import Policy
 from .app import CaseInvalid
@@ -28,6 +30,9 @@ def tool_version() -> str:
 class Decider:
     def __init__(self, kb_dir: str | Path | None = None):
         self.policy = Policy.load(kb_dir)
+        # Derived now, not on the second request: the decision cache's derivation takes
+        # about a second, which no request should wait for.
+        cache_for(self.policy.engine)
         self.kb_version = self.policy.version
         self.kb_root = self.policy.kb.root
         self.tool_version = tool_version()
