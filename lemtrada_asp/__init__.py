@@ -22,8 +22,9 @@ True
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .engine.errors import CaseValidationError, InputError, KnowledgeBaseError, LemtradaError
@@ -47,13 +48,4 @@ _DEFINED_IN = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _DEFINED_IN:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_DEFINED_IN[name], __name__), name)
-    globals()[name] = value  # found directly from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _DEFINED_IN)

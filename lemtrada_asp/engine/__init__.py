@@ -3,6 +3,7 @@
 Layers, each reading only the ones above it:
 
     errors, limits       one exception hierarchy; limits on any input
+    lazy, astwalk        public names imported on first use; one walk over clingo's AST
     overlay              a change as a small directory on a base KB (composed with clingo's AST)
     knowledge            a KB directory (and its overlays): manifest, files, version, Controls
     catalogue            what a KB says about itself (criteria, parameters, texts)
@@ -20,8 +21,9 @@ Nothing here names a criterion, parameter, drug or code of any policy
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .casemodel import CaseModel
@@ -51,13 +53,4 @@ _DEFINED_IN = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _DEFINED_IN:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_DEFINED_IN[name], __name__), name)
-    globals()[name] = value  # found directly from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _DEFINED_IN)
