@@ -325,8 +325,9 @@ def slow_bundle() -> bytes:
 def test_sigterm_lets_the_request_in_flight_finish_and_exits_0():
     proc, url = start()
     answers = []
+    body = slow_bundle()  # built first: on a loaded machine building it alone can take most of the wait below
     sender = threading.Thread(target=lambda: answers.append(
-        httpx.post(url + "/fhir/Claim/$submit", content=slow_bundle(), headers=FHIR, timeout=60)))
+        httpx.post(url + "/fhir/Claim/$submit", content=body, headers=FHIR, timeout=60)))
     sender.start()
     time.sleep(0.7)  # the body is sent and being read
     os.killpg(proc.pid, signal.SIGTERM)
