@@ -10,8 +10,8 @@ including one that only one KB evaluates.
 from __future__ import annotations
 
 from collections import Counter
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 

@@ -106,14 +106,14 @@ def _shape_ok(value: Any, depth: int) -> bool:
     """No refused number inside value and nothing nested past MAX_NESTING (value at depth)."""
     if type(value) is dict:
         value = value.values()
-    elif type(value) is not list:
-        return type(value) is not RefusedNumber and not isinstance(value, (dict, list, RefusedNumber))
+    elif type(value) is not list:  # a scalar, or a subclass the full walk should judge
+        return not isinstance(value, (dict, list, RefusedNumber))
     for child in value:
         kind = type(child)
         if kind is dict or kind is list:
             if depth >= MAX_NESTING or not _shape_ok(child, depth + 1):
                 return False
-        elif kind is RefusedNumber or (kind not in _SCALARS and isinstance(child, (dict, list, RefusedNumber))):
+        elif kind not in _SCALARS and isinstance(child, (dict, list, RefusedNumber)):
             return False
     return True
 
