@@ -172,6 +172,13 @@ REFUSED = {
     "evidence pattern": ('extra(K) :- finding(K, _, _, age(K, 99)).\n', "evidence"),
     "script": ('#script (python)\ndef f(): return 1\n#end.\n', "SCRIPT"),
     "unkeyed from case": ("some_case :- case(K).\n", "not keyed"),
+    # Two models below a leaf, of which the rest could keep one: its findings would rest on more than its inputs.
+    "not stratified": (
+        'odd(K) :- case(K), not even(K).\neven(K) :- case(K), not odd(K).\n'
+        'finding(K, "I6", not_met, absent("x")) :- odd(K).\n',
+        "not stratified",
+    ),
+    "the cache's own name": ("_cached_finding(K) :- case(K).\n", "the name the engine shows findings to the cache by"),
 }
 
 

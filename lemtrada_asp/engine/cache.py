@@ -176,15 +176,12 @@ class DecisionCache:
         return outcomes
 
     def _store(self, k: int, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
-        if not all(fact for _, fact in found):
-            self._disable("a finding that is not a fact (the program is not stratified)")
-            return
         if not self._plain and any(_compound(f) for facts in key.by.values() for _, f in facts):
             self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
             return
         per_group: list[dict] = [{} for _ in self._groups]
         text = self._text
-        for args, _ in found:
+        for args in found:
             _, ident, status, evidence = args
             leaf = text(ident)
             group = self._group_of.get(leaf)

@@ -37,6 +37,7 @@ from clingo import ast as A
 from clingo.ast import ASTType as T
 
 from .astwalk import walk
+from .engine import COLLECTED
 from .knowledge import KnowledgeBase
 
 __all__ = ["Derivation", "Group", "derive"]
@@ -113,6 +114,7 @@ class _Rule:
     show_term: bool = False
     constraint: bool = False
     text: str = ""
+    nonmonotone: list[_Atom] = field(default_factory=list)  # body atoms inside an aggregate or a condition
 
 
 def _where(node: Any) -> str:
@@ -153,9 +155,12 @@ class _Collect:
     def literal(self, lit: Any, into: list[_Atom]) -> None:
         where = self.rule.where
         if lit.ast_type == T.ConditionalLiteral:
-            self.literal(lit.literal, into)
+            inner: list[_Atom] = []
+            self.literal(lit.literal, inner)
             for c in lit.condition:
-                self.literal(c, into)
+                self.literal(c, inner)
+            into.extend(inner)
+            self.rule.nonmonotone.extend(inner)
             return
         if lit.ast_type != T.Literal:
             raise Refused(f"{where}: a body element of kind {lit.ast_type.name}")
@@ -180,6 +185,7 @@ class _Collect:
                     self.literal(e, inner)
                     terms = []
                 into.extend(inner)
+                self.rule.nonmonotone.extend(inner)
                 elements.append((terms, inner))
             function = getattr(atom, "function", A.AggregateFunction.Count)
             guards = [g for g in (atom.left_guard, atom.right_guard) if g is not None]
@@ -451,6 +457,8 @@ def derive(kb: KnowledgeBase) -> Derivation:
 
 def _derive(kb: KnowledgeBase) -> Derivation:
     rules, shown = _rules(_parse(kb, "decide"), "decide")
+    _check_names(rules)
+    _check_stratified(rules)
     an = _Analysis(rules, shown)
     if FINDING not in an.keyed:
         raise Refused("no keyed finding/4: nothing to cache")
@@ -595,6 +603,59 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         carriers=carriers,
         templates=templates,
     )
+
+
+def _check_names(rules: list[_Rule]) -> None:
+    """The name the engine shows findings to the cache by (engine.COLLECTED) is its own."""
+    for r in rules:
+        for a in r.heads + r.body:
+            if a.sig[0].lstrip("-") == COLLECTED:
+                raise Refused(f"{r.where}: the program uses {COLLECTED}, the name the engine shows findings to the cache by")
+
+
+def _check_stratified(rules: list[_Rule]) -> None:
+    """Nothing the findings rest on depends on itself through negation or an aggregate.
+
+    Then the findings are facts once grounded, and a group's findings are a
+    function of the facts it reads: with recursion through negation below them a
+    group could have several models of its own, of which the rest of the program
+    keeps one, and its findings would depend on more than its inputs. Above the
+    findings (e.g. a tree's values, recursive through #min) the engine's
+    second-model check catches a program that is not deterministic.
+    """
+    edges: dict[Sig, set[Sig]] = {}
+    negative: list[tuple[Sig, Sig, str]] = []
+    for r in rules:
+        if r.show_term or r.constraint:
+            continue
+        nonmonotone = {id(a) for a in r.nonmonotone}
+        for h in r.heads:
+            for b in r.body:
+                edges.setdefault(h.sig, set()).add(b.sig)
+                if not b.positive or id(b) in nonmonotone:
+                    negative.append((h.sig, b.sig, r.where))
+    below: set[Sig] = set()
+    todo = [FINDING]
+    while todo:
+        sig = todo.pop()
+        if sig not in below:
+            below.add(sig)
+            todo += edges.get(sig, ())
+    for head, body, where in negative:
+        if head not in below:
+            continue
+        seen: set[Sig] = set()
+        todo = [body]
+        while todo:
+            sig = todo.pop()
+            if sig == head:
+                raise Refused(
+                    f"{where}: {head[0]}/{head[1]} depends on itself through negation or an aggregate"
+                    " (the program is not stratified)"
+                )
+            if sig not in seen:
+                seen.add(sig)
+                todo += edges.get(sig, ())
 
 
 def _collapsible(an: _Analysis, wan: _Analysis, data: clingo.SymbolicAtoms, shown: set[Sig]) -> dict[str, dict[int, frozenset]]:

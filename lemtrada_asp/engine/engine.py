@@ -24,6 +24,10 @@ from .record import Advisory, CriterionResult, Decision, Evidence, Node, Reason
 __all__ = ["CHUNK", "Engine"]
 
 CHUNK = 200  # cases per ground program; measured by `python -m lemtrada_asp.bench`
+# The program part (and shown name) that hands every finding to the cache; derive.py
+# refuses a KB that uses the name itself.
+COLLECTED = "_cached_finding"
+COLLECT_FINDINGS = f"#show {COLLECTED}(K, Id, S, E) : finding(K, Id, S, E)."
 
 
 @dataclass
@@ -135,7 +139,10 @@ class Engine:
     def _solve(self, cases: Sequence[Any], details: bool, collect: list | None = None) -> list[_Outcome]:
         """The outcome of each case; with collect, also each case's shown atoms and every finding (cache.py).
 
-        Collected atoms come as (name, arguments) and findings as (arguments, is_fact).
+        Collected atoms come as (name, arguments), findings as their arguments. The
+        findings are shown for the cache by a term of their own (COLLECTED), so they
+        come with the model, which is read once anyway: reading them through
+        ``symbolic_atoms`` took several calls into clingo per atom.
         """
         # Two models asked for, so that a KB that is not deterministic is caught.
         ctl, messages = self.kb.control(["--models=2"])
@@ -144,7 +151,11 @@ class Engine:
             for key, case in enumerate(cases):
                 for symbol in symbols(key, case):
                     backend.add_rule([backend.add_atom(symbol)])
-        self.kb.ground(ctl, messages, [("base", []), ("details", [])] if details else [("base", [])])
+        parts = [("base", []), ("details", [])] if details else [("base", [])]
+        if collect is not None:
+            ctl.add(COLLECTED, [], COLLECT_FINDINGS)  # fixed text: nothing of a case is in it
+            parts.append((COLLECTED, []))
+        self.kb.ground(ctl, messages, parts)
 
         outcomes = [_Outcome() for _ in cases]
         models = 0
@@ -161,15 +172,13 @@ class Engine:
                 for atom in model.symbols(shown=True):
                     name, args = atom.name, atom.arguments
                     key = args[0].number
+                    if name == COLLECTED:
+                        if collecting:
+                            collect[key][1].append(args)
+                        continue
                     outcomes[key].add(name, args)
                     if collecting:
                         collect[key][0].append((name, args))
-                if collecting:
-                    for found in ctl.symbolic_atoms.by_signature("finding", 4):
-                        args = found.symbol.arguments
-                        key = args[0]
-                        if key.type == SymbolType.Number and 0 <= key.number < len(cases):
-                            collect[key.number][1].append((args, found.is_fact))
         if models == 0:
             raise KnowledgeBaseError(
                 "the knowledge base has no answer: a rule or constraint rules out every decision"
