@@ -249,3 +249,52 @@ def test_the_service_derives_its_cache_at_start_and_answers_a_repeated_case_from
     assert len(derived) == 1 and cache.active
     assert (cache.misses, cache.hits) == (1, 1)  # the first request takes the plain path, the second fills, the third hits
     assert {k: v for k, v in answers[0].items() if k != "case_id"} == {k: v for k, v in answers[2].items() if k != "case_id"}
+
+
+# --- parts: the layer above the leaves, put together from what each criterion rests on ---
+
+
+def _hooks(engine, cache, data):
+    case = engine.case_model.validate(data, "hooks")
+    sigs = set(cache.derivation.hooks)
+    return [s for s in engine.case_model.symbols(0, case) if (s.name, len(s.arguments)) in sigs]
+
+
+def test_the_ground_program_splits_the_shipped_decision_into_one_part_per_criterion(shipped):
+    cache = DecisionCache(shipped)
+    initial = cache._prover.prove(_hooks(shipped, cache, INITIAL), details=False)
+    continuation = cache._prover.prove(_hooks(shipped, cache, CONTINUATION), details=False)
+    assert ("I4.a", "I4.b.i", "I4.b.ii", "I4.b.iii") in initial.parts and ("I2",) in initial.parts
+    assert ("C2.a", "C2.b") in continuation.parts and ("E6",) in continuation.parts
+    # A continuation criterion changes nothing in an initial review, and the other way round.
+    assert "C2.a" not in initial.part_of and "I2" not in continuation.part_of
+    # The decision rests on which criteria failed or are missing, not on how.
+    interface = {(name, tuple(str(a) for a in args)) for name, args in initial.interface}
+    assert ("failed", ('"I4"', "not_met")) in interface and ("missing", ('"I4"',)) in interface
+    assert not any(name in ("decision", "because", "reason") for name, _ in interface)
+
+
+def test_a_new_combination_of_known_criteria_is_answered_from_memory(shipped):
+    other_steps = [{"drug": "natalizumab", "outcome": "failed"}, {"drug": "teriflunomide", "outcome": "failed"}]
+    a = vary(INITIAL, {"id": "P-A"})
+    b = vary(INITIAL, {"id": "P-B", "dmt_history": other_steps, "response": {"objective": ["mri_activity_reduced"]}})
+    c = vary(INITIAL, {"id": "P-C", "dmt_history": other_steps})  # b's step therapy, a's (unread) response
+    cases = [(x["id"], shipped.case_model.validate(x, x["id"])) for x in (a, b, c)]
+    cache = DecisionCache(shipped)
+    cached = [json.dumps(d.to_json()) for d in cache.decide(cases[:2])] + [json.dumps(d.to_json()) for d in cache.decide(cases[2:])]
+    assert (cache.misses, cache.hits, cache.composed) == (2, 1, 1)
+    assert cached == [json.dumps(d.to_json()) for d in shipped.decide(cases)]
+
+
+JOINED_SHOW = '#show both_failed(K) : status(K, "I1", not_met), status(K, "I2", not_met).\n'
+
+
+def test_an_output_resting_on_two_criteria_joins_them_into_one_part(tmp_path):
+    engine = edited_kb(tmp_path, append(JOINED_SHOW))
+    cache = DecisionCache(engine)
+    parts = cache._prover.prove(_hooks(engine, cache, INITIAL), details=False)
+    assert ("I1", "I2") in parts.parts
+    cases = corpus(engine, 150, 60, seed=13)
+    plain, cached, cache = both_ways(engine, cases)
+    assert_same(plain, cached)
+    assert cache.composed

@@ -38,6 +38,7 @@ from clingo import Function, Number, Symbol, SymbolType
 
 from .derive import Derivation, derive
 from .engine import Engine, _Outcome
+from .parts import DECISION, Parts, Prover, key as output_key
 from .record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
@@ -62,7 +63,14 @@ class DecisionCache:
         self._templates = {shape: paths for shape, paths in d.templates.items()}
         self._carriers = {name: spot for (name, _), spot in d.carriers.items()}
         self._leaves: list[dict] = [{} for _ in self._groups]
-        self._upper: dict = {}
+        self._upper: dict = {}  # every leaf's status and the hooks -> everything above the leaves
+        self._structures: dict = {}  # (details, hooks) -> the parts proven for them (None: one part)
+        self._pieces: dict = {}  # (details, hooks, part, its leaves' statuses) -> that part's piece
+        self._decisions: dict = {}  # (details, hooks, the interface atoms that hold) -> the decision level's piece
+        self._prover = (
+            Prover(engine.kb, self._group_of, [Function(s) for s in d.statuses], d.interface)
+            if self.active and d.statuses else None
+        )
         self._fixes: dict = {}
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
         self._texts: dict[int, str] = {}
@@ -74,7 +82,7 @@ class DecisionCache:
         self._facts = plain if plain is not None else (lambda case: [(f.name, f) for f in model.symbols(0, case)])
         self._plain = plain is not None
         self._collapse = d.collapse if self._plain else {}
-        self.hits = self.misses = self.unverified = 0
+        self.hits = self.misses = self.unverified = self.composed = self.unsplit = 0
 
     # --- deciding ---------------------------------------------------------------------
     def decide(
@@ -141,10 +149,34 @@ class DecisionCache:
                 return None
             findings.append(value[0])
             projection.append(value[1])
-        upper = self._upper.get((details, tuple(projection), key.hooks))
-        if upper is None:
-            return None
+        whole_key = (details, tuple(projection), key.hooks)
+        upper = self._upper.get(whole_key)
+        if upper is None:  # a new combination of statuses: put together from its parts, if each is known
+            parts = self._structures.get((details, key.hooks))
+            pieces = self._pieces_of(details, key.hooks, parts, projection) if parts else None
+            if pieces is None:
+                return None
+            upper = _compose(pieces)
+            _put(self._upper, whole_key, upper, self.cap)
+            self.composed += 1
         return self._build(k, upper, findings)
+
+    def _pieces_of(self, details: bool, hooks: tuple, parts: Parts, projection: list[tuple]) -> list["_Piece"] | None:
+        """The known piece of every part for these statuses, then the decision level's; None if one is new."""
+        pieces = []
+        interface: tuple = ()
+        table = self._pieces
+        for i, pairs in enumerate(_split(parts, projection)):
+            piece = table.get((details, hooks, i, pairs))
+            if piece is None:
+                return None
+            pieces.append(piece)
+            interface += piece.interface
+        piece = self._decisions.get((details, hooks, interface))
+        if piece is None:
+            return None
+        pieces.append(piece)
+        return pieces
 
     def _build(self, k: int, upper: tuple, findings: list[tuple]) -> _Outcome:
         template, selectors = upper
@@ -171,11 +203,24 @@ class DecisionCache:
     def _fill(self, cases: list[Any], keys: list["_Keys"], details: bool) -> list[_Outcome]:
         collected: list = []
         outcomes = self.engine._solve(cases, details, collect=collected)
-        for k, (outcome, key, (shown, found)) in enumerate(zip(outcomes, keys, collected)):
-            self._store(k, outcome, key, shown, found, details)
+        for k, (case, outcome, key, (shown, found)) in enumerate(zip(cases, outcomes, keys, collected)):
+            self._store(k, case, outcome, key, shown, found, details)
         return outcomes
 
-    def _store(self, k: int, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
+    def _parts(self, details: bool, key: "_Keys", case: Any) -> Parts | None:
+        """The parts for these hooks, proven on first sight (parts.py); None: the decision is one part."""
+        where = (details, key.hooks)
+        if where in self._structures:
+            return self._structures[where]
+        parts = None
+        if self._prover is not None:
+            sigs = set(self.derivation.hooks)
+            hooks = [s for s in self.engine.case_model.symbols(0, case) if (s.name, len(s.arguments)) in sigs]
+            parts = self._prover.prove(hooks, details)
+        _put(self._structures, where, parts, self.cap)
+        return parts
+
+    def _store(self, k: int, case: Any, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
         if not self._plain and any(_compound(f) for facts in key.by.values() for _, f in facts):
             self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
             return
@@ -195,12 +240,19 @@ class DecisionCache:
             if known is None:
                 known = ({pair: tuple(_Evidence(e, self._templates) for e in es) for pair, es in table.items()}, tuple(sorted(table)))
             values.append(known)
+        parts = self._parts(details, key, case)
+        levels = parts.level if parts else {}
+        level_of: list[int | None] = []  # each shown atom's part (DECISION: the decision level), in order
+        per_atom: list[tuple | None] = []  # each shown atom's evidence selector (None: it carries none)
         selectors: list[tuple] = []
         other_fields: set[str] = set()  # where the atoms that carry no evidence went
         for name, args in shown:
             spot = self._carriers.get(name)
             if spot is None:
                 other_fields.add(self._field_of(name, args))
+                per_atom.append(None)
+                if parts:
+                    level_of.append(levels.get(output_key(name, args)))
                 continue
             id_pos, e_pos = spot
             ident, evidence = args[id_pos], args[e_pos]
@@ -221,6 +273,9 @@ class DecisionCache:
                 return
             self._evidence_fields.add(field_name)
             selector = (field_name, entry, group, pairs[0])
+            per_atom.append(selector)
+            if parts:
+                level_of.append(levels.get(output_key(name, args, e_pos, parts.stand_ins.get(pairs[0]))))
             if selector not in selectors:
                 selectors.append(selector)
         if other_fields & self._evidence_fields:
@@ -234,12 +289,52 @@ class DecisionCache:
             for name, value in outcome.__dict__.items()
         )
         upper = (template, selectors)
-        if self._build(k, upper, [v[0] for v in values]) != outcome:
+        findings = [v[0] for v in values]
+        if self._build(k, upper, findings) != outcome:
             self.unverified += 1  # the layers would not give back clingo's answer: decide such cases, never store them
             return
         for leaves, group_key, value in zip(self._leaves, key.groups, values):
             _put(leaves, group_key, value, self.cap)
-        _put(self._upper, (details, tuple(v[1] for v in values), key.hooks), upper, self.cap)
+        projection = [v[1] for v in values]
+        _put(self._upper, (details, tuple(projection), key.hooks), upper, self.cap)
+        if parts and None not in level_of:
+            self._store_pieces(k, outcome, parts, shown, per_atom, level_of, (details, key.hooks), projection, findings)
+
+    def _store_pieces(
+        self, k: int, outcome: _Outcome, parts: Parts, shown: list, per_atom: list, level_of: list[int | None],
+        where: tuple, projection: list[tuple], findings: list,
+    ) -> None:
+        """The case's outcome cut into its parts and its decision level, kept if they give it back exactly."""
+        count = len(parts.parts)  # the decision level is filed last, at count
+        partial: dict[int, _Outcome] = {}
+        chosen: dict[int, list[tuple]] = {}
+        interface: dict[int, list[tuple]] = {}
+        for (name, args), selector, level in zip(shown, per_atom, level_of):
+            at = count if level == DECISION else level
+            if selector is None:
+                if at not in partial:
+                    partial[at] = _Outcome()
+                partial[at].add(name, args)
+                found = output_key(name, args)
+                if found in parts.interface:
+                    interface.setdefault(at, []).append(found)
+            elif selector not in chosen.setdefault(at, []):
+                chosen[at].append(selector)
+        pieces = [
+            _Piece(
+                tuple((f, v) for f, v in partial[i].__dict__.items() if v) if i in partial else (),
+                tuple(chosen.get(i, ())),
+                tuple(sorted(interface[i])) if i in interface else (),
+            ) if i in partial or i in chosen else _EMPTY
+            for i in range(count + 1)
+        ]
+        if self._build(k, _compose(pieces), findings) != outcome:
+            self.unsplit += 1  # kept whole only
+            return
+        for i, pairs in enumerate(_split(parts, projection)):
+            _put(self._pieces, (*where, i, pairs), pieces[i], self.cap)
+        joined = tuple(s for piece in pieces[:count] for s in piece.interface)
+        _put(self._decisions, (*where, joined), pieces[count], self.cap)
 
     def _field_of(self, name: str, args: Sequence[Symbol]) -> str:
         """The one field of _Outcome that add() files atoms of this name in (found once per name)."""
@@ -303,9 +398,20 @@ class DecisionCache:
         lines = self.derivation.describe() if self.active else [
             f"decision cache: off, the plain chunked path decides every case ({self.reason})"
         ]
+        if self.active:
+            if self._prover is None:
+                lines.append("  above the leaves: one part (a finding's status is not a constant)")
+            else:
+                proven = [p for p in self._structures.values() if p is not None]
+                lines.append(
+                    "  above the leaves: parts proven on the ground program for each value of the hooks"
+                    + (f" ({len(proven)} of {len(self._structures)} so far, up to {max(len(p.parts) for p in proven)} parts)"
+                       if proven else "")
+                )
         if self.hits or self.misses:
             lines.append(
-                f"decision cache: {self.hits} cases from memory, {self.misses} through clingo"
+                f"decision cache: {self.hits} cases from memory ({self.composed} put together from parts),"
+                f" {self.misses} through clingo"
                 + (f", {self.unverified} not stored" if self.unverified else "")
             )
         return lines
@@ -352,6 +458,50 @@ def _collapsed(fact: tuple, positions: dict[int, frozenset]) -> tuple:
         if pos < len(values) and values[pos] not in kept:
             values[pos] = OTHER
     return tuple(values)
+
+
+class _Piece(NamedTuple):
+    """What one part (or the decision level) adds to an outcome: atoms without evidence, evidence to fetch."""
+
+    items: tuple  # (field of _Outcome, its value) for the fields the part fills
+    selectors: tuple  # (field, entry, group, (leaf, status)): where a finding's evidence goes
+    interface: tuple  # the part's interface atoms, as text: the decision level is keyed by them
+
+
+_EMPTY = _Piece((), (), ())
+
+
+def _split(parts: Parts, projection: list[tuple]) -> list[tuple]:
+    """Each part's (leaf, status) pairs, from each group's: a leaf in no part changes nothing for these hooks."""
+    split: list[list] = [[] for _ in parts.parts]
+    part_of = parts.part_of
+    for pairs in projection:
+        for pair in pairs:
+            i = part_of.get(pair[0])
+            if i is not None:
+                split[i].append(pair)
+    return [tuple(pairs) for pairs in split]
+
+
+def _compose(pieces: Sequence[_Piece]) -> tuple[_Outcome, list]:
+    """An upper entry (template, selectors) put together from pieces of disjoint parts."""
+    template = _Outcome()
+    selectors: list = []
+    for piece in pieces:
+        for name, value in piece.items:
+            current = getattr(template, name)
+            if isinstance(current, list):
+                current.extend(value)
+            elif isinstance(current, dict):
+                for entry, found in value.items():
+                    had = current.get(entry)
+                    current[entry] = had + found if isinstance(had, list) else found
+            elif isinstance(current, set):
+                current.update(value)
+            else:
+                setattr(template, name, value)
+        selectors.extend(piece.selectors)
+    return template, selectors
 
 
 def _put(table: dict, key: Any, value: Any, cap: int) -> None:

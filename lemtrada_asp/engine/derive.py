@@ -69,6 +69,10 @@ class Derivation:
     groups: tuple[Group, ...] = ()
     hooks: tuple[Sig, ...] = ()  # read by statuses, decision, grants, advisories, faults
     correction_hooks: tuple[Sig, ...] = ()  # read by the what-if of corrections
+    # For the parts of the decision (parts.py): every status a finding rule can give (empty:
+    # one is not a constant, and the decision stays one part), and the shown predicates rules read.
+    statuses: tuple[str, ...] = ()
+    interface: tuple[Sig, ...] = ()
     carriers: dict[Sig, tuple[int, int]] = field(default_factory=dict)  # output -> (id position, evidence position)
     templates: dict[Sig, tuple[tuple[int, ...], ...]] = field(default_factory=dict)  # evidence shape -> key paths
     # Input arguments that every rule only joins with data: a value no data fact holds
@@ -592,6 +596,14 @@ def _derive(kb: KnowledgeBase) -> Derivation:
                 raise Refused(f"what-if output {sig[0]}/{sig[1]} holds the case key")
 
     collapse = _collapsible(an, wan, data, shown)
+    statuses: set[str] = set()
+    for r in an.rules_of(FINDING):
+        for h in (h for h in r.heads if h.sig == FINDING):
+            term = h.args[2]
+            if term.ast_type != T.SymbolicTerm or term.symbol.type != clingo.SymbolType.Function or term.symbol.arguments:
+                statuses = {"?"}
+            statuses.add(str(term))
+    interface = {a.sig for r in rules if not r.show_term for a in r.body if a.sig in shown}
 
     return Derivation(
         True,
@@ -602,6 +614,8 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         correction_hooks=tuple(sorted(hooks | whooks)),
         carriers=carriers,
         templates=templates,
+        statuses=() if "?" in statuses else tuple(sorted(statuses)),
+        interface=tuple(sorted(interface)),
     )
 
 

@@ -1,0 +1,297 @@
+"""Which parts of a decision are functions of which leaves: proven on the ground program.
+
+The cache (cache.py) answers a case from memory when it has seen each part of
+it. Keyed by every leaf's status at once, the layer above the leaves misses
+whenever any two criteria combine in a new way, though a criterion's statuses,
+reasons and needs rest on its own leaves only, and the decision on which
+criteria failed or are missing. Which atoms rest on which leaves is a question
+about the policy's data (its tree of criteria), not only its rules, so it is
+answered here on the ground program, for one case:
+
+* the case's hook facts (prior courses, the member's state: what the rest of the
+  decision reads besides findings) are given exactly; every finding a leaf could
+  have is an external, free to be true or false; the leaves' own rules are left
+  out, so nothing about them is decided;
+* clingo grounds that (base, and details when asked) and a ground program
+  observer records every rule; the program must be acyclic there, so every atom
+  is a function of the findings it reaches;
+* the interface is the ground atoms of shown predicates that rules read (e.g.
+  ``failed/3``, ``missing/2``); an output that reaches findings only through the
+  interface belongs to the decision level, keyed by the interface atoms that
+  hold; every other output (and every constraint) joins the leaves it reaches
+  into one part, keyed by those leaves' statuses;
+* a leaf no output reaches (a continuation criterion in an initial review) is in
+  no part: its status changes nothing for cases with these hooks.
+
+Proven once per value of the hooks (the cache keys everything by them anyway),
+in a few milliseconds. What cannot be proven (a cycle, an output of a shape the
+observer does not report) gives ``None``, and the cache keeps the whole decision
+as one part, as it would for a KB it knows nothing about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import clingo
+from clingo import Function, Number, String, Symbol
+
+from .knowledge import KnowledgeBase
+
+__all__ = ["DECISION", "Parts", "Prover", "key"]
+
+DECISION = -1  # the level of an output that rests on findings only through the interface
+EVIDENCE = "_evidence"  # the stand-in evidence of an abstract finding: _evidence(Leaf, Status)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """For one value of the hooks: the parts, and where each possible output belongs."""
+
+    parts: tuple[tuple[str, ...], ...]  # each part's leaves, sorted
+    part_of: dict[str, int]  # leaf -> its part (leaves in no part are absent)
+    level: dict[tuple, int]  # an output's key (see key()) -> its part, or DECISION
+    interface: frozenset[tuple]  # keys of the outputs the decision level is keyed by
+    stand_ins: dict[tuple[str, str], Symbol]  # (leaf, status) -> the evidence an abstract finding has
+
+
+def stand_in(leaf: str, status: Symbol) -> Symbol:
+    return Function(EVIDENCE, [String(leaf), status])
+
+
+def key(name: str, args: Sequence[Symbol], evidence_at: int | None = None, evidence: Symbol | None = None) -> tuple:
+    """An output without its case key (and with a stand-in for carried evidence): no call into clingo."""
+    rest = tuple(args[1:])
+    if evidence_at is not None:
+        rest = (*rest[: evidence_at - 1], evidence, *rest[evidence_at:])
+    return (name, rest)
+
+
+class _Observer:
+    """The ground program as clingo's grounder hands it on (clingo.Observer's protocol)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[int, list[int]] = {}  # head atom -> the atoms of every body it has
+        self.constraints: list[list[int]] = []
+        self.outputs: dict[Symbol, list[int]] = {}  # output -> the atoms of its conditions
+        self.refused = ""
+
+    def rule(self, choice: bool, head: Sequence[int], body: Sequence[int]) -> None:
+        self._rule(choice, head, [abs(b) for b in body])
+
+    def weight_rule(self, choice: bool, head: Sequence[int], lower_bound: int, body: Sequence[tuple[int, int]]) -> None:
+        self._rule(choice, head, [abs(b) for b, _ in body])
+
+    def _rule(self, choice: bool, head: Sequence[int], body: list[int]) -> None:
+        if choice or len(head) > 1:
+            self.refused = "a choice or disjunction in the ground program"
+        if not head:
+            self.constraints.append(body)
+        for h in head:
+            self.bodies.setdefault(h, []).extend(body)
+
+    def output_atom(self, symbol: Symbol, atom: int) -> None:
+        self.outputs.setdefault(symbol, []).extend([atom] if atom else [])
+
+    def output_term(self, symbol: Symbol, condition: Sequence[int]) -> None:
+        self.outputs.setdefault(symbol, []).extend(abs(c) for c in condition)
+
+
+class Prover:
+    """Proves the parts of a KB's decision for each value of its hooks (see the module docstring)."""
+
+    def __init__(self, kb: KnowledgeBase, leaves: Iterable[str], statuses: Iterable[Symbol], interface: Iterable[tuple[str, int]]):
+        from clingo import ast
+
+        self.kb = kb
+        self.leaves = tuple(sorted(leaves))
+        self.statuses = tuple(statuses)
+        self.interface = frozenset(interface)
+        self.statements: list[Any] = []
+
+        def keep(statement: Any) -> None:  # every statement but a leaf's own rules
+            for st in statement.unpool():
+                head = getattr(st, "head", None)
+                atom = getattr(head, "atom", None)
+                symbol = getattr(atom, "symbol", None)
+                if st.ast_type == ast.ASTType.Rule and symbol is not None and symbol.ast_type == ast.ASTType.Function \
+                        and symbol.name == "finding" and len(symbol.arguments) == 4:
+                    continue
+                self.statements.append(st)
+
+        kb.parse(keep, "decide")
+
+    def prove(self, hooks: Sequence[Symbol], details: bool) -> Parts | None:
+        """The parts for a case whose hook facts (keyed 0) are ``hooks``; None if they cannot be proven."""
+        from clingo import ast
+
+        observer = _Observer()
+        ctl = clingo.Control(["--warn=none"])
+        ctl.register_observer(observer)
+        with ast.ProgramBuilder(ctl) as builder:
+            for st in self.statements:
+                builder.add(st)
+        with ctl.backend() as backend:
+            for symbol in hooks:
+                backend.add_rule([backend.add_atom(symbol)])
+            backend.add_rule([backend.add_atom(Function("case", [Number(0)]))])
+            for leaf in self.leaves:
+                for status in self.statuses:
+                    atom = backend.add_atom(Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)]))
+                    backend.add_external(atom, clingo.TruthValue.Free)
+        ctl.ground([("base", []), ("details", [])] if details else [("base", [])])
+        if observer.refused:
+            return None
+        atoms = ctl.symbolic_atoms
+        source: dict[int, str] = {}
+        for leaf in self.leaves:
+            for status in self.statuses:
+                found = atoms[Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)])]
+                if found is not None:
+                    source[found.literal] = leaf
+        cut = {a.literal for sig in self.interface for a in atoms.by_signature(*sig)} - {0}
+        found = _partition(observer, source, cut, {a.symbol: a.literal for sig in self.interface for a in atoms.by_signature(*sig)})
+        if found is None:
+            return None
+        level, interface, parts = found
+        keyed = lambda s: (s.name, tuple(s.arguments[1:]))  # noqa: E731
+        stand_ins = {(leaf, str(status)): stand_in(leaf, status) for leaf in self.leaves for status in self.statuses}
+        part_of = {leaf: i for i, part in enumerate(parts) for leaf in part}
+        return Parts(parts, part_of, {keyed(s): v for s, v in level.items()}, frozenset(map(keyed, interface)), stand_ins)
+
+
+def _partition(
+    observer: _Observer, source: dict[int, str], cut: set[int], interface_atoms: dict[Symbol, int]
+) -> tuple[dict[Symbol, int], frozenset[Symbol], tuple[tuple[str, ...], ...]] | None:
+    """Each output's level, the interface outputs, and the parts (None: a cycle)."""
+    bodies = observer.bodies
+    full: dict[int, frozenset[str]] = {}
+    state: dict[int, int] = {}  # 1: on the path, 2: done
+
+    def reach(atom: int) -> frozenset[str] | None:
+        """The leaves an atom's truth rests on (None: a cycle)."""
+        stack = [(atom, iter(bodies.get(atom, ())))]
+        state[atom] = 1
+        while stack:
+            node, todo = stack[-1]
+            advanced = False
+            for b in todo:
+                s = state.get(b)
+                if s == 1:
+                    return None
+                if s is None:
+                    state[b] = 1
+                    stack.append((b, iter(bodies.get(b, ()))))
+                    advanced = True
+                    break
+            if advanced:
+                continue
+            stack.pop()
+            state[node] = 2
+            found = {source[node]} if node in source else set()
+            for b in bodies.get(node, ()):
+                found |= full[b]
+            full[node] = frozenset(found)
+        return full[atom]
+
+    def rests(atoms: Iterable[int]) -> frozenset[str] | None:
+        found: set[str] = set()
+        for a in atoms:
+            got = full.get(a) if state.get(a) == 2 else reach(a)
+            if got is None:
+                return None
+            found |= got
+        return frozenset(found)
+
+    # Through the interface: the leaves an atom reaches without passing an interface atom.
+    direct: dict[int, frozenset[str]] = {}
+
+    def beside(atom: int, stop: set[int]) -> frozenset[str]:
+        if atom in direct:
+            return direct[atom]
+        found = {source[atom]} if atom in source else set()
+        for b in bodies.get(atom, ()):
+            if b not in stop:
+                found |= beside(b, stop)
+        direct[atom] = frozenset(found)
+        return direct[atom]
+
+    roots: list[tuple[Any, list[int]]] = [(symbol, atoms) for symbol, atoms in observer.outputs.items()]
+    roots += [(None, body) for body in observer.constraints]
+    for _, atoms in roots:
+        if rests(atoms) is None:
+            return None
+    for atom in cut:
+        if rests([atom]) is None:
+            return None
+    # An interface atom that reaches no leaf but through other interface atoms is of the decision level itself.
+    stop = set(cut)
+    while True:
+        direct.clear()
+        idle = {a for a in stop if not any(beside(b, stop) for b in bodies.get(a, ()) if b not in stop) and a not in source}
+        if not idle:
+            break
+        stop -= idle
+    direct.clear()
+
+    parent = {leaf: leaf for leaf in set(source.values())}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # Outputs that reach a leaf other than through the interface (and interface atoms themselves)
+    # join the leaves they rest on into one part.
+    rest_of = {symbol: rests(atoms) or frozenset() for symbol, atoms in roots if symbol is not None}
+    for symbol, atoms in roots:
+        own = symbol is not None and interface_atoms.get(symbol) in stop
+        if own or any(beside(b, stop) for b in atoms if b not in stop):
+            rest = sorted(rests(atoms) or ())
+            for other in rest[1:]:
+                parent[find(other)] = find(rest[0])
+    # Then an output whose leaves are all in one part belongs to it; the rest (resting on no
+    # leaf, or on several parts through the interface) to the decision level, keyed by the
+    # interface atoms it reads.
+    read: set[int] = set()
+    home: dict[Symbol, str | None] = {}
+    for symbol, atoms in roots:
+        rest = rest_of.get(symbol) if symbol is not None else rests(atoms) or frozenset()
+        roots_of = {find(leaf) for leaf in rest}
+        if len(roots_of) == 1:
+            if symbol is not None:
+                home[symbol] = roots_of.pop()
+            continue
+        if symbol is not None:
+            home[symbol] = None
+        read |= _stops(atoms, bodies, stop)
+    used = {r for r in home.values() if r is not None}
+    groups: dict[str, list[str]] = {}
+    for leaf in parent:
+        groups.setdefault(find(leaf), []).append(leaf)
+    parts = tuple(sorted(tuple(sorted(g)) for r, g in groups.items() if r in used))
+    part_of = {leaf: i for i, part in enumerate(parts) for leaf in part}
+    level = {symbol: DECISION if r is None else part_of[r] for symbol, r in home.items()}
+    by_atom = {a: s for s, a in interface_atoms.items()}
+    if any(by_atom.get(a) is None or level.get(by_atom[a], DECISION) == DECISION for a in read):
+        return None  # the decision level reads an atom no part shows: it could not be keyed
+    return level, frozenset(by_atom[a] for a in read), parts
+
+
+def _stops(atoms: Iterable[int], bodies: dict[int, list[int]], stop: set[int]) -> set[int]:
+    """The interface atoms met on the way down from atoms (not passing through them)."""
+    met: set[int] = set()
+    seen: set[int] = set()
+    todo = list(atoms)
+    while todo:
+        a = todo.pop()
+        if a in seen:
+            continue
+        seen.add(a)
+        if a in stop:
+            met.add(a)
+            continue
+        todo += bodies.get(a, ())
+    return met
