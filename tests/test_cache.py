@@ -18,6 +18,7 @@ import pytest
 from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR, vary
 from lemtrada_asp.analysis.generate import generate_cases
 from lemtrada_asp.engine.cache import DecisionCache
+from lemtrada_asp.engine.casemodel import Name
 from lemtrada_asp.engine.derive import derive
 from lemtrada_asp.engine.engine import Engine
 from lemtrada_asp.engine.knowledge import KnowledgeBase
@@ -220,6 +221,11 @@ def test_the_shipped_derivation_groups_leaves_by_what_they_read():
     reads = {leaf: set(g.reads) for g in d.groups for leaf in g.leaves}
     assert reads["I2"] == {("age", 2), ("case", 1)}
     assert reads["I4.a"] == reads["I4.b.iii"] and ("dmt_trial", 4) in reads["I4.a"]
+    # ... but each step-therapy leaf only the trials of its own drug (step_drug/2 ties them):
+    select = {leaf: g.select for g in d.groups for leaf in g.leaves}
+    assert select["I4.a"] == ((("dmt_trial", 4), 2, frozenset({Name("natalizumab")})),)
+    assert select["I4.b.ii"] == ((("dmt_trial", 4), 2, frozenset({Name("fingolimod")})),)
+    assert not select["B1"]
     assert ("prior_course", 2) in d.hooks and ("age", 2) not in d.hooks
     assert set(d.carriers) == {("because", 3), ("finding", 4)}
     assert d.collapse == {"member_state": {1: frozenset()}}  # the mandate table ships empty
@@ -298,3 +304,39 @@ def test_an_output_resting_on_two_criteria_joins_them_into_one_part(tmp_path):
     plain, cached, cache = both_ways(engine, cases)
     assert_same(plain, cached)
     assert cache.composed
+
+
+# --- selection: a leaf keyed by the facts a data table ties to it ---
+
+I8 = """
+top(initial, "I8").
+criterion("I8", "A short history of therapies", "Initial criteria, 8").
+node("I8", leaf).
+policy_order("I8", 8).
+"""
+# D is bound with the leaf by a data fact, but the trials are counted whatever their drug.
+WHOLE_HISTORY = I8 + """
+finding(K, "I8", met, trials(N)) :- step_drug("I4.a", D), case(K), N = #count { I : dmt_trial(K, I, _, _) }, N <= 4.
+finding(K, "I8", not_met, trials(N)) :- step_drug("I4.a", D), case(K), N = #count { I : dmt_trial(K, I, _, _) }, N > 4.
+"""
+# D is local to each element: the first does not tie the second's D to natalizumab.
+LOCAL_IN_AGGREGATE = I8 + """
+finding(K, "I8", met, drugs(N)) :- case(K), N = #count { D : step_drug("I4.a", D) ; D : dmt_trial(K, _, D, _) }, N <= 3.
+finding(K, "I8", not_met, drugs(N)) :- case(K), N = #count { D : step_drug("I4.a", D) ; D : dmt_trial(K, _, D, _) }, N > 3.
+"""
+
+
+@pytest.mark.parametrize("text", [WHOLE_HISTORY, LOCAL_IN_AGGREGATE], ids=["whole-history", "local-in-aggregate"])
+def test_a_leaf_that_reads_more_than_its_drug_is_keyed_by_the_whole_history(tmp_path, text):
+    engine = edited_kb(tmp_path, append(text))
+    cache = DecisionCache(engine)
+    select = {leaf: g.select for g in cache.derivation.groups for leaf in g.leaves}
+    assert select["I8"] == () and select["I4.a"]
+    long_histories = [
+        vary(INITIAL, {"id": f"H-{n}", "dmt_history": [{"drug": d, "outcome": "failed"} for d in DRUGS[: n % 6]]})
+        for n in range(12)
+    ]
+    cases = corpus(engine, 100, 60, seed=17) + [(c["id"], engine.case_model.validate(c, c["id"])) for c in long_histories * 2]
+    plain, cached, _ = both_ways(engine, cases)
+    assert_same(plain, cached)
+    assert {json.loads(p)["decision"] for p in plain[-12:]} >= {"approve", "deny"}  # the new leaf decides some

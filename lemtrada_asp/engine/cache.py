@@ -56,7 +56,18 @@ class DecisionCache:
         self.reason = self.derivation.reason
         self.active = self.derivation.vouched
         d = self.derivation
-        self._groups = [tuple(sorted({name for name, _ in g.reads})) for g in d.groups]
+        model = engine.case_model
+        plain = getattr(model, "facts", None)
+        # Each group's inputs as (name, place, values): only the facts with one of the values at
+        # that place (selection.py), or every fact when place is None (and for symbol keys).
+        self._groups = [
+            tuple(
+                (name, *next(((p, v) for q, p, v in g.select if q[0] == name), (None, None)))
+                if plain is not None else (name, None, None)
+                for name in sorted({name for name, _ in g.reads})
+            )
+            for g in d.groups
+        ]
         self._group_of = {leaf: i for i, g in enumerate(d.groups) for leaf in g.leaves}
         self._hooks = tuple(sorted({name for name, _ in d.hooks}))
         self._fix_hooks = tuple(sorted({name for name, _ in d.correction_hooks}))
@@ -75,8 +86,6 @@ class DecisionCache:
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
         self._texts: dict[int, str] = {}
         self._fields: dict[str, str] = {}  # shown atom name -> the _Outcome field it is filed in
-        model = engine.case_model
-        plain = getattr(model, "facts", None)
         # Keys are the case's facts without their key: plain tuples when the case model
         # gives them (no call into clingo), else its symbols under key 0 as (name, symbol).
         self._facts = plain if plain is not None else (lambda case: [(f.name, f) for f in model.symbols(0, case)])
@@ -103,7 +112,7 @@ class DecisionCache:
                     fact = _collapsed(fact, collapse[name])
                 found = by.get(name)
                 by[name] = (fact,) if found is None else (*found, fact)
-            key = _Keys(by, self._keyed(by, self._groups), self._keyed(by, (self._hooks,))[0])
+            key = _Keys(by, self._group_keys(by), self._keyed(by, (self._hooks,))[0])
             found = self._lookup(k, key, details)
             keys.append(key)  # kept for the fill and the corrections key
             outcomes.append(found)
@@ -125,6 +134,19 @@ class DecisionCache:
             record(source, case, outcomes[k], details, fixes.get(k))  # type: ignore[arg-type]
             for k, (source, case) in enumerate(cases)
         ]
+
+    def _group_keys(self, by: dict[str, tuple]) -> list[tuple]:
+        """Each leaf group's key: the facts it reads, input by input, in one flat tuple."""
+        get = by.get
+        keys = []
+        for inputs in self._groups:
+            key: tuple = ()
+            for name, place, values in inputs:
+                found = get(name)
+                if found:
+                    key += found if place is None else tuple(f for f in found if f[place] in values)
+            keys.append(key)
+        return keys
 
     @staticmethod
     def _keyed(by: dict[str, tuple], groups: Sequence[tuple[str, ...]]) -> list[tuple]:

@@ -38,6 +38,7 @@ from clingo.ast import ASTType as T
 
 from .astwalk import walk
 from .engine import COLLECTED
+from .selection import leaf_selections
 from .knowledge import KnowledgeBase
 
 __all__ = ["Derivation", "Group", "derive"]
@@ -59,6 +60,8 @@ class Group:
 
     leaves: frozenset[str]
     reads: tuple[Sig, ...]
+    # Inputs of which the leaves read only some facts (selection.py): (input, place, the values there).
+    select: tuple[tuple[Sig, int, frozenset], ...] = ()
 
 
 @dataclass
@@ -86,7 +89,14 @@ class Derivation:
         sig = lambda s: f"{s[0]}/{s[1]}"  # noqa: E731
         lines = [f"decision cache: on; {len(self.groups)} leaf groups derived from the rules:"]
         for g in self.groups:
-            lines.append(f"  {', '.join(sorted(g.leaves))} <- {', '.join(map(sig, g.reads)) or '(no input)'}")
+            reads = []
+            for r in g.reads:
+                picked = [(place, values) for q, place, values in g.select if q == r]
+                reads.append(sig(r) + (
+                    f" (only facts with {', '.join(sorted(map(str, picked[0][1]))) or 'no value'} in argument {picked[0][0] + 1})"
+                    if picked else ""
+                ))
+            lines.append(f"  {', '.join(sorted(g.leaves))} <- {', '.join(reads) or '(no input)'}")
         lines.append(f"  statuses, decision, grants, advisories <- the findings' statuses and {', '.join(map(sig, self.hooks))}")
         lines.append(f"  corrections <- the findings' statuses and {', '.join(map(sig, self.correction_hooks))}")
         lines.append(f"  evidence carried by {', '.join(map(sig, sorted(self.carriers)))}")
@@ -546,6 +556,8 @@ def _derive(kb: KnowledgeBase) -> Derivation:
             if (s.name, len(s.arguments)) in templates:
                 raise Refused(f"data {atom.symbol} has the shape of a keyed evidence term")
     leaf_reads: dict[str, set[Sig]] = {}
+    leaf_rules: list[tuple[_Rule, _Atom]] = []
+    ids_of: dict[int, set[str]] = {}
     for r in an.rules_of(FINDING):
         for h in (h for h in r.heads if h.sig == FINDING):
             ident = h.args[1]
@@ -562,12 +574,23 @@ def _derive(kb: KnowledgeBase) -> Derivation:
                 raise Refused(f"{r.where}: a leaf that reads another leaf's finding")
             for i in ids:
                 leaf_reads.setdefault(i, set()).update(reads)
-    by_reads: dict[frozenset[Sig], set[str]] = {}
+            leaf_rules.append((r, h))
+            ids_of.setdefault(id(r), set()).update(ids)
+    from .casemodel import Name
+
+    selections = leaf_selections(
+        leaf_rules, an, data, lambda r: sorted(ids_of[id(r)]), lambda s: _plain(s, Name),
+        lambda sig: _Atom(sig, [], True, "body"),
+    )
+    by_reads: dict[tuple, set[str]] = {}
     for leaf, reads in leaf_reads.items():
-        by_reads.setdefault(frozenset(reads), set()).add(leaf)
+        select = tuple(sorted(
+            (q, how[0], how[1]) for q, how in selections.get(leaf, {}).items() if how is not None and q in reads
+        ))
+        by_reads.setdefault((frozenset(reads), select), set()).add(leaf)
     groups = tuple(
-        Group(frozenset(leaves), tuple(sorted(reads)))
-        for reads, leaves in sorted(by_reads.items(), key=lambda kv: min(kv[1]))
+        Group(frozenset(leaves), tuple(sorted(reads)), select)
+        for (reads, select), leaves in sorted(by_reads.items(), key=lambda kv: min(kv[1]))
     )
 
     # Upper levels: everything shown, every constraint, read through anything but findings.
