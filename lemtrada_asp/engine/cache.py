@@ -5,13 +5,17 @@ by part. The cache is layered as the KB is (the layers are derived from its rule
 by derive.py, never listed by hand):
 
 1. leaves: for each group of leaves, the exact input facts the group reads (the
-   case key left out) -> the group's findings (id, status, evidence);
-2. everything above the leaves: the findings' (id, status) pairs and the exact
-   facts of the few inputs the hooks read (e.g. prior courses, the member's
-   state) -> every shown atom of the decision (statuses, reasons, needs, decision,
-   grants, advisories), with the evidence an explanation carries as "the findings
-   of leaf L with status S";
-3. corrections: the same key over the what-if program -> the minimal corrections.
+   case key left out; of a list, only the facts a data table ties to the leaves,
+   selection.py) -> the group's findings (id, status, evidence);
+2. above the leaves, in parts (parts.py proves them on the ground program, for
+   each value of the hooks: the few inputs read other than through findings, e.g.
+   prior courses, the member's state): each part's leaves' (id, status) pairs and
+   the hooks -> the part's shown atoms (a criterion's statuses, reasons, needs);
+   the hooks and the interface atoms that hold (which criteria failed or are
+   missing) -> the decision level's (decision, grants, advisories). Evidence is
+   kept as "the findings of leaf L with status S". A combination seen whole is
+   also kept whole: every leaf's pairs and the hooks -> everything above;
+3. corrections: every leaf's pairs and the what-if's hooks -> the minimal corrections.
 
 A case whose every layer is known is answered from memory into the same
 ``_Outcome`` the engine reads from clingo, and becomes a record by the same code
@@ -19,8 +23,9 @@ A case whose every layer is known is answered from memory into the same
 the chunk go to the engine together (one ground program), and what clingo derived
 for them fills the layers -- but only after the cache has rebuilt each such case
 from what it would store and found it equal to clingo's answer; a case it cannot
-rebuild exactly is decided, never stored. Keys hold exact values (nothing is
-clamped or bucketed): a new age, a new date distance, a new code is a miss.
+rebuild exactly is decided, never stored, and its pieces are stored only if they
+rebuild it too. Keys hold exact values (nothing is clamped or bucketed): a new age,
+a new date distance, a new code is a miss.
 
 Memory is bounded: each layer keeps at most ``cap`` entries, dropping its oldest.
 A KB the derivation cannot vouch for is decided on the plain path, and
