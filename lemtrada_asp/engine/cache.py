@@ -492,7 +492,7 @@ class _Piece(NamedTuple):
 
     items: tuple  # (field of _Outcome, its value) for the fields the part fills
     selectors: tuple  # (field, entry, group, (leaf, status)): where a finding's evidence goes
-    interface: tuple  # the part's interface atoms, as text: the decision level is keyed by them
+    interface: tuple  # keys (parts.key) of the part's interface atoms that hold: the decision level is keyed by them
 
 
 _EMPTY = _Piece((), (), ())

@@ -14,14 +14,19 @@ the rules say they are, so they are derived here from the parsed program
   status, decision, grant, advisory and correction is a function of the
   findings' (id, status) pairs and those facts;
 * the outputs that carry a finding's evidence term (explanations), and where the
-  case key sits inside evidence terms, so cached evidence can be re-keyed.
+  case key sits inside evidence terms, so cached evidence can be re-keyed;
+* of a list input, the facts a data table ties to each leaf (selection.py), and
+  what the parts above the leaves need (statuses, the shown predicates rules read),
+  which parts.py proves on the ground program.
 
 The derivation does not trust any node kind, hook or aggregate to be of a known
 shape: it follows predicates. It refuses (``Derivation.vouched`` is False, with
 the reason) whatever it cannot follow: a rule that relates two case keys or
 derives a fact that is not keyed from case facts; a choice, disjunction,
 optimisation, external, script, theory atom or external function in the decision
-program; a leaf that reads another leaf's finding; a criterion id that is neither
+program; recursion through negation or an aggregate below the findings; a
+predicate named like the engine's own show term (engine.COLLECTED); a leaf that
+reads another leaf's finding; a criterion id that is neither
 a constant nor a data fact; an output that pattern-matches evidence; the case key
 anywhere but where a term can be re-keyed. A refused KB is decided on the plain
 chunked path, with the same output, only slower.
@@ -38,8 +43,8 @@ from clingo.ast import ASTType as T
 
 from .astwalk import walk
 from .engine import COLLECTED
-from .selection import leaf_selections
 from .knowledge import KnowledgeBase
+from .selection import leaf_selections
 
 __all__ = ["Derivation", "Group", "derive"]
 
@@ -576,6 +581,10 @@ def _derive(kb: KnowledgeBase) -> Derivation:
                 leaf_reads.setdefault(i, set()).update(reads)
             leaf_rules.append((r, h))
             ids_of.setdefault(id(r), set()).update(ids)
+    # Every status a finding can have, for the parts (parts.py): only if each is a constant.
+    terms = [h.args[2] for _, h in leaf_rules]
+    constant = all(t.ast_type == T.SymbolicTerm and t.symbol.type == clingo.SymbolType.Function and not t.symbol.arguments for t in terms)
+    statuses = tuple(sorted({str(t) for t in terms})) if constant else ()
     from .casemodel import Name
 
     selections = leaf_selections(
@@ -619,13 +628,6 @@ def _derive(kb: KnowledgeBase) -> Derivation:
                 raise Refused(f"what-if output {sig[0]}/{sig[1]} holds the case key")
 
     collapse = _collapsible(an, wan, data, shown)
-    statuses: set[str] = set()
-    for r in an.rules_of(FINDING):
-        for h in (h for h in r.heads if h.sig == FINDING):
-            term = h.args[2]
-            if term.ast_type != T.SymbolicTerm or term.symbol.type != clingo.SymbolType.Function or term.symbol.arguments:
-                statuses = {"?"}
-            statuses.add(str(term))
     interface = {a.sig for r in rules if not r.show_term for a in r.body if a.sig in shown}
 
     return Derivation(
@@ -637,7 +639,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         correction_hooks=tuple(sorted(hooks | whooks)),
         carriers=carriers,
         templates=templates,
-        statuses=() if "?" in statuses else tuple(sorted(statuses)),
+        statuses=statuses,
         interface=tuple(sorted(interface)),
     )
 
