@@ -306,6 +306,25 @@ def test_an_output_resting_on_two_criteria_joins_them_into_one_part(tmp_path):
     assert cache.composed
 
 
+LOOP = """
+% A positive loop above the leaves: the ground program is not acyclic, so no parts are proven.
+echoed(K, Id) :- failed(K, Id, _).
+echoed(K, Id) :- echo(K, Id).
+echo(K, Id) :- echoed(K, Id).
+#show echo/2.
+"""
+
+
+def test_without_proven_parts_the_layer_above_the_leaves_stays_whole(tmp_path):
+    engine = edited_kb(tmp_path, append(LOOP))
+    cache = DecisionCache(engine)
+    assert cache.active, cache.reason
+    assert cache._prover.prove(_hooks(engine, cache, INITIAL), details=False) is None
+    plain, cached, cache = both_ways(engine, corpus(engine, 120, 40, seed=19))
+    assert_same(plain, cached)
+    assert cache.hits and not cache.composed
+
+
 # --- selection: a leaf keyed by the facts a data table ties to it ---
 
 I8 = """

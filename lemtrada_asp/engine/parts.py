@@ -16,17 +16,20 @@ answered here on the ground program, for one case:
   observer records every rule; the program must be acyclic there, so every atom
   is a function of the findings it reaches;
 * the interface is the ground atoms of shown predicates that rules read (e.g.
-  ``failed/3``, ``missing/2``); an output that reaches findings only through the
-  interface belongs to the decision level, keyed by the interface atoms that
-  hold; every other output (and every constraint) joins the leaves it reaches
-  into one part, keyed by those leaves' statuses;
+  ``failed/3``, ``missing/2``, ``reason/3``). An output (or constraint) that
+  reaches a leaf other than through the interface, and every interface atom that
+  does, joins the leaves it rests on into one part, keyed by those leaves' statuses.
+  Then an output whose leaves all lie in one part belongs to it; an output
+  resting on several parts (only through the interface) belongs to the decision
+  level, keyed by the interface atoms it reads that hold (here ``failed/3`` and
+  ``missing/2``);
 * a leaf no output reaches (a continuation criterion in an initial review) is in
   no part: its status changes nothing for cases with these hooks.
 
 Proven once per value of the hooks (the cache keys everything by them anyway),
-in a few milliseconds. What cannot be proven (a cycle, an output of a shape the
-observer does not report) gives ``None``, and the cache keeps the whole decision
-as one part, as it would for a KB it knows nothing about.
+in about 16 ms here. What cannot be proven (a cycle, a choice, a decision level
+reading an atom no part shows) gives ``None``, and the cache keeps the decision
+above the leaves whole, as it would for a KB it knows nothing about.
 """
 
 from __future__ import annotations
