@@ -63,19 +63,15 @@ class DecisionCache:
         d = self.derivation
         model = engine.case_model
         plain = getattr(model, "facts", None)
-        # Each group's inputs as (name, place, values): only the facts with one of the values at
-        # that place (selection.py), or every fact when place is None (and for symbol keys).
+        # Every key is the facts of some inputs, each input as (name, place, values): only the
+        # facts with one of the values at that place (selection.py), or every fact when place
+        # is None (always for symbol keys).
         self._groups = [
-            tuple(
-                (name, *next(((p, v) for q, p, v in g.select if q[0] == name), (None, None)))
-                if plain is not None else (name, None, None)
-                for name in sorted({name for name, _ in g.reads})
-            )
-            for g in d.groups
+            _inputs(g.reads, {q[0]: (p, v) for q, p, v in g.select} if plain is not None else None) for g in d.groups
         ]
         self._group_of = {leaf: i for i, g in enumerate(d.groups) for leaf in g.leaves}
-        self._hooks = tuple(sorted({name for name, _ in d.hooks}))
-        self._fix_hooks = tuple(sorted({name for name, _ in d.correction_hooks}))
+        self._hooks = _inputs(d.hooks)
+        self._fix_hooks = _inputs(d.correction_hooks)
         self._templates = {shape: paths for shape, paths in d.templates.items()}
         self._carriers = {name: spot for (name, _), spot in d.carriers.items()}
         self._leaves: list[dict] = [{} for _ in self._groups]
@@ -84,7 +80,7 @@ class DecisionCache:
         self._pieces: dict = {}  # (details, hooks, part, its leaves' statuses) -> that part's piece
         self._decisions: dict = {}  # (details, hooks, the interface atoms that hold) -> the decision level's piece
         self._prover = (
-            Prover(engine.kb, self._group_of, [Function(s) for s in d.statuses], d.interface)
+            Prover(d.statements, self._group_of, [Function(s) for s in d.statuses], d.interface)
             if self.active and d.statuses else None
         )
         self._fixes: dict = {}
@@ -117,7 +113,7 @@ class DecisionCache:
                     fact = _collapsed(fact, collapse[name])
                 found = by.get(name)
                 by[name] = (fact,) if found is None else (*found, fact)
-            key = _Keys(by, self._group_keys(by), self._keyed(by, (self._hooks,))[0])
+            key = _Keys(by, [_keyed(by, inputs) for inputs in self._groups], _keyed(by, self._hooks))
             found = self._lookup(k, key, details)
             keys.append(key)  # kept for the fill and the corrections key
             outcomes.append(found)
@@ -139,33 +135,6 @@ class DecisionCache:
             record(source, case, outcomes[k], details, fixes.get(k))  # type: ignore[arg-type]
             for k, (source, case) in enumerate(cases)
         ]
-
-    def _group_keys(self, by: dict[str, tuple]) -> list[tuple]:
-        """Each leaf group's key: the facts it reads, input by input, in one flat tuple."""
-        get = by.get
-        keys = []
-        for inputs in self._groups:
-            key: tuple = ()
-            for name, place, values in inputs:
-                found = get(name)
-                if found:
-                    key += found if place is None else tuple(f for f in found if f[place] in values)
-            keys.append(key)
-        return keys
-
-    @staticmethod
-    def _keyed(by: dict[str, tuple], groups: Sequence[tuple[str, ...]]) -> list[tuple]:
-        """Each group's key: the facts of its inputs, input by input, in one flat tuple."""
-        get = by.get
-        keys = []
-        for names in groups:
-            key: tuple = ()
-            for name in names:
-                found = get(name)
-                if found:
-                    key += found
-            keys.append(key)
-        return keys
 
     def _lookup(self, k: int, key: "_Keys", details: bool) -> _Outcome | None:
         findings = []
@@ -419,7 +388,7 @@ class DecisionCache:
             if value is None:  # evicted, or never stored (unverified): compute, do not remember
                 return None
             projection.append(value[1])
-        return (tuple(projection), self._keyed(key.by, (self._fix_hooks,))[0])
+        return (tuple(projection), _keyed(key.by, self._fix_hooks))
 
     def describe(self) -> list[str]:
         lines = self.derivation.describe() if self.active else [
@@ -477,6 +446,23 @@ class _Keys(NamedTuple):
 
 
 OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds
+
+
+def _inputs(sigs: Sequence[tuple[str, int]], selected: dict[str, tuple] | None = None) -> tuple[tuple, ...]:
+    """A key's inputs in name order, as (name, place, values); place None: every fact."""
+    selected = selected or {}
+    return tuple((name, *selected.get(name, (None, None))) for name in sorted({name for name, _ in sigs}))
+
+
+def _keyed(by: dict[str, tuple], inputs: Sequence[tuple]) -> tuple:
+    """A key: the facts of its inputs (or of a selected input, those it selects), input by input, in one flat tuple."""
+    get = by.get
+    key: tuple = ()
+    for name, place, values in inputs:
+        found = get(name)
+        if found:
+            key += found if place is None else tuple(f for f in found if f[place] in values)
+    return key
 
 
 def _collapsed(fact: tuple, positions: dict[int, frozenset]) -> tuple:

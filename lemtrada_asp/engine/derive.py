@@ -81,6 +81,7 @@ class Derivation:
     # one is not a constant, and the decision stays one part), and the shown predicates rules read.
     statuses: tuple[str, ...] = ()
     interface: tuple[Sig, ...] = ()
+    statements: tuple[Any, ...] = field(default=(), repr=False)  # the decision program as parsed, for parts.py
     carriers: dict[Sig, tuple[int, int]] = field(default_factory=dict)  # output -> (id position, evidence position)
     templates: dict[Sig, tuple[tuple[int, ...], ...]] = field(default_factory=dict)  # evidence shape -> key paths
     # Input arguments that every rule only joins with data: a value no data fact holds
@@ -475,7 +476,8 @@ def derive(kb: KnowledgeBase) -> Derivation:
 
 
 def _derive(kb: KnowledgeBase) -> Derivation:
-    rules, shown = _rules(_parse(kb, "decide"), "decide")
+    statements = _parse(kb, "decide")
+    rules, shown = _rules(statements, "decide")
     _check_names(rules)
     _check_stratified(rules)
     an = _Analysis(rules, shown)
@@ -641,6 +643,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         templates=templates,
         statuses=statuses,
         interface=tuple(sorted(interface)),
+        statements=tuple(statements),
     )
 
 

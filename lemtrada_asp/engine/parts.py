@@ -40,8 +40,6 @@ from typing import Any, Iterable, Sequence
 import clingo
 from clingo import Function, Number, String, Symbol
 
-from .knowledge import KnowledgeBase
-
 __all__ = ["DECISION", "Parts", "Prover", "key"]
 
 DECISION = -1  # the level of an output that rests on findings only through the interface
@@ -104,16 +102,17 @@ class _Observer:
 class Prover:
     """Proves the parts of a KB's decision for each value of its hooks (see the module docstring)."""
 
-    def __init__(self, kb: KnowledgeBase, leaves: Iterable[str], statuses: Iterable[Symbol], interface: Iterable[tuple[str, int]]):
+    def __init__(
+        self, statements: Iterable[Any], leaves: Iterable[str], statuses: Iterable[Symbol], interface: Iterable[tuple[str, int]]
+    ):
+        """statements: the decision program as clingo parses it (the derivation's, so it is parsed once)."""
         from clingo import ast
 
-        self.kb = kb
         self.leaves = tuple(sorted(leaves))
         self.statuses = tuple(statuses)
         self.interface = frozenset(interface)
         self.statements: list[Any] = []
-
-        def keep(statement: Any) -> None:  # every statement but a leaf's own rules
+        for statement in statements:  # every statement but a leaf's own rules
             for st in statement.unpool():
                 head = getattr(st, "head", None)
                 atom = getattr(head, "atom", None)
@@ -122,8 +121,6 @@ class Prover:
                         and symbol.name == "finding" and len(symbol.arguments) == 4:
                     continue
                 self.statements.append(st)
-
-        kb.parse(keep, "decide")
 
     def prove(self, hooks: Sequence[Symbol], details: bool) -> Parts | None:
         """The parts for a case whose hook facts (keyed 0) are ``hooks``; None if they cannot be proven."""
@@ -153,8 +150,8 @@ class Prover:
                 found = atoms[Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)])]
                 if found is not None:
                     source[found.literal] = leaf
-        cut = {a.literal for sig in self.interface for a in atoms.by_signature(*sig)} - {0}
-        found = _partition(observer, source, cut, {a.symbol: a.literal for sig in self.interface for a in atoms.by_signature(*sig)})
+        interface_atoms = {a.symbol: a.literal for sig in self.interface for a in atoms.by_signature(*sig)}
+        found = _partition(observer, source, interface_atoms)
         if found is None:
             return None
         level, interface, parts = found
@@ -165,10 +162,11 @@ class Prover:
 
 
 def _partition(
-    observer: _Observer, source: dict[int, str], cut: set[int], interface_atoms: dict[Symbol, int]
+    observer: _Observer, source: dict[int, str], interface_atoms: dict[Symbol, int]
 ) -> tuple[dict[Symbol, int], frozenset[Symbol], tuple[tuple[str, ...], ...]] | None:
-    """Each output's level, the interface outputs, and the parts (None: a cycle)."""
+    """Each output's level, the interface outputs the decision level reads, and the parts (None: a cycle)."""
     bodies = observer.bodies
+    cut = set(interface_atoms.values())
     full: dict[int, frozenset[str]] = {}
     state: dict[int, int] = {}  # 1: on the path, 2: done
 
@@ -220,14 +218,15 @@ def _partition(
         direct[atom] = frozenset(found)
         return direct[atom]
 
-    roots: list[tuple[Any, list[int]]] = [(symbol, atoms) for symbol, atoms in observer.outputs.items()]
-    roots += [(None, body) for body in observer.constraints]
-    for _, atoms in roots:
-        if rests(atoms) is None:
+    # Each output (None: a constraint), its condition's atoms, and the leaves they rest on.
+    roots: list[tuple[Any, list[int], frozenset[str]]] = []
+    for symbol, atoms in [*observer.outputs.items(), *((None, body) for body in observer.constraints)]:
+        rest = rests(atoms)
+        if rest is None:
             return None
-    for atom in cut:
-        if rests([atom]) is None:
-            return None
+        roots.append((symbol, atoms, rest))
+    if any(rests([atom]) is None for atom in cut):
+        return None
     # An interface atom that reaches no leaf but through other interface atoms is of the decision level itself.
     stop = set(cut)
     while True:
@@ -248,20 +247,18 @@ def _partition(
 
     # Outputs that reach a leaf other than through the interface (and interface atoms themselves)
     # join the leaves they rest on into one part.
-    rest_of = {symbol: rests(atoms) or frozenset() for symbol, atoms in roots if symbol is not None}
-    for symbol, atoms in roots:
+    for symbol, atoms, rest in roots:
         own = symbol is not None and interface_atoms.get(symbol) in stop
         if own or any(beside(b, stop) for b in atoms if b not in stop):
-            rest = sorted(rests(atoms) or ())
-            for other in rest[1:]:
-                parent[find(other)] = find(rest[0])
+            leaves = sorted(rest)
+            for other in leaves[1:]:
+                parent[find(other)] = find(leaves[0])
     # Then an output whose leaves are all in one part belongs to it; the rest (resting on no
     # leaf, or on several parts through the interface) to the decision level, keyed by the
     # interface atoms it reads.
     read: set[int] = set()
     home: dict[Symbol, str | None] = {}
-    for symbol, atoms in roots:
-        rest = rest_of.get(symbol) if symbol is not None else rests(atoms) or frozenset()
+    for symbol, atoms, rest in roots:
         roots_of = {find(leaf) for leaf in rest}
         if len(roots_of) == 1:
             if symbol is not None:

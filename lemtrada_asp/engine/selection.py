@@ -111,12 +111,7 @@ def leaf_selections(
                 for q, place in kept.items():
                     if place is not None:
                         chosen[q] = (place, values) if chosen.get(q) is None else chosen[q]
-            selection = out.setdefault(leaf, {})
-            for q, how in chosen.items():
-                if q in selection and selection[q] != how:
-                    selection[q] = None
-                else:
-                    selection[q] = how
+            _merge(out.setdefault(leaf, {}), chosen)
     return out
 
 
