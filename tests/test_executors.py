@@ -10,13 +10,16 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import INITIAL, vary
 from lemtrada_asp.analysis.generate import generate_cases
 from lemtrada_asp.engine.batch import decide_paths
+from lemtrada_asp.engine.engine import Engine
 from lemtrada_asp.engine.executors import Run, merge_shards, parse_shard, spark_partition
+from lemtrada_asp.engine.knowledge import KbRef, KnowledgeBase
 
 CHUNK = 20
 
@@ -67,6 +70,14 @@ def cluster():
 def test_a_dask_cluster_decides_like_one_process(corpus, alone, cluster):
     results = lines(decide_paths([str(corpus)], chunk=CHUNK, jobs=2, run=Run("dask", cluster.scheduler_address)))
     assert results == alone
+
+
+def test_a_dask_cluster_decides_under_an_overlay_like_one_process(corpus, alone, cluster):
+    changed = KbRef(None, [Path(__file__).parent / "fixtures" / "overlays" / "interval-11-months"])
+    expected = lines(decide_paths([str(corpus)], engine=Engine(KnowledgeBase(changed)), chunk=CHUNK, jobs=1))
+    assert expected != alone  # the overlay changes some decisions: the workers must load it to agree
+    run = Run("dask", cluster.scheduler_address)
+    assert lines(decide_paths([str(corpus)], engine=Engine(KnowledgeBase(changed)), chunk=CHUNK, jobs=2, run=run)) == expected
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(corpus, alone, cluster):

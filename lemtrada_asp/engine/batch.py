@@ -132,10 +132,7 @@ def decide_paths(
         if run.executor == "dask":
             from .executors import decide_on_dask
 
-            if engine.kb.overlays:  # dask workers are given a KB directory only
-                raise KnowledgeBaseError("the dask executor takes a KB directory, not --overlay; use the default executor")
-            kb_dir = str(engine.kb.directory)
-            return reject_duplicate_ids(decide_on_dask(chunks, kb_dir, options, run.scheduler, jobs))
+            return reject_duplicate_ids(decide_on_dask(chunks, engine.kb.ref.absolute(), options, run.scheduler, jobs))
     if jobs > 1:
         results = _decide_in_workers(chunks, engine, options, jobs, chunk)
     else:

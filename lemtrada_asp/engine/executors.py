@@ -16,7 +16,8 @@ run.
 Dask. ``--executor dask`` sends each chunk to a Dask cluster as a task
 (``--scheduler ADDRESS``, or a local cluster of worker processes on 127.0.0.1
 when none is given); each worker process loads the engine once (and its decision
-cache). At most a few chunks per worker are in flight, and results are yielded in
+cache), for the KB the run names: ``--kb`` and any ``--overlay``, passed by
+absolute path, so every worker must see those directories at the same paths. At most a few chunks per worker are in flight, and results are yielded in
 input order as they arrive, so memory stays flat. A worker that dies takes its
 tasks with it; the scheduler runs them again on another worker (and each task is
 retried up to RETRIES times if it raises), so no chunk is lost, and since each
@@ -38,12 +39,14 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .batch import Options, Result, decide_chunk
 from .engine import CHUNK
 from .loading import Record
+
+if TYPE_CHECKING:
+    from .knowledge import KbRef
 
 __all__ = ["RETRIES", "Run", "decide_on_dask", "merge_shards", "parse_shard", "spark_partition"]
 
@@ -93,30 +96,30 @@ def merge_shards(outputs: list[Iterable[str]], chunk: int = CHUNK) -> Iterator[s
 
 # --- one engine per process ---------------------------------------------------------
 
-_engines: dict[str | None, Any] = {}
+_engines: dict[Any, Any] = {}
 
 
-def engine_here(kb_dir: str | None):
-    """This process's engine for a KB directory, loaded on first use."""
-    found = _engines.get(kb_dir)
+def engine_here(kb: "str | KbRef | None"):
+    """This process's engine for a KB (a directory, or a KbRef: a directory with overlays), loaded on first use."""
+    found = _engines.get(kb)
     if found is None:
         from .engine import Engine
         from .knowledge import KnowledgeBase
 
-        found = _engines[kb_dir] = Engine(KnowledgeBase(kb_dir))
+        found = _engines[kb] = Engine(KnowledgeBase(kb))
     return found
 
 
-def chunk_task(kb_dir: str | None, options: Options, records: list[Record]) -> list[Result]:
+def chunk_task(kb: "str | KbRef | None", options: Options, records: list[Record]) -> list[Result]:
     """The unit of work of every distributed executor: one chunk, decided by this process's engine."""
-    return decide_chunk(engine_here(kb_dir), records, options)
+    return decide_chunk(engine_here(kb), records, options)
 
 
 # --- Dask ------------------------------------------------------------------------------
 
 
 def decide_on_dask(
-    chunks: Iterator[list[Record]], kb_dir: str | None, options: Options, scheduler: str | None, workers: int
+    chunks: Iterator[list[Record]], kb: "str | KbRef | None", options: Options, scheduler: str | None, workers: int
 ) -> Iterator[Result]:
     try:
         from dask.distributed import Client, LocalCluster
@@ -133,18 +136,18 @@ def decide_on_dask(
     client = Client(cluster if cluster is not None else scheduler)
     try:
         slots = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
-        yield from stream_futures(client, chunks, kb_dir, options, ahead=2 * slots)
+        yield from stream_futures(client, chunks, kb, options, ahead=2 * slots)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def stream_futures(client: Any, chunks: Iterator[list[Record]], kb_dir: str | None, options: Options, ahead: int):
+def stream_futures(client: Any, chunks: Iterator[list[Record]], kb: "str | KbRef | None", options: Options, ahead: int):
     """Submit chunks as tasks, at most `ahead` in flight; yield their results in input order."""
     pending: deque = deque()
     for records in chunks:
-        pending.append(client.submit(chunk_task, kb_dir, options, records, pure=False, retries=RETRIES))
+        pending.append(client.submit(chunk_task, kb, options, records, pure=False, retries=RETRIES))
         if len(pending) >= ahead:
             yield from _take(pending.popleft())
     while pending:
@@ -160,7 +163,7 @@ def _take(future: Any) -> list[Result]:
 # --- PySpark ---------------------------------------------------------------------------
 
 
-def spark_partition(kb_dir: str | None = None, options: Options = Options(), chunk: int = CHUNK):
+def spark_partition(kb_dir: "str | KbRef | None" = None, options: Options = Options(), chunk: int = CHUNK):
     """A function for RDD.mapPartitions: case lines (JSON) in, decision lines (JSON) out, in order."""
 
     def run(lines: Iterable[str]) -> Iterator[str]:
@@ -180,6 +183,3 @@ def _lines(results: list[Result]) -> Iterator[str]:
     for r in results:
         yield json.dumps(r.decision if r.ok else r.error, ensure_ascii=False)
 
-
-def kb_argument(engine: Any) -> str | None:
-    return str(Path(engine.kb.directory))

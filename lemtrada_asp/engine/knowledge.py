@@ -118,6 +118,16 @@ class KbRef(os.PathLike):
     def __reduce__(self):
         return (KbRef, (self.directory, self.overlays))
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KbRef) and (self.directory, self.overlays) == (other.directory, other.overlays)
+
+    def __hash__(self) -> int:
+        return hash((self.directory, self.overlays))
+
+    def absolute(self) -> "KbRef":
+        """The same KB named by absolute paths: what a worker started elsewhere can open."""
+        return KbRef(self.directory.resolve() if self.directory is not None else None, [o.resolve() for o in self.overlays])
+
 
 class KnowledgeBase:
     """One KB directory (the policy's files), any overlays on it, and the engine's encodings.
