@@ -9,7 +9,8 @@ a busy shared machine slows the wall clock, not the figures. Each workload runs
 in ROUNDS interleaved rounds (A B C ... A B C ...) and the median is reported.
 
 Workloads, each the CLI's whole path from JSON Lines text to JSON out (read,
-parse, validate, decide, serialise), on one core:
+parse, validate, decide, serialise), on one core, with the garbage collector set
+as the CLI sets it (engine/collector.py):
 
 * baseline: a fresh clingo Control per case (chunks of one case, no cache);
 * chunked: the plain chunked path (a ground program per 200 cases, no cache);
@@ -39,6 +40,7 @@ from pathlib import Path
 import click
 
 from .engine.batch import Options, decide_paths
+from .engine.collector import set_for_batches
 from .engine.engine import Engine
 from .engine.knowledge import KnowledgeBase
 
@@ -130,6 +132,7 @@ def million(n: int, seed: int) -> tuple[float, float, int]:
 @click.option("--quick", is_flag=True, help="Skip the million-case stream.")
 def main(n: int, baseline_cases: int, seed: int, runs: int, million_cases: int, quick: bool) -> None:
     """Print cases/s per core (CPU time, median of 3 interleaved rounds), latency and peak memory."""
+    set_for_batches()  # as the command line sets its process (engine/collector.py), for every row
     kb = KnowledgeBase()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -18,6 +18,10 @@ import importlib  # noqa: E402
 
 import click  # noqa: E402
 
+from ..engine.collector import set_for_batches  # noqa: E402
+
+set_for_batches()  # a command's process is ours: fewer collector passes (engine/collector.py)
+
 __all__ = ["main"]
 
 # Every command: its name and where it is defined (module of this package:function).

@@ -12,6 +12,7 @@ Layers, each reading only the ones above it:
     engine               chunks of cases -> one ground program -> records
     corrections          the what-if of minimal corrections (encodings/whatif.lp)
     loading, batch       files -> records -> chunks -> results, in input order
+    collector            fewer garbage-collector passes, for the processes this package starts
     policy               the embedding API: Policy.load(), decide, decide_many
     versions             several KBs, each in force from its effective date
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import guard
+from .collector import set_for_batches
 from .engine import CHUNK, Engine
 from .errors import InputError, KnowledgeBaseError, Problem, ReadError
 from .knowledge import KnowledgeBase
@@ -273,6 +274,7 @@ def _start_worker(kb_dir, options: Options) -> None:
     # clingo's Control cannot be pickled: each worker loads the KB itself, once.
     global _worker_engine, _worker_options
     _die_with_parent()
+    set_for_batches()
     _worker_engine = Engine(KnowledgeBase(kb_dir))
     _worker_options = options
 
