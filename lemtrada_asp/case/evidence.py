@@ -26,19 +26,41 @@ __all__ = ["evidence"]
 
 def evidence(symbol: Symbol, case: Case) -> Evidence:
     """The evidence term of the KB as a record: its kind, the reviewer's line, its values."""
-    name = symbol.name
-    args = symbol.arguments
-    render = _RENDERERS.get(name)
-    if render is None or symbol.type != SymbolType.Function:
+    name, args = _decoded(symbol)
+    render = _RENDERERS.get(name) if name is not None else None
+    if render is None:
         return Evidence("unknown", str(symbol))
     values = _VALUES.get(name)
     return Evidence(name, render(case, args), tuple(values(case, args).items()) if values else ())
 
 
-def _value(symbol: Symbol) -> str:
-    if symbol.type == SymbolType.String:
-        return symbol.string
-    return str(symbol)
+# A batch words the same few hundred evidence terms (one per finding and case key) over and
+# over, and each read of a symbol's parts is a call into clingo: each term is read once.
+_DECODED: dict[Symbol, tuple[str | None, tuple]] = {}
+DECODED_KEPT = 100_000
+
+
+def _decoded(symbol: Symbol) -> tuple[str | None, tuple]:
+    """(name, arguments as plain values) of a function term; (None, ()) for any other term."""
+    found = _DECODED.get(symbol)
+    if found is None:
+        found = (symbol.name, tuple(map(_plain, symbol.arguments))) if symbol.type == SymbolType.Function else (None, ())
+        if len(_DECODED) >= DECODED_KEPT:
+            _DECODED.clear()
+        _DECODED[symbol] = found
+    return found
+
+
+def _plain(term: Symbol) -> int | str:
+    """A number as an int, a string as its text, a constant as its name; any other term as clingo writes it."""
+    kind = term.type
+    if kind == SymbolType.Number:
+        return term.number
+    if kind == SymbolType.String:
+        return term.string
+    if kind == SymbolType.Function and term.positive and not term.arguments:
+        return term.name
+    return str(term)
 
 
 def _quoted(text: str) -> str:
@@ -47,11 +69,11 @@ def _quoted(text: str) -> str:
 
 def _age(case: Case, args) -> str:
     birth = case.member.birth_date if case.member else None
-    return f"member.birth_date {birth}: age {args[1].number} on request.date {case.request.date}"
+    return f"member.birth_date {birth}: age {args[1]} on request.date {case.request.date}"
 
 
 def _chart(case: Case, args) -> str:
-    months, chart, received = args[1].number, case.chart_date, case.request.date
+    months, chart, received = args[1], case.chart_date, case.request.date
     if months == 0:
         return f"chart_date {chart}: the same day as request.date {received}"
     earliest = add_months(received, -months)
@@ -62,7 +84,7 @@ def _chart(case: Case, args) -> str:
 
 
 def _last_dose(case: Case, args) -> str:
-    index, months = args[1].number, args[2].number
+    index, months = args[1], args[2]
     course = (case.lemtrada_courses or [])[index]
     dose = last_dose(course.start_date, course.days)
     plural = "month" if abs(months) == 1 else "months"
@@ -73,12 +95,12 @@ def _last_dose(case: Case, args) -> str:
 
 
 def _condition(case: Case, args) -> str:
-    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1].string
+    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1]
     return f"diagnosis.condition: {_quoted(text)}"
 
 
 def _unrecognised(case: Case, args) -> str:
-    field = _value(args[0])
+    field = str(args[0])
     return f"{field}: {_quoted(_original(case, field, args))} is not recognised (not a term of the condition vocabulary)"
 
 
@@ -86,16 +108,16 @@ def _original(case: Case, field: str, args) -> str:
     """The text as the case wrote it (the KB saw it normalised)."""
     if field == "diagnosis.condition" and case.diagnosis and case.diagnosis.condition is not None:
         return case.diagnosis.condition
-    return _value(args[1]) if len(args) > 1 else ""
+    return str(args[1]) if len(args) > 1 else ""
 
 
 def _infection(case: Case, args) -> str:
-    index = args[1].number
+    index = args[1]
     return f"active_infections[{index}]: {_quoted((case.active_infections or [])[index])}"
 
 
 def _code(case: Case, args) -> str:
-    index = args[1].number
+    index = args[1]
     return f"request.diagnosis_codes[{index}]: {_quoted((case.request.diagnosis_codes or [])[index])}"
 
 
@@ -108,20 +130,20 @@ _RENDERERS = {
     "diagnosis_code": _code,
     "request_dose": lambda c, a: f"request.dose_mg_per_day: {c.request.dose_mg_per_day}",
     "request_days": lambda c, a: f"request.days: {c.request.days}",
-    "specialty": lambda c, a: f"prescriber.specialty: {a[1].name}",
-    "consultation": lambda c, a: f"prescriber.consultation_with_specialist: {a[1].name}",
-    "ms_course": lambda c, a: f"diagnosis.ms_course: {a[1].name}",
-    "disease_active": lambda c, a: f"diagnosis.active: {a[1].name}",
-    "dmt_trial": lambda c, a: f"dmt_history[{a[1].number}]: {a[2].name} outcome {a[3].name}",
-    "concurrent_dmt": lambda c, a: f"concurrent_dmts[{a[1].number}]: {a[2].name}",
-    "hiv_positive": lambda c, a: f"hiv_positive: {a[1].name}",
-    "response_objective": lambda c, a: f"response.objective[{a[1].number}]: {a[2].name}",
-    "response_symptom": lambda c, a: f"response.symptoms[{a[1].number}]: {a[2].name}",
-    "absent": lambda c, a: f"{_value(a[0])}: not documented",
-    "no_entry": lambda c, a: f"{_value(a[0])}: no {_value(a[1])} entry",
-    "no_record": lambda c, a: f"{_value(a[0])}: no record",
+    "specialty": lambda c, a: f"prescriber.specialty: {a[1]}",
+    "consultation": lambda c, a: f"prescriber.consultation_with_specialist: {a[1]}",
+    "ms_course": lambda c, a: f"diagnosis.ms_course: {a[1]}",
+    "disease_active": lambda c, a: f"diagnosis.active: {a[1]}",
+    "dmt_trial": lambda c, a: f"dmt_history[{a[1]}]: {a[2]} outcome {a[3]}",
+    "concurrent_dmt": lambda c, a: f"concurrent_dmts[{a[1]}]: {a[2]}",
+    "hiv_positive": lambda c, a: f"hiv_positive: {a[1]}",
+    "response_objective": lambda c, a: f"response.objective[{a[1]}]: {a[2]}",
+    "response_symptom": lambda c, a: f"response.symptoms[{a[1]}]: {a[2]}",
+    "absent": lambda c, a: f"{a[0]}: not documented",
+    "no_entry": lambda c, a: f"{a[0]}: no {a[1]} entry",
+    "no_record": lambda c, a: f"{a[0]}: no record",
     "unrecognised": _unrecognised,
-    "none_listed": lambda c, a: f"response.{_value(a[0])}: none listed",
+    "none_listed": lambda c, a: f"response.{a[0]}: none listed",
 }
 
 
@@ -129,36 +151,36 @@ _RENDERERS = {
 
 
 def _course_values(case: Case, args) -> dict[str, Any]:
-    course = (case.lemtrada_courses or [])[args[1].number]
-    return {"last_dose": last_dose(course.start_date, course.days), "start": case.planned_start, "months": args[2].number}
+    course = (case.lemtrada_courses or [])[args[1]]
+    return {"last_dose": last_dose(course.start_date, course.days), "start": case.planned_start, "months": args[2]}
 
 
 def _condition_values(case: Case, args) -> dict[str, Any]:
-    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1].string
-    return {"term": args[1].string, "condition": text}
+    text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1]
+    return {"term": args[1], "condition": text}
 
 
 _VALUES = {
-    "age": lambda c, a: {"age": a[1].number},
-    "chart_months_back": lambda c, a: {"chart_date": c.chart_date, "months": a[1].number},
+    "age": lambda c, a: {"age": a[1]},
+    "chart_months_back": lambda c, a: {"chart_date": c.chart_date, "months": a[1]},
     "months_since_last_dose": _course_values,
     "condition": _condition_values,
-    "active_infection": lambda c, a: {"infection": (c.active_infections or [])[a[1].number]},
-    "diagnosis_code": lambda c, a: {"code": (c.request.diagnosis_codes or [])[a[1].number]},
+    "active_infection": lambda c, a: {"infection": (c.active_infections or [])[a[1]]},
+    "diagnosis_code": lambda c, a: {"code": (c.request.diagnosis_codes or [])[a[1]]},
     "request_dose": lambda c, a: {"dose": c.request.dose_mg_per_day},
     "request_days": lambda c, a: {"days": c.request.days},
-    "specialty": lambda c, a: {"specialty": a[1].name},
-    "consultation": lambda c, a: {"value": a[1].name},
-    "ms_course": lambda c, a: {"course": a[1].name},
-    "disease_active": lambda c, a: {"value": a[1].name},
-    "dmt_trial": lambda c, a: {"drug": a[2].name, "outcome": a[3].name},
-    "concurrent_dmt": lambda c, a: {"drug": a[2].name},
-    "hiv_positive": lambda c, a: {"value": a[1].name},
-    "response_objective": lambda c, a: {"item": a[2].name},
-    "response_symptom": lambda c, a: {"item": a[2].name},
-    "absent": lambda c, a: {"field": _value(a[0])},
-    "no_entry": lambda c, a: {"field": _value(a[0]), "drug": _value(a[1])},
-    "no_record": lambda c, a: {"field": _value(a[0])},
-    "unrecognised": lambda c, a: {"field": _value(a[0]), "text": _original(c, _value(a[0]), a), "term": _value(a[1])},
-    "none_listed": lambda c, a: {"field": _value(a[0])},
+    "specialty": lambda c, a: {"specialty": a[1]},
+    "consultation": lambda c, a: {"value": a[1]},
+    "ms_course": lambda c, a: {"course": a[1]},
+    "disease_active": lambda c, a: {"value": a[1]},
+    "dmt_trial": lambda c, a: {"drug": a[2], "outcome": a[3]},
+    "concurrent_dmt": lambda c, a: {"drug": a[2]},
+    "hiv_positive": lambda c, a: {"value": a[1]},
+    "response_objective": lambda c, a: {"item": a[2]},
+    "response_symptom": lambda c, a: {"item": a[2]},
+    "absent": lambda c, a: {"field": str(a[0])},
+    "no_entry": lambda c, a: {"field": str(a[0]), "drug": str(a[1])},
+    "no_record": lambda c, a: {"field": str(a[0])},
+    "unrecognised": lambda c, a: {"field": str(a[0]), "text": _original(c, str(a[0]), a), "term": str(a[1])},
+    "none_listed": lambda c, a: {"field": str(a[0])},
 }
