@@ -180,11 +180,10 @@ class DecisionCache:
         o.__dict__.update(template.__dict__)  # ... sharing the template's containers, which nothing below mutates ...
         for name in self._evidence_fields:  # ... but for the fields evidence goes to: fresh per case
             setattr(o, name, type(getattr(template, name))())
-        key = Number(k)
         for field_name, entry, group, pair in selectors:
             evidence = findings[group].get(pair)
             if evidence:
-                getattr(o, field_name).setdefault(entry, []).extend(e.at(key) for e in evidence)
+                getattr(o, field_name).setdefault(entry, []).extend(e.at(k) for e in evidence)
         return o
 
     def _rekeyed(self, o: _Outcome, k: int) -> _Outcome:
@@ -192,7 +191,7 @@ class DecisionCache:
         for name in self._evidence_fields:
             table = getattr(o, name)
             for entry, found in table.items():
-                table[entry] = [_Evidence(e, self._templates).at(key) for e in found]
+                table[entry] = [_Evidence(e, self._templates)._at(key) for e in found]
         return o
 
     # --- filling ----------------------------------------------------------------------
@@ -445,6 +444,7 @@ class _Keys(NamedTuple):
     hooks: tuple  # the facts of the inputs the hooks read
 
 
+KEYED_KEPT = 1_000  # case keys whose evidence terms each stored finding keeps made (a chunk's places)
 OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds
 
 
@@ -534,14 +534,23 @@ def _compound(fact: Symbol) -> bool:
 class _Evidence:
     """An evidence term of a cached finding, ready to be given any case key."""
 
-    __slots__ = ("symbol", "name", "args", "positive", "paths", "templates")
+    __slots__ = ("symbol", "name", "args", "positive", "paths", "templates", "keyed")
 
     def __init__(self, symbol: Symbol, templates: dict):
         self.symbol = symbol
         self.paths = None  # worked out on first use: most stored evidence is never shown
         self.templates = templates
+        self.keyed: dict[int, Symbol] = {}  # case key -> the term at it: keys are places in a chunk, so few
 
-    def at(self, key: Symbol) -> Symbol:
+    def at(self, k: int) -> Symbol:
+        found = self.keyed.get(k)
+        if found is None:
+            found = self._at(Number(k))
+            if len(self.keyed) < KEYED_KEPT:
+                self.keyed[k] = found
+        return found
+
+    def _at(self, key: Symbol) -> Symbol:
         if self.paths is None:
             symbol = self.symbol
             self.paths = ()
