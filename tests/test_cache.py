@@ -180,6 +180,8 @@ REFUSED = {
         "not stratified",
     ),
     "the cache's own name": ("_cached_finding(K) :- case(K).\n", "the name the engine shows findings to the cache by"),
+    "external function": ('finding(K, "I6", not_met, absent("x")) :- age(K, A), A > @limit.\n', "an external function @limit"),
+    "theory atom": ('&sum { A } >= 1 :- age(K, A).\n', "a theory atom"),
 }
 
 

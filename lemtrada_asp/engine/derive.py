@@ -35,6 +35,7 @@ chunked path, with the same output, only slower.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 
 import clingo
@@ -136,6 +137,36 @@ class _Rule:
     text: str = ""
     nonmonotone: list[_Atom] = field(default_factory=list)  # body atoms inside an aggregate or a condition
 
+    @cached_property
+    def bindings(self) -> "_Bindings":
+        """What _Analysis._env reads of the body, read from clingo's AST once (it runs to a fixpoint)."""
+        atoms = [
+            (a.sig, [(i, t.name if t.ast_type == T.Variable else None, _vars(t)) for i, t in enumerate(a.args)])
+            for a in self.body if a.positive
+        ]
+        comparisons = []
+        for term, guards in self.comparisons:
+            sides = [term] + [g for _, g in guards]
+            names = [_vars(side) for side in sides]
+            comparisons.append([
+                (side.name, set().union(*(n for j, n in enumerate(names) if j != i)))
+                for i, side in enumerate(sides) if side.ast_type == T.Variable
+            ])
+        aggregates = []
+        for function, guard, elements in self.aggregates:
+            if guard is None or guard.term.ast_type != T.Variable:
+                continue
+            weights = set().union(*(_vars(t) for terms, _ in elements for t in terms[:1])) if elements else set()
+            aggregates.append((function == A.AggregateFunction.Count, guard.term.name, weights))
+        return _Bindings(atoms, comparisons, aggregates)
+
+
+@dataclass
+class _Bindings:
+    atoms: list[tuple[Sig, list[tuple[int, str | None, set[str]]]]]  # positive body atoms: (place, variable or None, variables)
+    comparisons: list[list[tuple[str, set[str]]]]  # per comparison: each variable side, and the other sides' variables
+    aggregates: list[tuple[bool, str, set[str]]]  # (a count, its guard variable, the weights' variables)
+
 
 def _where(node: Any) -> str:
     loc = node.location
@@ -160,7 +191,10 @@ def _symbolic(term: Any, where: str) -> tuple[Sig, list[Any]]:
     raise Refused(f"{where}: an atom of unexpected shape {term}")
 
 
-def _check_terms(node: Any, where: str) -> None:
+def _check_terms(node: Any, where: str, text: str) -> None:
+    """Refuse external functions and theory atoms; text is the statement as clingo prints it."""
+    if "@" not in text and "&" not in text:
+        return  # clingo prints an external function with @ and a theory atom with &: neither is here
     for n in walk(node):
         if n.ast_type == T.Function and n.external:
             raise Refused(f"{where}: an external function @{n.name}")
@@ -226,12 +260,13 @@ def _rules(statements: list[Any], program: str) -> tuple[list[_Rule], set[Sig]]:
             if kind in (T.Program, T.Comment, T.Defined, T.Definition):
                 continue
             where = _where(st)
-            _check_terms(st, where)
+            text = str(st)
+            _check_terms(st, where, text)
             if kind == T.ShowSignature:
                 shown.add((st.name, st.arity))
                 continue
             if kind == T.ShowTerm:
-                rule = _Rule(where, [], [], [], [], show_term=True, text=str(st))
+                rule = _Rule(where, [], [], [], [], show_term=True, text=text)
                 sig, args = _symbolic(st.term, where)
                 rule.heads.append(_Atom(sig, args, True, "head"))
                 collect = _Collect(rule)
@@ -240,15 +275,15 @@ def _rules(statements: list[Any], program: str) -> tuple[list[_Rule], set[Sig]]:
                 rules.append(rule)
                 continue
             if kind == T.Minimize and program != "decide":
-                rule = _Rule(where, [], [], [], [], constraint=True, text=str(st))
+                rule = _Rule(where, [], [], [], [], constraint=True, text=text)
                 collect = _Collect(rule)
                 for lit in st.body:
                     collect.literal(lit, rule.body)
                 rules.append(rule)
                 continue
             if kind != T.Rule:
-                raise Refused(f"{where}: a statement of kind {kind.name} ({str(st)[:60]})")
-            rule = _Rule(where, [], [], [], [], text=str(st))
+                raise Refused(f"{where}: a statement of kind {kind.name} ({text[:60]})")
+            rule = _Rule(where, [], [], [], [], text=text)
             collect = _Collect(rule)
             head = st.head
             if head.ast_type == T.Literal and head.atom.ast_type == T.SymbolicAtom:
@@ -267,7 +302,7 @@ def _rules(statements: list[Any], program: str) -> tuple[list[_Rule], set[Sig]]:
                         collect.literal(c, rule.body)
             else:
                 what = "choice" if head.ast_type == T.Aggregate else head.ast_type.name.lower()
-                raise Refused(f"{where}: a {what} rule in the decision program ({str(st)[:60]})")
+                raise Refused(f"{where}: a {what} rule in the decision program ({text[:60]})")
             for lit in st.body:
                 collect.literal(lit, rule.body)
             rules.append(rule)
@@ -348,32 +383,28 @@ class _Analysis:
 
     def _env(self, r: _Rule, key: str, pos: dict) -> dict[str, Any]:
         env: dict[str, Any] = {}
+        b = r.bindings
+        keyed = self.keyed
         for _ in range(4):  # bindings through comparisons and aggregates settle in a few passes
-            for a in r.body:
-                if not a.positive:
-                    continue
-                start = 1 if a.sig in self.keyed else 0
-                for i, term in enumerate(a.args[start:], start=start):
-                    value = pos.get((a.sig, i), CLEAN) if a.sig in self.keyed else CLEAN
-                    if term.ast_type == T.Variable:
-                        if term.name != key:
-                            env[term.name] = _merge(env.get(term.name, value), value) if term.name in env else value
+            for sig, args in b.atoms:
+                is_keyed = sig in keyed
+                for i, name, names in args[1:] if is_keyed else args:
+                    value = pos.get((sig, i), CLEAN) if is_keyed else CLEAN
+                    if name is not None:
+                        if name != key:
+                            env[name] = _merge(env.get(name, value), value) if name in env else value
                     else:
-                        for v in _vars(term) - {key}:
+                        for v in names - {key}:
                             env.setdefault(v, CLEAN if value == CLEAN else DIRTY)
-            for term, guards in r.comparisons:
-                sides = [term] + [g for _, g in guards]
-                for side in sides:
-                    if side.ast_type == T.Variable and side.name not in env:
-                        others = set().union(*(_vars(s) for s in sides if s is not side))
-                        if key not in others and all(env.get(v) == CLEAN for v in others):
-                            env[side.name] = CLEAN
-            for function, guard, elements in r.aggregates:
-                if guard is None or guard.term.ast_type != T.Variable or guard.term.name in env:
+            for sides in b.comparisons:
+                for name, others in sides:
+                    if name not in env and key not in others and all(env.get(v) == CLEAN for v in others):
+                        env[name] = CLEAN
+            for count, name, weights in b.aggregates:
+                if name in env:
                     continue
-                weights = set().union(*(_vars(t) for terms, _ in elements for t in terms[:1])) if elements else set()
-                if function == A.AggregateFunction.Count or (key not in weights and all(env.get(v, CLEAN) == CLEAN for v in weights)):
-                    env[guard.term.name] = CLEAN
+                if count or (key not in weights and all(env.get(v, CLEAN) == CLEAN for v in weights)):
+                    env[name] = CLEAN
         return env
 
     def _template(self, term: Any, key: str, env: dict) -> Any:
