@@ -444,7 +444,7 @@ class _Keys(NamedTuple):
     hooks: tuple  # the facts of the inputs the hooks read
 
 
-KEYED_KEPT = 1_000  # case keys whose evidence terms each stored finding keeps made (a chunk's places)
+KEYED_KEPT = 1_000  # per stored evidence term, the case keys it keeps its keyed copy for (keys are a chunk's places)
 OTHER = ("other value",)  # stands for every value of a collapsed argument that no data fact holds
 
 
