@@ -44,6 +44,7 @@ from clingo import Function, Number, Symbol, SymbolType
 from .derive import Derivation, derive
 from .engine import Engine, _Outcome
 from .parts import DECISION, Parts, Prover, key as output_key
+from .selection import id_text
 from .record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
@@ -347,7 +348,7 @@ class DecisionCache:
         rep = getattr(symbol, "_rep", None)
         found = self._texts.get(rep) if rep is not None else None
         if found is None:
-            found = _leaf(symbol)
+            found = id_text(symbol)
             if rep is not None and len(self._texts) < self.cap:
                 self._texts[rep] = found
         return found
@@ -521,10 +522,6 @@ def _put(table: dict, key: Any, value: Any, cap: int) -> None:
     if len(table) >= cap:
         del table[next(iter(table))]  # the oldest entry: memory stays bounded
     table[key] = value
-
-
-def _leaf(ident: Symbol) -> str:
-    return ident.string if ident.type == SymbolType.String else str(ident)
 
 
 def _compound(fact: Symbol) -> bool:

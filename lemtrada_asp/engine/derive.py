@@ -45,7 +45,7 @@ from clingo.ast import ASTType as T
 from .astwalk import walk
 from .engine import COLLECTED
 from .knowledge import KnowledgeBase
-from .selection import leaf_selections
+from .selection import id_text, leaf_selections
 
 __all__ = ["Derivation", "Group", "derive"]
 
@@ -600,7 +600,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
         for h in (h for h in r.heads if h.sig == FINDING):
             ident = h.args[1]
             if ident.ast_type == T.SymbolicTerm:
-                ids = {_id(ident.symbol)}
+                ids = {id_text(ident.symbol)}
             elif ident.ast_type == T.Variable:
                 ids = _extension(ident.name, r, an, data)
                 if ids is None:
@@ -800,10 +800,6 @@ def _check_projection(an: _Analysis, roots: list[_Atom], carrier_rules: set[int]
                 todo.append(a.sig)
 
 
-def _id(symbol: clingo.Symbol) -> str:
-    return symbol.string if symbol.type == clingo.SymbolType.String else str(symbol)
-
-
 def _extension(var: str, rule: _Rule, an: _Analysis, data: clingo.SymbolicAtoms) -> set[str] | None:
     """The ids a variable can take, from a data predicate of the rule body (its ground facts)."""
     best: set[str] | None = None
@@ -812,7 +808,7 @@ def _extension(var: str, rule: _Rule, an: _Analysis, data: clingo.SymbolicAtoms)
             continue
         for i, t in enumerate(a.args):
             if t.ast_type == T.Variable and t.name == var:
-                values = {_id(s.symbol.arguments[i]) for s in data.by_signature(*a.sig)}
+                values = {id_text(s.symbol.arguments[i]) for s in data.by_signature(*a.sig)}
                 if best is None or len(values) < len(best):
                     best = values
     return best

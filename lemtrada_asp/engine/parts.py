@@ -154,17 +154,18 @@ class Prover:
         found = _partition(observer, source, interface_atoms)
         if found is None:
             return None
-        level, interface, parts = found
-        keyed = lambda s: (s.name, tuple(s.arguments[1:]))  # noqa: E731
+        level, interface, parts, part_of = found
         stand_ins = {(leaf, str(status)): stand_in(leaf, status) for leaf in self.leaves for status in self.statuses}
-        part_of = {leaf: i for i, part in enumerate(parts) for leaf in part}
-        return Parts(parts, part_of, {keyed(s): v for s, v in level.items()}, frozenset(map(keyed, interface)), stand_ins)
+        return Parts(
+            parts, part_of, {key(s.name, s.arguments): v for s, v in level.items()},
+            frozenset(key(s.name, s.arguments) for s in interface), stand_ins,
+        )
 
 
 def _partition(
     observer: _Observer, source: dict[int, str], interface_atoms: dict[Symbol, int]
-) -> tuple[dict[Symbol, int], frozenset[Symbol], tuple[tuple[str, ...], ...]] | None:
-    """Each output's level, the interface outputs the decision level reads, and the parts (None: a cycle)."""
+) -> tuple[dict[Symbol, int], frozenset[Symbol], tuple[tuple[str, ...], ...], dict[str, int]] | None:
+    """Each output's level, the interface outputs the decision level reads, the parts and each leaf's part (None: a cycle)."""
     bodies = observer.bodies
     cut = set(interface_atoms.values())
     full: dict[int, frozenset[str]] = {}
@@ -277,7 +278,7 @@ def _partition(
     by_atom = {a: s for s, a in interface_atoms.items()}
     if any(by_atom.get(a) is None or level.get(by_atom[a], DECISION) == DECISION for a in read):
         return None  # the decision level reads an atom no part shows: it could not be keyed
-    return level, frozenset(by_atom[a] for a in read), parts
+    return level, frozenset(by_atom[a] for a in read), parts, part_of
 
 
 def _stops(atoms: Iterable[int], bodies: dict[int, list[int]], stop: set[int]) -> set[int]:

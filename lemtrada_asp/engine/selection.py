@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from clingo import Symbol, SymbolType
 from clingo.ast import ASTType as T
 
-__all__ = ["Selection", "leaf_selections"]
+__all__ = ["Selection", "id_text", "leaf_selections"]
 
 Sig = tuple[str, int]
 # input -> (argument place, the values a fact must hold there) or None: every fact
@@ -126,7 +127,7 @@ def _bound(r: Any, ident: Any, id_var: str | None, leaf: str, data: Any, plain: 
         if not at:
             continue
         facts = [a.symbol.arguments for a in data.by_signature(*d.sig)]
-        mine = [args for args in facts if _text(args[at[0]]) == leaf]
+        mine = [args for args in facts if id_text(args[at[0]]) == leaf]
         for j, t in enumerate(d.args):
             var = _var(t)
             if var and var != id_var and var not in bound:
@@ -138,7 +139,6 @@ def _same_constant(term: Any, ident: Any) -> bool:
     return term.ast_type == T.SymbolicTerm and ident.ast_type == T.SymbolicTerm and str(term) == str(ident)
 
 
-def _text(symbol: Any) -> str:
-    import clingo
-
-    return symbol.string if symbol.type == clingo.SymbolType.String else str(symbol)
+def id_text(symbol: Symbol) -> str:
+    """A criterion id (or status) as text: a string's own text, any other term as clingo prints it."""
+    return symbol.string if symbol.type == SymbolType.String else str(symbol)
