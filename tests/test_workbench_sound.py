@@ -16,8 +16,8 @@ import yaml
 from click.testing import CliRunner
 from clingo import ast
 
-from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR, vary
-from workbench_changes import CHANGES, edited_kb
+from conftest import CASES_DIR, INITIAL, KB_DIR, vary
+from workbench_changes import edited_kb
 from lemtrada_asp.analysis.checks import data_facts_of, run_checks
 from lemtrada_asp.analysis.generate import generate_cases
 from lemtrada_asp.analysis.impact import ImpactAnalysis

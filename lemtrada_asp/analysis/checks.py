@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from clingo import Function, String, Symbol, SymbolType
 
@@ -32,7 +32,6 @@ from ..case.facts import normal_code, normal_condition
 from ..case.model import DMT_ALIASES, US_STATES
 from ..engine.catalogue import criterion_sort_key
 from ..engine.errors import KnowledgeBaseError
-from .impact import describe_values
 from .program import Program
 from .properties import KbAnalysis
 

@@ -188,7 +188,6 @@ class ImpactAnalysis:
         """
         from .changes import compare_paths
 
-        by_name = {f.name: f for f in self.features}
         placed = []
         for result, change in compare_paths(paths, self.base.directory, self.kb.directory, jobs=jobs, every_status=True):
             if not result.ok:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import clingo
 from clingo import Function, String
 from clingo import ast
 

@@ -11,7 +11,6 @@ plain question made from its name.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
