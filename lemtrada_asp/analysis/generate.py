@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
 from ..case.dates import add_months
+from ..case.model import Response, choices
 
 STEP_ORALS = ("dimethyl_fumarate", "fingolimod", "teriflunomide")
 BRANDS = {"natalizumab": "Tysabri", "dimethyl_fumarate": "Tecfidera", "fingolimod": "Gilenya", "teriflunomide": "Aubagio"}
@@ -36,8 +37,8 @@ OTHER_CODES = ("G35.9", "G37.9", "K50.90", "Z79.899")
 OTHER_CONDITIONS = ("crohns_disease", "rheumatoid arthritis", "neuromyelitis optica")
 INFECTIONS = ("tuberculosis", "herpes zoster", "hepatitis B")
 STATES = ("NY", "CA", "TX", "FL", "PA", "OH", "IL", "GA", "NC", "MI", "WA", "AZ", "MA", "CO")
-OBJECTIVE = ("mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved")
-SYMPTOMS = ("motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling")
+OBJECTIVE = choices(Response, "objective")  # read off the case model, in its order
+SYMPTOMS = choices(Response, "symptoms")
 
 # The thresholds the generator places cases around, by parameter name. Read
 # from the knowledge base (kb/parameters.lp) unless the caller passes them.

@@ -31,7 +31,7 @@ from clingo import Function, Number, String, Symbol
 
 from ..case.dates import add_months
 from ..case.facts import FALSE, TRUE, case_symbols, normal_code, normal_condition
-from ..case.model import DMT_ALIASES, US_STATES, Case
+from ..case.model import DMT_ALIASES, US_STATES, Case, Diagnosis, DmtTrial, Prescriber, Response, choices
 from ..case.schema import PREDICATES
 from .reads import CAPACITY, RANGES, WIDEST, Reads
 
@@ -50,12 +50,13 @@ ENUMERATED = frozenset({
 })
 
 REQUEST_DATE = date(2026, 5, 1)  # witnesses are dated here; every measure is relative to it
-OUTCOMES = ("failed", "intolerant", "contraindicated", "effective")
+# The enumerated fields' values, read off the case model, so a value it gains is enumerated too.
+OUTCOMES = choices(DmtTrial, "outcome")
 PAIR = "effective then failed"  # two entries for one drug: it worked, later it failed
-SPECIALTIES = ("neurology", "ms_specialist", "other")
-MS_COURSES = ("relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified")
-OBJECTIVE = ("mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved")
-SYMPTOMS = ("motor_function", "fatigue", "vision", "bowel_bladder", "spasticity", "walking_gait", "pain_numbness_tingling")
+SPECIALTIES = choices(Prescriber, "specialty")
+MS_COURSES = choices(Diagnosis, "ms_course")
+OBJECTIVE = choices(Response, "objective")
+SYMPTOMS = choices(Response, "symptoms")
 FRESH_STATES = ("NY", "CA", "FL", "OH", "WA", "AL")
 FRESH_CODES = ("G37.9", "K50.90", "Z00.00")
 FRESH_CONDITIONS = ("crohns_disease", "rheumatoid_arthritis", "sarcoidosis")

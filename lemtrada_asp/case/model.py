@@ -12,7 +12,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -176,6 +176,28 @@ Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_
 State = Annotated[str, BeforeValidator(_state)]
 PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
+
+
+def choices(model: type[BaseModel], name: str) -> tuple[str, ...]:
+    """The values an enumerated field takes (of a list field, its entries'), in the model's order.
+
+    >>> choices(DmtTrial, "outcome")
+    ('failed', 'intolerant', 'contraindicated', 'effective')
+    """
+
+    def literal(annotation: Any) -> tuple[str, ...]:
+        if get_origin(annotation) is Literal:
+            return get_args(annotation)
+        for inner in get_args(annotation):
+            found = literal(inner)
+            if found:
+                return found
+        return ()
+
+    found = literal(model.model_fields[name].annotation)
+    if not found:
+        raise ValueError(f"{model.__name__}.{name} is not an enumerated field")
+    return found
 
 
 def _bounded(item: Any) -> Any:
