@@ -21,8 +21,10 @@ from lemtrada_asp.engine.cache import DecisionCache
 from lemtrada_asp.engine.casemodel import Name
 from lemtrada_asp.engine.derive import derive
 from lemtrada_asp.engine.engine import Engine
+from lemtrada_asp.engine.errors import KnowledgeBaseError
 from lemtrada_asp.engine.knowledge import KnowledgeBase
 from lemtrada_asp.engine.loading import iter_items
+from lemtrada_asp.engine.parts import DECISION
 
 CHUNK = 50
 DRUGS = ("natalizumab", "dimethyl_fumarate", "fingolimod", "teriflunomide", "ocrelizumab")
@@ -100,6 +102,7 @@ def test_with_details_and_with_corrections_too(shipped):
     plain, cached, cache = both_ways(shipped, cases[:200] + cases[:200], corrections=True)
     assert_same(plain, cached)
     assert cache._fixes  # corrections were remembered, and reused on the second pass
+    assert cache.solved_corrections  # new ones solved on the what-if above the leaves
     assert any('"corrections": [[' in line for line in cached)
 
 
@@ -165,6 +168,40 @@ def test_an_edited_kb_is_cached_as_derived_from_its_own_rules(tmp_path, shipped,
     assert ("I8" in groups) == new_leaf
     if new_leaf:  # derived, not listed: the new leaf reads the member's state
         assert ("member_state", 2) in groups["I8"]
+
+
+ACTIONABLE_AGE = 'actionable("I2").\n'  # the policy's data: which changes a member or prescriber can make
+
+
+@pytest.mark.parametrize(
+    "edit", [change_parameter, append(NEW_LEAF), append(ACTIONABLE_AGE)], ids=["parameter", "new-leaf", "actionable"]
+)
+def test_an_edited_kbs_corrections_are_solved_above_the_leaves_with_the_correctors_bytes(tmp_path, shipped, edit):
+    engine = edited_kb(tmp_path, edit)
+    cases = corpus(engine, 100, 60, seed=21)[:150]
+    plain, cached, cache = both_ways(engine, cases + cases, corrections=True)
+    assert_same(plain, cached)
+    assert cache.solved_corrections and any('"corrections": [[' in line for line in cached)
+    base = [json.dumps(d.to_json()) for d in shipped.decide(cases, corrections=True)]
+    assert base != plain[: len(cases)]  # the edit changed the output, and the cache followed it
+
+
+NEVER_YOUNG = 'never_taken_as_met("I2").\n:- hypothetical(K, Id, met), never_taken_as_met(Id).\n'
+
+
+def test_a_case_no_correction_reaches_is_reported_as_the_corrector_reports_it(tmp_path):
+    engine = edited_kb(tmp_path, append(NEVER_YOUNG))
+    young, other = (vary(INITIAL, {"id": i, **x}) for i, x in (("G-A", TOO_YOUNG), ("G-B", NO_SPECIALIST)))
+    cases = _validated(engine, other, other, young)
+    with pytest.raises(KnowledgeBaseError) as plain:
+        engine.decide(cases[2:], corrections=True)
+    cache = DecisionCache(engine)
+    cache.decide(cases[:1], corrections=True)
+    cache.decide(cases[1:2], corrections=True)
+    with pytest.raises(KnowledgeBaseError) as cached:
+        cache.decide(cases[2:], corrections=True)
+    assert cache.solved_corrections == 1  # the other case's, once: the young one has no answer above the leaves either
+    assert str(cached.value) == str(plain.value) and "find no change of leaves that reaches a target" in str(plain.value)
 
 
 REFUSED = {
@@ -292,6 +329,80 @@ def test_a_new_combination_of_known_criteria_is_answered_from_memory(shipped):
     cached = [json.dumps(d.to_json()) for d in cache.decide(cases[:2])] + [json.dumps(d.to_json()) for d in cache.decide(cases[2:])]
     assert (cache.misses, cache.hits, cache.composed) == (2, 1, 1)
     assert cached == [json.dumps(d.to_json()) for d in shipped.decide(cases)]
+
+
+def _validated(engine, *cases):
+    return [(x["id"], engine.case_model.validate(x, x["id"])) for x in cases]
+
+
+TOO_YOUNG = {"member.birth_date": "2008-12-01"}  # 17 on the request date: I2 not met
+NO_SPECIALIST = {"prescriber.specialty": "other"}  # I1 not documented
+
+
+def test_a_new_decision_over_known_criteria_is_solved_above_the_leaves_not_by_the_whole_program(shipped):
+    a = vary(INITIAL, {"id": "D-A", **TOO_YOUNG})
+    b = vary(INITIAL, {"id": "D-B", **NO_SPECIALIST})
+    c = vary(INITIAL, {"id": "D-C", **TOO_YOUNG, **NO_SPECIALIST})  # a's I2 and b's I1: a combination never decided
+    cases = _validated(shipped, a, b, c)
+    cache = DecisionCache(shipped)
+    cached = [json.dumps(d.to_json()) for d in cache.decide(cases[:2])] + [json.dumps(d.to_json()) for d in cache.decide(cases[2:])]
+    assert (cache.misses, cache.hits, cache.composed, cache.solved) == (2, 1, 1, 1)
+    assert cached == [json.dumps(d.to_json()) for d in shipped.decide(cases)]
+    assert '"decision": "deny"' in cached[2] and '"I1"' in cached[2] and '"I2"' in cached[2]
+    assert any("1 decision levels solved above the leaves" in line for line in cache.describe())
+
+
+# An output resting on two criteria only through which of them failed or are missing:
+# it belongs to the decision level, and a new combination of them is solved above the leaves.
+BOTH_SHOWN = '#show young_and_unreferred(K) : failed(K, "I2", _), missing(K, "I1").\n'
+
+
+def test_a_decision_level_output_of_an_edited_kb_is_solved_above_the_leaves_with_the_plain_paths_bytes(tmp_path):
+    engine = edited_kb(tmp_path, append(BOTH_SHOWN))
+    a, b, c = (vary(INITIAL, {"id": i, **x}) for i, x in (("E-A", TOO_YOUNG), ("E-B", NO_SPECIALIST), ("E-C", {**TOO_YOUNG, **NO_SPECIALIST})))
+    cases = _validated(engine, a, b, c)
+    cache = DecisionCache(engine)
+    parts = cache._prover.prove(_hooks(engine, cache, INITIAL), details=False)
+    assert parts.level[("young_and_unreferred", ())] == DECISION and parts.part_of["I1"] != parts.part_of["I2"]
+    outcomes = [cache._lookup(0, _keys(cache, case), False, case) for _, case in cases]
+    assert outcomes == [None, None, None]  # nothing known yet
+    cache.decide(cases[:2])
+    solved = cache._lookup(0, _keys(cache, cases[2][1]), False, cases[2][1])
+    assert cache.solved == 1
+    assert solved == engine._solve([cases[2][1]], details=False)[0]  # what the whole program derives
+    plain, cached, cache = both_ways(engine, corpus(engine, 150, 60, seed=17))
+    assert_same(plain, cached)
+    assert cache.solved
+
+
+def _keys(cache, case):
+    """The keys cache.decide looks a case up by (as it builds them)."""
+    from lemtrada_asp.engine.cache import _Keys, _collapsed, _keyed
+
+    by: dict = {}
+    for fact in cache._facts(case):
+        if fact[0] in cache._collapse:
+            fact = _collapsed(fact, cache._collapse[fact[0]])
+        by[fact[0]] = (*by.get(fact[0], ()), fact)
+    return _Keys(by, [_keyed(by, inputs) for inputs in cache._groups], _keyed(by, cache._hooks))
+
+
+# Two decisions for one combination: an unsound KB, which the whole program reports.
+SECOND_DECISION = 'decision(K, pend, clinical_review) :- failed(K, "I2", _), missing(K, "I1").\n'
+
+
+def test_a_decision_level_the_kb_gets_wrong_is_reported_as_the_whole_program_reports_it(tmp_path):
+    engine = edited_kb(tmp_path, append(SECOND_DECISION))
+    a, b, c = (vary(INITIAL, {"id": i, **x}) for i, x in (("F-A", TOO_YOUNG), ("F-B", NO_SPECIALIST), ("F-C", {**TOO_YOUNG, **NO_SPECIALIST})))
+    cases = _validated(engine, a, b, c)
+    with pytest.raises(KnowledgeBaseError) as plain:
+        engine.decide(cases[2:])
+    cache = DecisionCache(engine)
+    cache.decide(cases[:2])
+    with pytest.raises(KnowledgeBaseError) as cached:
+        cache.decide(cases[2:])
+    assert str(cached.value) == str(plain.value) and "F-C" in str(plain.value)
+    assert cache.solved == 0
 
 
 JOINED_SHOW = '#show both_failed(K) : status(K, "I1", not_met), status(K, "I2", not_met).\n'

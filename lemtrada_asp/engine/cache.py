@@ -14,7 +14,10 @@ by derive.py, never listed by hand):
    the hooks and the interface atoms that hold (which criteria failed or are
    missing) -> the decision level's (decision, grants, advisories). Evidence is
    kept as "the findings of leaf L with status S". A combination seen whole is
-   also kept whole: every leaf's pairs and the hooks -> everything above;
+   also kept whole: every leaf's pairs and the hooks -> everything above. A new
+   decision level over parts already seen is asked of clingo on the program above
+   the leaves, ground once per value of the hooks (parts.Grounded): one solve, not
+   a chunk through the whole program;
 3. corrections: every leaf's pairs and the what-if's hooks -> the minimal corrections.
 
 A case whose every layer is known is answered from memory into the same
@@ -43,13 +46,14 @@ from clingo import Function, Number, Symbol, SymbolType
 
 from .derive import Derivation, derive
 from .engine import Engine, _Outcome
-from .parts import DECISION, Parts, Prover, key as output_key
+from .parts import DECISION, Above, Grounded, Parts, Prover, key as output_key
 from .selection import id_text
 from .record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 
 CAP = 10_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
+GROUNDED_KEPT = 32  # ground programs above the leaves kept (about 0.7 MB each), one per value of the hooks
 
 
 class DecisionCache:
@@ -84,7 +88,10 @@ class DecisionCache:
             Prover(d.statements, self._group_of, [Function(s) for s in d.statuses], d.interface)
             if self.active and d.statuses else None
         )
+        self._grounded: dict = {}  # (details, hooks) -> the program above the leaves, ground (GROUNDED_KEPT of them)
         self._fixes: dict = {}
+        self._whatif: Above | None = None  # the what-if program above the leaves, parsed on first use
+        self._whatifs: dict = {}  # the correction hooks -> that program, ground (GROUNDED_KEPT of them)
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
         self._texts: dict[int, str] = {}
         self._fields: dict[str, str] = {}  # shown atom name -> the _Outcome field it is filed in
@@ -93,7 +100,7 @@ class DecisionCache:
         self._facts = plain if plain is not None else (lambda case: [(f.name, f) for f in model.symbols(0, case)])
         self._plain = plain is not None
         self._collapse = d.collapse if self._plain else {}
-        self.hits = self.misses = self.unverified = self.composed = self.unsplit = 0
+        self.hits = self.misses = self.unverified = self.composed = self.unsplit = self.solved = self.solved_corrections = 0
 
     # --- deciding ---------------------------------------------------------------------
     def decide(
@@ -115,7 +122,7 @@ class DecisionCache:
                 found = by.get(name)
                 by[name] = (fact,) if found is None else (*found, fact)
             key = _Keys(by, [_keyed(by, inputs) for inputs in self._groups], _keyed(by, self._hooks))
-            found = self._lookup(k, key, details)
+            found = self._lookup(k, key, details, case)
             keys.append(key)  # kept for the fill and the corrections key
             outcomes.append(found)
             if found is None:
@@ -137,7 +144,7 @@ class DecisionCache:
             for k, (source, case) in enumerate(cases)
         ]
 
-    def _lookup(self, k: int, key: "_Keys", details: bool) -> _Outcome | None:
+    def _lookup(self, k: int, key: "_Keys", details: bool, case: Any) -> _Outcome | None:
         findings = []
         projection = []
         for table, group_key in zip(self._leaves, key.groups):
@@ -150,7 +157,7 @@ class DecisionCache:
         upper = self._upper.get(whole_key)
         if upper is None:  # a new combination of statuses: put together from its parts, if each is known
             parts = self._structures.get((details, key.hooks))
-            pieces = self._pieces_of(details, key.hooks, parts, projection) if parts else None
+            pieces = self._pieces_of(details, key.hooks, parts, projection, case) if parts else None
             if pieces is None:
                 return None
             upper = _compose(pieces)
@@ -158,8 +165,13 @@ class DecisionCache:
             self.composed += 1
         return self._build(k, upper, findings)
 
-    def _pieces_of(self, details: bool, hooks: tuple, parts: Parts, projection: list[tuple]) -> list["_Piece"] | None:
-        """The known piece of every part for these statuses, then the decision level's; None if one is new."""
+    def _pieces_of(
+        self, details: bool, hooks: tuple, parts: Parts, projection: list[tuple], case: Any
+    ) -> list["_Piece"] | None:
+        """The known piece of every part for these statuses, then the decision level's; None if one is new.
+
+        A new decision level over known parts is asked of clingo on the parts' own ground
+        program (``_solved_decision``), not of the whole program."""
         pieces = []
         interface: tuple = ()
         table = self._pieces
@@ -171,9 +183,59 @@ class DecisionCache:
             interface += piece.interface
         piece = self._decisions.get((details, hooks, interface))
         if piece is None:
-            return None
+            piece = self._solved_decision(details, hooks, parts, projection, interface, case)
+            if piece is None:
+                return None
         pieces.append(piece)
         return pieces
+
+    def _solved_decision(
+        self, details: bool, hooks: tuple, parts: Parts, projection: list[tuple], interface: tuple, case: Any
+    ) -> "_Piece | None":
+        """The decision level for these parts, from the program above the leaves with these findings.
+
+        The proof (parts.py) says the decision level reads the parts only through the
+        interface atoms that hold, so it is kept under them, as a piece cut from a
+        whole answer is. What clingo answers here must show the very interface atoms
+        the parts' pieces hold; if it does not, or it holds a fault or evidence at the
+        decision level, the case goes to the whole program instead.
+        """
+        grounded = self._grounded_for(details, hooks, case)
+        held = grounded.holds(pair for pairs in projection for pair in pairs)
+        if held is None:
+            return None
+        level = parts.level
+        decision = _Outcome()
+        own: list[tuple] = []  # the decision level's own interface atoms (an interface atom no part holds)
+        shown: list[tuple] = []
+        for atom in held:
+            name, args = atom.name, atom.arguments
+            found = output_key(name, args)
+            at = level.get(found)
+            if at is None or (at == DECISION and name in self._carriers):
+                return None
+            if found in parts.interface:
+                (own if at == DECISION else shown).append(found)
+            if at == DECISION:
+                decision.add(name, args)
+        if sorted(shown) != sorted(interface) or decision.faults or len(decision.decisions) != 1:
+            return None
+        piece = _Piece(tuple((f, v) for f, v in decision.__dict__.items() if v), (), tuple(sorted(own)))
+        _put(self._decisions, (details, hooks, interface), piece, self.cap)
+        self.solved += 1
+        return piece
+
+    def _grounded_for(self, details: bool, hooks: tuple, case: Any) -> Grounded:
+        where = (details, hooks)
+        found = self._grounded.get(where)
+        if found is None:
+            found = self._prover.ground(self._hook_symbols(case), details)  # type: ignore[union-attr]
+            _put(self._grounded, where, found, GROUNDED_KEPT)
+        return found
+
+    def _hook_symbols(self, case: Any, hooks: Sequence[tuple[str, int]] | None = None) -> list[Symbol]:
+        sigs = set(self.derivation.hooks if hooks is None else hooks)
+        return [s for s in self.engine.case_model.symbols(0, case) if (s.name, len(s.arguments)) in sigs]
 
     def _build(self, k: int, upper: tuple, findings: list[tuple]) -> _Outcome:
         template, selectors = upper
@@ -210,9 +272,10 @@ class DecisionCache:
             return self._structures[where]
         parts = None
         if self._prover is not None:
-            sigs = set(self.derivation.hooks)
-            hooks = [s for s in self.engine.case_model.symbols(0, case) if (s.name, len(s.arguments)) in sigs]
-            parts = self._prover.prove(hooks, details)
+            grounded = self._prover.ground(self._hook_symbols(case), details)
+            parts = grounded.parts(self._prover.interface)
+            if parts is not None:
+                _put(self._grounded, where, grounded, GROUNDED_KEPT)
         _put(self._structures, where, parts, self.cap)
         return parts
 
@@ -373,13 +436,49 @@ class DecisionCache:
                 unknown.append((k, key))
             else:
                 fixes[k] = found
-        if unknown:
-            computed = corrector_for(self.engine).corrections([cases[k][1] for k, _ in unknown])
-            for (k, key), value in zip(unknown, computed):
+        corrector = corrector_for(self.engine)
+        rest: list[tuple[int, tuple | None]] = []
+        for k, key in unknown:
+            value = None if key is None else self._fixes.get(key) or self._solved_corrections(key, cases[k][1], corrector)
+            if value is None:
+                rest.append((k, key))
+            else:
+                fixes[k] = value
+                _put(self._fixes, key, value, self.cap)
+        if rest:
+            computed = corrector.corrections([cases[k][1] for k, _ in rest])
+            for (k, key), value in zip(rest, computed):
                 fixes[k] = value
                 if key is not None:
                     _put(self._fixes, key, value, self.cap)
         return fixes
+
+    def _solved_corrections(self, key: tuple, case: Any, corrector: Any) -> Any:
+        """A case's corrections from the what-if above the leaves, solved for its statuses (every optimal answer).
+
+        The corrections layer is keyed by every leaf's status and the correction
+        hooks, because the derivation vouches that the what-if reads nothing else;
+        so the what-if without the leaves' rules, ground once per value of those
+        hooks, answers a new key in one solve. None: that program has no answer
+        here, and the case goes to the Corrector, which says why.
+        """
+        if self._prover is None:
+            return None
+        projection, hooks = key
+        grounded = self._whatifs.get(hooks)
+        if grounded is None:
+            if self._whatif is None:
+                statements: list = []
+                self.engine.kb.parse(statements.append, "whatif")
+                self._whatif = Above(statements, self._group_of, self._prover.above.statuses)
+            symbols = self._hook_symbols(case, self.derivation.correction_hooks)
+            grounded = self._whatif.ground(symbols, [("base", [])], ["--opt-mode=optN", "--models=0"])
+            _put(self._whatifs, hooks, grounded, GROUNDED_KEPT)
+        answers = grounded.optimal(pair for pairs in projection for pair in pairs)
+        if answers is None:
+            return None
+        self.solved_corrections += 1
+        return corrector.from_answers(answers)
 
     def _fix_key(self, key: "_Keys") -> tuple | None:
         projection = []
@@ -406,7 +505,8 @@ class DecisionCache:
                 )
         if self.hits or self.misses:
             lines.append(
-                f"decision cache: {self.hits} cases from memory ({self.composed} put together from parts),"
+                f"decision cache: {self.hits} cases from memory ({self.composed} put together from parts"
+                + (f", {self.solved} decision levels solved above the leaves" if self.solved else "") + "),"
                 f" {self.misses} through clingo"
                 + (f", {self.unverified} not stored" if self.unverified else "")
             )

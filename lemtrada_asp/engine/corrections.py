@@ -122,6 +122,17 @@ class Corrector:
                 exhausted.add(args[0].number)
         return shown, exhausted
 
+    def from_answers(self, answers: Sequence[Sequence[clingo.Symbol]]) -> tuple[Correction, ...]:
+        """One case's corrections from the shown atoms of every optimal what-if answer (cache.py's path)."""
+        sets: list[frozenset[tuple[str, bool]]] = []
+        for atoms in answers:
+            changes = frozenset(
+                (a.arguments[1].string, a.arguments[2].name == "actionable") for a in atoms if a.name == "correction"
+            )
+            if changes not in sets:
+                sets.append(changes)
+        return self._ordered(sets)
+
     def _ordered(self, sets: list[frozenset[tuple[str, bool]]]) -> tuple[Correction, ...]:
         ordered = [sorted(changes, key=lambda c: self._rank(c[0])) for changes in sets]
         ordered.sort(key=lambda cs: (not all(a for _, a in cs), [self._rank(i) for i, _ in cs]))

@@ -35,12 +35,12 @@ above the leaves whole, as it would for a KB it knows nothing about.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import clingo
 from clingo import Function, Number, String, Symbol
 
-__all__ = ["DECISION", "Parts", "Prover", "key"]
+__all__ = ["DECISION", "Above", "Grounded", "Parts", "Prover", "key"]
 
 DECISION = -1  # the level of an output that rests on findings only through the interface
 EVIDENCE = "_evidence"  # the stand-in evidence of an abstract finding: _evidence(Leaf, Status)
@@ -99,18 +99,22 @@ class _Observer:
         self.outputs.setdefault(symbol, []).extend(abs(c) for c in condition)
 
 
-class Prover:
-    """Proves the parts of a KB's decision for each value of its hooks (see the module docstring)."""
+class Above:
+    """A program without the leaves' own rules, ground for one value of the hooks with every finding free.
 
-    def __init__(
-        self, statements: Iterable[Any], leaves: Iterable[str], statuses: Iterable[Symbol], interface: Iterable[tuple[str, int]]
-    ):
-        """statements: the decision program as clingo parses it (the derivation's, so it is parsed once)."""
+    What such a program derives is a function of the findings' statuses and the hooks
+    alone, which is what the derivation vouches for (derive.py: the decision reads
+    the case other than through findings only by the hooks, the what-if of corrections
+    by its correction hooks). So the cache can ask it about a case's known statuses
+    instead of deciding the case on the whole program.
+    """
+
+    def __init__(self, statements: Iterable[Any], leaves: Iterable[str], statuses: Iterable[Symbol]):
+        """statements: the program as clingo parses it (the decision program's is the derivation's, parsed once)."""
         from clingo import ast
 
         self.leaves = tuple(sorted(leaves))
         self.statuses = tuple(statuses)
-        self.interface = frozenset(interface)
         self.statements: list[Any] = []
         for statement in statements:  # every statement but a leaf's own rules
             for st in statement.unpool():
@@ -122,13 +126,16 @@ class Prover:
                     continue
                 self.statements.append(st)
 
-    def prove(self, hooks: Sequence[Symbol], details: bool) -> Parts | None:
-        """The parts for a case whose hook facts (keyed 0) are ``hooks``; None if they cannot be proven."""
+    def ground(
+        self, hooks: Sequence[Symbol], parts: Sequence[tuple[str, Sequence[Symbol]]], arguments: Sequence[str] = (),
+        observer: "_Observer | None" = None,
+    ) -> "Grounded":
+        """Ground the program parts for a case (keyed 0) whose hook facts are ``hooks``."""
         from clingo import ast
 
-        observer = _Observer()
-        ctl = clingo.Control(["--warn=none"])
-        ctl.register_observer(observer)
+        ctl = clingo.Control(["--warn=none", *arguments])
+        if observer is not None:
+            ctl.register_observer(observer)
         with ast.ProgramBuilder(ctl) as builder:
             for st in self.statements:
                 builder.add(st)
@@ -138,28 +145,98 @@ class Prover:
             backend.add_rule([backend.add_atom(Function("case", [Number(0)]))])
             for leaf in self.leaves:
                 for status in self.statuses:
-                    atom = backend.add_atom(Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)]))
+                    atom = backend.add_atom(_finding(leaf, status))
                     backend.add_external(atom, clingo.TruthValue.Free)
-        ctl.ground([("base", []), ("details", [])] if details else [("base", [])])
+        ctl.ground(list(parts))
+        return Grounded(self, ctl, observer)
+
+
+def _finding(leaf: str, status: Symbol) -> Symbol:
+    return Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)])
+
+
+class Prover:
+    """Proves the parts of a KB's decision for each value of its hooks (see the module docstring)."""
+
+    def __init__(
+        self, statements: Iterable[Any], leaves: Iterable[str], statuses: Iterable[Symbol], interface: Iterable[tuple[str, int]]
+    ):
+        """statements: the decision program as clingo parses it (the derivation's, so it is parsed once)."""
+        self.above = Above(statements, leaves, statuses)
+        self.interface = frozenset(interface)
+
+    def prove(self, hooks: Sequence[Symbol], details: bool) -> Parts | None:
+        """The parts for a case whose hook facts (keyed 0) are ``hooks``; None if they cannot be proven."""
+        return self.ground(hooks, details).parts(self.interface)
+
+    def ground(self, hooks: Sequence[Symbol], details: bool) -> "Grounded":
+        """The decision program above the leaves for these hooks, ground once for the proof and for ``Grounded.holds``."""
+        parts = [("base", []), ("details", [])] if details else [("base", [])]
+        return self.above.ground(hooks, parts, observer=_Observer())
+
+
+class Grounded:
+    """A program above the leaves (``Above``), ground for one value of the hooks.
+
+    ``parts()`` is the proof (the module docstring). ``holds(pairs)`` asks clingo what
+    holds when the findings are exactly those (leaf, status) pairs: the cache uses it
+    for the decision level of a case whose every part it has seen, since the decision
+    level rests on the parts only through the interface atoms (the proof).
+    ``optimal(pairs)`` gives every optimal answer instead, for the what-if of
+    corrections. A few are kept at a time: a ground program is about 0.7 MB here.
+    """
+
+    def __init__(self, above: Above, ctl: clingo.Control, observer: _Observer | None):
+        self.above = above
+        self.ctl = ctl
+        self.observer = observer
+        atoms = ctl.symbolic_atoms
+        self.literals: dict[tuple[str, str], int] = {}  # (leaf, status) -> the literal of its finding's external
+        for leaf in above.leaves:
+            for status in above.statuses:
+                found = atoms[_finding(leaf, status)]
+                if found is not None:
+                    self.literals[(leaf, str(status))] = found.literal
+
+    def parts(self, interface: frozenset[tuple[str, int]]) -> Parts | None:
+        """The parts, from the rules the observer saw; interface: the signatures of the shown atoms rules read."""
+        observer, self.observer = self.observer, None  # its copy of the rules is not needed again
+        if observer is None:
+            raise RuntimeError("the parts are proven once, on a program ground with an observer")
         if observer.refused:
             return None
-        atoms = ctl.symbolic_atoms
-        source: dict[int, str] = {}
-        for leaf in self.leaves:
-            for status in self.statuses:
-                found = atoms[Function("finding", [Number(0), String(leaf), status, stand_in(leaf, status)])]
-                if found is not None:
-                    source[found.literal] = leaf
-        interface_atoms = {a.symbol: a.literal for sig in self.interface for a in atoms.by_signature(*sig)}
+        above = self.above
+        atoms = self.ctl.symbolic_atoms
+        source = {literal: leaf for (leaf, _), literal in self.literals.items()}
+        interface_atoms = {a.symbol: a.literal for sig in interface for a in atoms.by_signature(*sig)}
         found = _partition(observer, source, interface_atoms)
         if found is None:
             return None
-        level, interface, parts, part_of = found
-        stand_ins = {(leaf, str(status)): stand_in(leaf, status) for leaf in self.leaves for status in self.statuses}
+        level, held, parts, part_of = found
+        stand_ins = {(leaf, str(status)): stand_in(leaf, status) for leaf in above.leaves for status in above.statuses}
         return Parts(
             parts, part_of, {key(s.name, s.arguments): v for s, v in level.items()},
-            frozenset(key(s.name, s.arguments) for s in interface), stand_ins,
+            frozenset(key(s.name, s.arguments) for s in held), stand_ins,
         )
+
+    def holds(self, pairs: Iterable[tuple[str, str]]) -> list[Symbol] | None:
+        """The shown atoms when exactly these findings hold (None: no answer, or a pair without a finding here)."""
+        return self._solve(pairs, lambda handle: next((model.symbols(shown=True) for model in handle), None))
+
+    def optimal(self, pairs: Iterable[tuple[str, str]]) -> list[list[Symbol]] | None:
+        """The shown atoms of every optimal answer (ground with --opt-mode=optN); None: none, or an unknown pair."""
+        return self._solve(pairs, lambda handle: [m.symbols(shown=True) for m in handle if m.optimality_proven] or None)
+
+    def _solve(self, pairs: Iterable[tuple[str, str]], read: Callable[[clingo.SolveHandle], Any]) -> Any:
+        true = set()
+        for pair in pairs:
+            literal = self.literals.get(pair)
+            if literal is None:
+                return None
+            true.add(literal)
+        assumptions = [literal if literal in true else -literal for literal in self.literals.values()]
+        with self.ctl.solve(assumptions=assumptions, yield_=True) as handle:
+            return read(handle)
 
 
 def _partition(
