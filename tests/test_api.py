@@ -15,7 +15,7 @@ import lemtrada_asp
 from conftest import CASES_DIR, CONTINUATION, INITIAL, vary
 from lemtrada_asp import Decision, InputError, KnowledgeBaseError, Policy
 
-DOCTESTED = ["lemtrada_asp", "lemtrada_asp.engine.catalogue", "lemtrada_asp.case.schema", "lemtrada_asp.case.model", "lemtrada_asp.render.markup"]
+DOCTESTED = ["lemtrada_asp", "lemtrada_asp.engine.atoms", "lemtrada_asp.engine.catalogue", "lemtrada_asp.case.schema", "lemtrada_asp.case.model", "lemtrada_asp.render.markup"]
 
 
 @pytest.fixture(scope="module")

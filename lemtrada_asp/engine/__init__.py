@@ -9,9 +9,13 @@ Layers, each reading only the ones above it:
     catalogue            what a KB says about itself (criteria, parameters, texts)
     casemodel            what the engine needs of a policy's case model
     record               the frozen decision record every output reads
+    atoms                clingo's atoms read back once per atom
     engine               chunks of cases -> one ground program -> records
     corrections          the what-if of minimal corrections (encodings/whatif.lp)
+    derive, selection,   clingo decides, Python remembers: the layers derived from the KB,
+    parts, cache         the parts proven on its ground program, the cache (README, "Speed")
     loading, batch       files -> records -> chunks -> results, in input order
+    executors            the same chunks on worker processes, shards or Dask
     collector            fewer garbage-collector passes, for the processes this package starts
     policy               the embedding API: Policy.load(), decide, decide_many
     versions             several KBs, each in force from its effective date

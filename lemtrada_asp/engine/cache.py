@@ -44,6 +44,7 @@ from typing import Any, NamedTuple, Sequence
 
 from clingo import Function, Number, Symbol, SymbolType
 
+from .atoms import read
 from .derive import Derivation, derive
 from .engine import Engine, _Outcome
 from .parts import DECISION, Above, Grounded, Parts, Prover, key as output_key
@@ -209,7 +210,7 @@ class DecisionCache:
         own: list[tuple] = []  # the decision level's own interface atoms (an interface atom no part holds)
         shown: list[tuple] = []
         for atom in held:
-            name, args = atom.name, atom.arguments
+            name, args = read(atom)
             found = output_key(name, args)
             at = level.get(found)
             if at is None or (at == DECISION and name in self._carriers):

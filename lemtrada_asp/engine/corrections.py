@@ -22,6 +22,7 @@ import clingo
 from clingo import Function, Number, String
 
 from . import guard
+from .atoms import read
 from .catalogue import Catalogue, criterion_sort_key
 from .errors import KnowledgeBaseError
 from .record import Change
@@ -115,10 +116,10 @@ class Corrector:
         shown: dict[int, list[tuple[str, bool]]] = {}
         exhausted: set[int] = set()
         for atom in last:
-            args = atom.arguments
-            if atom.name == "correction":
-                shown.setdefault(args[0].number, []).append((args[1].string, args[2].name == "actionable"))
-            elif atom.name == "exhausted":
+            name, args = read(atom)
+            if name == "correction":
+                shown.setdefault(args[0].number, []).append(_change_of(args))
+            elif name == "exhausted":
                 exhausted.add(args[0].number)
         return shown, exhausted
 
@@ -126,9 +127,7 @@ class Corrector:
         """One case's corrections from the shown atoms of every optimal what-if answer (cache.py's path)."""
         sets: list[frozenset[tuple[str, bool]]] = []
         for atoms in answers:
-            changes = frozenset(
-                (a.arguments[1].string, a.arguments[2].name == "actionable") for a in atoms if a.name == "correction"
-            )
+            changes = frozenset(_change_of(args) for name, args in map(read, atoms) if name == "correction")
             if changes not in sets:
                 sets.append(changes)
         return self._ordered(sets)
@@ -141,6 +140,11 @@ class Corrector:
     def _change(self, ident: str, actionable: bool) -> Change:
         info = self.catalogue.info(ident)
         return Change(ident, info.title, info.change or info.title, actionable)
+
+
+def _change_of(args: Sequence[clingo.Symbol]) -> tuple[str, bool]:
+    """correction(K, Id, A): the id that changes, and whether the change is actionable."""
+    return args[1].string, args[2].name == "actionable"
 
 
 def _found_facts(key: int, round_number: int, changes: frozenset[tuple[str, bool]]) -> list[clingo.Symbol]:

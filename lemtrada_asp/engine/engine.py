@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from clingo import Symbol, SymbolType
 
 from . import guard
+from .atoms import read
 from .casemodel import CaseModel, load_case_model
 from .catalogue import criterion_sort_key
 from .errors import KnowledgeBaseError
@@ -170,7 +171,7 @@ class Engine:
                 if collecting:
                     collect[:] = [([], []) for _ in cases]
                 for atom in model.symbols(shown=True):
-                    name, args = atom.name, atom.arguments
+                    name, args = read(atom)
                     key = args[0].number
                     if name == COLLECTED:
                         if collecting:
