@@ -34,6 +34,7 @@ above the leaves whole, as it would for a KB it knows nothing about.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -190,6 +191,7 @@ class Grounded:
         self.above = above
         self.ctl = ctl
         self.observer = observer
+        self._solving = threading.Lock()  # one solve at a time: a Policy (and its cache) may be shared by threads
         atoms = ctl.symbolic_atoms
         self.literals: dict[tuple[str, str], int] = {}  # (leaf, status) -> the literal of its finding's external
         for leaf in above.leaves:
@@ -235,7 +237,7 @@ class Grounded:
                 return None
             true.add(literal)
         assumptions = [literal if literal in true else -literal for literal in self.literals.values()]
-        with self.ctl.solve(assumptions=assumptions, yield_=True) as handle:
+        with self._solving, self.ctl.solve(assumptions=assumptions, yield_=True) as handle:
             return read(handle)
 
 
