@@ -18,7 +18,7 @@ from clingo import Symbol
 
 __all__ = ["KEPT", "read"]
 
-KEPT = 100_000  # atoms remembered (a few hundred bytes each)
+KEPT = 20_000  # atoms remembered (a few hundred bytes each)
 
 _read: dict[Symbol, tuple[str, tuple[Symbol, ...]]] = {}
 

@@ -19,6 +19,8 @@ by derive.py, never listed by hand):
    the leaves, ground once per value of the hooks (parts.Grounded): one solve, not
    a chunk through the whole program;
 3. corrections: every leaf's pairs and the what-if's hooks -> the minimal corrections.
+   A new key is solved on the what-if above the leaves, ground once per value of
+   those hooks: its optimal answers are the minimal corrections.
 
 A case whose every layer is known is answered from memory into the same
 ``_Outcome`` the engine reads from clingo, and becomes a record by the same code
@@ -463,7 +465,7 @@ class DecisionCache:
         hooks, answers a new key in one solve. None: that program has no answer
         here, and the case goes to the Corrector, which says why.
         """
-        if self._prover is None:
+        if self._prover is None:  # no proven statuses to make externals of: the Corrector decides
             return None
         projection, hooks = key
         grounded = self._whatifs.get(hooks)
@@ -510,6 +512,7 @@ class DecisionCache:
                 + (f", {self.solved} decision levels solved above the leaves" if self.solved else "") + "),"
                 f" {self.misses} through clingo"
                 + (f", {self.unverified} not stored" if self.unverified else "")
+                + (f"; {self.solved_corrections} corrections solved above the leaves" if self.solved_corrections else "")
             )
         return lines
 

@@ -30,6 +30,11 @@ Proven once per value of the hooks (the cache keys everything by them anyway),
 in about 16 ms here. What cannot be proven (a cycle, a choice, a decision level
 reading an atom no part shows) gives ``None``, and the cache keeps the decision
 above the leaves whole, as it would for a KB it knows nothing about.
+
+The ground program is kept for a few values of the hooks (``Grounded``), and
+answers what holds above the leaves for a case's statuses given as assumptions:
+the cache's new decision levels. ``Above`` grounds any program that way, so the
+what-if of corrections too, whose optimal answers are a case's minimal corrections.
 """
 
 from __future__ import annotations
