@@ -17,6 +17,7 @@ from typing import Any
 
 from clingo import Symbol, SymbolType
 
+from ..engine.atoms import plain, remembered
 from ..engine.record import Evidence
 from .dates import add_months, last_dose
 from .model import Case
@@ -42,25 +43,11 @@ DECODED_KEPT = 100_000
 
 def _decoded(symbol: Symbol) -> tuple[str | None, tuple]:
     """(name, arguments as plain values) of a function term; (None, ()) for any other term."""
-    found = _DECODED.get(symbol)
-    if found is None:
-        found = (symbol.name, tuple(map(_plain, symbol.arguments))) if symbol.type == SymbolType.Function else (None, ())
-        if len(_DECODED) >= DECODED_KEPT:
-            _DECODED.clear()
-        _DECODED[symbol] = found
-    return found
+    return remembered(_DECODED, symbol, _decode, DECODED_KEPT)
 
 
-def _plain(term: Symbol) -> int | str:
-    """A number as an int, a string as its text, a constant as its name; any other term as clingo writes it."""
-    kind = term.type
-    if kind == SymbolType.Number:
-        return term.number
-    if kind == SymbolType.String:
-        return term.string
-    if kind == SymbolType.Function and term.positive and not term.arguments:
-        return term.name
-    return str(term)
+def _decode(symbol: Symbol) -> tuple[str | None, tuple]:
+    return (symbol.name, tuple(map(plain, symbol.arguments))) if symbol.type == SymbolType.Function else (None, ())
 
 
 def _quoted(text: str) -> str:

@@ -46,11 +46,10 @@ from typing import Any, NamedTuple, Sequence
 
 from clingo import Function, Number, Symbol, SymbolType
 
-from .atoms import read
+from .atoms import id_text, read
 from .derive import Derivation, derive
 from .engine import Engine, _Outcome
 from .parts import DECISION, Above, Grounded, Parts, Prover, key as output_key
-from .selection import id_text
 from .record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
@@ -96,7 +95,6 @@ class DecisionCache:
         self._whatif: Above | None = None  # the what-if program above the leaves, parsed on first use
         self._whatifs: dict = {}  # the correction hooks -> that program, ground (GROUNDED_KEPT of them)
         self._evidence_fields: set[str] = set()  # fields of _Outcome that carriers fill
-        self._texts: dict[int, str] = {}
         self._fields: dict[str, str] = {}  # shown atom name -> the _Outcome field it is filed in
         # Keys are the case's facts without their key: plain tuples when the case model
         # gives them (no call into clingo), else its symbols under key 0 as (name, symbol).
@@ -287,15 +285,14 @@ class DecisionCache:
             self.unverified += 1  # compound input values: the evidence template cannot tell them from keys
             return
         per_group: list[dict] = [{} for _ in self._groups]
-        text = self._text
         for args in found:
             _, ident, status, evidence = args
-            leaf = text(ident)
+            leaf = id_text(ident)
             group = self._group_of.get(leaf)
             if group is None:
                 self._disable(f"a finding for {ident}, which no derived leaf group holds")
                 return
-            per_group[group].setdefault((leaf, text(status)), []).append(evidence)
+            per_group[group].setdefault((leaf, id_text(status)), []).append(evidence)
         values = []
         for leaves, group_key, table in zip(self._leaves, key.groups, per_group):
             known = leaves.get(group_key)
@@ -318,7 +315,7 @@ class DecisionCache:
                 continue
             id_pos, e_pos = spot
             ident, evidence = args[id_pos], args[e_pos]
-            leaf = self._text(ident)
+            leaf = id_text(ident)
             group = self._group_of.get(leaf)
             pairs = [p for p, es in per_group[group].items() if p[0] == leaf and evidence in es] if group is not None else []
             # Where add() puts this atom: one field, one entry, the evidence appended.
@@ -407,16 +404,6 @@ class DecisionCache:
             placed = [f.name for f in fields(probe) if getattr(probe, f.name)]
             found = placed[0] if len(placed) == 1 else ""  # "" (not shown, or in two fields): never an evidence field
             self._fields[name] = found
-        return found
-
-    def _text(self, symbol: Symbol) -> str:
-        """An id or status as text, remembered by the symbol's value (few distinct ones, read often)."""
-        rep = getattr(symbol, "_rep", None)
-        found = self._texts.get(rep) if rep is not None else None
-        if found is None:
-            found = id_text(symbol)
-            if rep is not None and len(self._texts) < self.cap:
-                self._texts[rep] = found
         return found
 
     def _disable(self, reason: str) -> None:

@@ -45,7 +45,8 @@ from clingo.ast import ASTType as T
 from .astwalk import walk
 from .engine import COLLECTED
 from .knowledge import KnowledgeBase
-from .selection import id_text, leaf_selections
+from .atoms import id_text
+from .selection import leaf_selections
 
 __all__ = ["Derivation", "Group", "derive"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from clingo import Symbol, SymbolType
+from clingo import Symbol
 
 from . import guard
-from .atoms import read
+from .atoms import plain, read
 from .casemodel import CaseModel, load_case_model
 from .catalogue import criterion_sort_key
 from .errors import KnowledgeBaseError
@@ -61,7 +61,7 @@ class _Outcome:
         elif name == "review":
             self.review = args[0].name
         elif name == "case_attribute":
-            self.attributes.append((args[0].name, _plain(args[1])))
+            self.attributes.append((args[0].name, plain(args[1])))
         elif name == "failed":
             self.failed[args[0].string] = args[1].name
         elif name == "missing":
@@ -74,9 +74,9 @@ class _Outcome:
             self.needs.setdefault(args[0].string, []).append(args[1].string)
         elif name == "granted":
             key = args[0]
-            value = _plain(args[1])
+            value = plain(args[1])
             if key.arguments:  # f(Code): an entry of list f
-                self.granted.append((key.name, (_plain(key.arguments[0]), value)))
+                self.granted.append((key.name, (plain(key.arguments[0]), value)))
             else:
                 self.granted.append((key.name, value))
         elif name == "advise":
@@ -87,14 +87,6 @@ class _Outcome:
             self.findings.setdefault(args[0].string, []).append(args[2])
         elif name == "kb_fault":
             self.faults.append(str(args[0]))
-
-
-def _plain(symbol: Symbol) -> Any:
-    if symbol.type == SymbolType.Number:
-        return symbol.number
-    if symbol.type == SymbolType.String:
-        return symbol.string
-    return str(symbol)
 
 
 class Engine:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from clingo import Symbol, SymbolType
 from clingo.ast import ASTType as T
 
-__all__ = ["Selection", "id_text", "leaf_selections"]
+from .atoms import id_text
+
+__all__ = ["Selection", "leaf_selections"]
 
 Sig = tuple[str, int]
 # input -> (argument place, the values a fact must hold there) or None: every fact
@@ -138,7 +139,3 @@ def _bound(r: Any, ident: Any, id_var: str | None, leaf: str, data: Any, plain: 
 def _same_constant(term: Any, ident: Any) -> bool:
     return term.ast_type == T.SymbolicTerm and ident.ast_type == T.SymbolicTerm and str(term) == str(ident)
 
-
-def id_text(symbol: Symbol) -> str:
-    """A criterion id (or status) as text: a string's own text, any other term as clingo prints it."""
-    return symbol.string if symbol.type == SymbolType.String else str(symbol)
