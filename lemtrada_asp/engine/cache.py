@@ -221,7 +221,7 @@ class DecisionCache:
                 decision.add(name, args)
         if sorted(shown) != sorted(interface) or decision.faults or len(decision.decisions) != 1:
             return None
-        piece = _Piece(tuple((f, v) for f, v in decision.__dict__.items() if v), (), tuple(sorted(own)))
+        piece = _Piece(_filled(decision), (), tuple(sorted(own)))
         _put(self._decisions, (details, hooks, interface), piece, self.cap)
         self.solved += 1
         return piece
@@ -381,7 +381,7 @@ class DecisionCache:
                 chosen[at].append(selector)
         pieces = [
             _Piece(
-                tuple((f, v) for f, v in partial[i].__dict__.items() if v) if i in partial else (),
+                _filled(partial[i]) if i in partial else (),
                 tuple(chosen.get(i, ())),
                 tuple(sorted(interface[i])) if i in interface else (),
             ) if i in partial or i in chosen else _EMPTY
@@ -574,6 +574,11 @@ class _Piece(NamedTuple):
 
 
 _EMPTY = _Piece((), (), ())
+
+
+def _filled(outcome: _Outcome) -> tuple:
+    """A piece's items: the fields of the outcome that hold something, with their values."""
+    return tuple((name, value) for name, value in outcome.__dict__.items() if value)
 
 
 def _split(parts: Parts, projection: list[tuple]) -> list[tuple]:

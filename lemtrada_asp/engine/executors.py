@@ -17,8 +17,9 @@ Dask. ``--executor dask`` sends each chunk to a Dask cluster as a task
 (``--scheduler ADDRESS``, or a local cluster of worker processes on 127.0.0.1
 when none is given); each worker process loads the engine once (and its decision
 cache), for the KB the run names: ``--kb`` and any ``--overlay``, passed by
-absolute path, so every worker must see those directories at the same paths. At most a few chunks per worker are in flight, and results are yielded in
-input order as they arrive, so memory stays flat. A worker that dies takes its
+absolute path, so every worker must see those directories at the same paths. At
+most a few chunks per worker are in flight, and results are yielded in input
+order as they arrive, so memory stays flat. A worker that dies takes its
 tasks with it; the scheduler runs them again on another worker (and each task is
 retried up to RETRIES times if it raises), so no chunk is lost, and since each
 chunk's result is read once, in order, none is duplicated.
