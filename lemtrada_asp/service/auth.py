@@ -17,7 +17,8 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["ALGORITHMS", "LEEWAY", "AuthError", "Authenticator", "Forbidden", "Unauthorized", "grants"]
+__all__ = ["ALGORITHMS", "LEEWAY", "TEST_ALGORITHM", "AuthError", "Authenticator", "Forbidden", "Unauthorized",
+           "grants", "make_keys", "mint"]
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")  # never none or HS*
 LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
@@ -112,3 +113,53 @@ class Authenticator:
             if key.key_id == kid:
                 return key
         raise Unauthorized(f"no key {str(kid)[:40]!r} in the JWKS")
+
+
+# --- test keys and tokens (``lemtrada-asp token``) -----------------------------------------
+
+TEST_ALGORITHM = "ES384"  # one of the two SMART Backend Services requires servers to support
+PRIVATE_KEY = "private.pem"
+JWKS_FILE = "jwks.json"
+
+
+def make_keys(directory: Path) -> bool:
+    """A P-384 key pair in directory (private.pem, 0600; jwks.json, the public key); False if there already."""
+    import base64
+    import hashlib
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    private_path = directory / PRIVATE_KEY
+    if private_path.exists():
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP384R1())
+    public = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    members = json.dumps({k: public[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()  # RFC 7638
+    public.update(kid=kid, alg=TEST_ALGORITHM, use="sig")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    (directory / JWKS_FILE).write_text(json.dumps({"keys": [public]}, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def mint(directory: Path, client: str, scope: str, audience: str, lifetime: int) -> str:
+    """A token signed with directory's private key: iss = sub = client, aud, exp = now + lifetime, scope."""
+    import time
+    import uuid
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key((directory / PRIVATE_KEY).read_bytes(), password=None)
+    [public] = json.loads((directory / JWKS_FILE).read_text(encoding="utf-8"))["keys"]
+    now = int(time.time())
+    claims = {"iss": client, "sub": client, "aud": audience, "iat": now, "exp": now + lifetime,
+              "jti": str(uuid.uuid4()), "scope": scope}
+    return jwt.encode(claims, key, algorithm=TEST_ALGORITHM, headers={"kid": public["kid"]})
