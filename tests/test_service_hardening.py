@@ -11,41 +11,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from lemtrada_asp.case.pas.fhir_in import MAX_BUNDLE_ENTRIES
-from lemtrada_asp.service.bench import free_port, start, stop
+from lemtrada_asp.service.bench import start, stop
 from lemtrada_asp.service.decision_log import read_log
 from lemtrada_asp.service.limits import DECIDERS, HEADER_READ_TIMEOUT, SHUTDOWN_BOUND
-from test_fhir_service import FHIR, JSON, PAS, bundle_bytes, decision_of, is_json_error, is_outcome
+from lemtrada_asp.service.soak import main as soak, slow_kb
+from test_fhir_service import FHIR, JSON, PAS, bundle_bytes, is_json_error, is_outcome
 
-KB_DIR = Path(__file__).resolve().parent.parent / "kb"
 TIMEOUT = 3  # the slow server's --timeout
-
-PIGEONHOLE = """
-% issue 22: a case with hiv_positive makes clingo search for minutes (13 pigeons, 12 holes)
-slow_pig(K,1..13) :- hiv_positive(K, true).
-slow_hole(K,1..12) :- hiv_positive(K, true).
-1 { slow_at(K,P,H) : slow_hole(K,H) } 1 :- slow_pig(K,P).
-:- slow_at(K,P1,H), slow_at(K,P2,H), P1 < P2.
-"""
-
-
-def slow_kb(root: Path, rules: str = PIGEONHOLE) -> Path:
-    kb = root / "kb"
-    shutil.copytree(KB_DIR, kb)
-    with (kb / "exclusions.lp").open("a") as f:
-        f.write(rules)
-    return kb
 
 
 def slow_case() -> dict:
@@ -287,7 +269,7 @@ def test_docs_and_redoc_are_off_without_docs_and_nothing_names_a_cdn(slow_server
     assert "cdn" not in schema.lower()
 
 
-def test_docs_with_docs_is_a_static_page_with_no_script_or_outside_address(tmp_path):
+def test_docs_with_docs_is_a_static_page_with_no_script_or_outside_address():
     proc, url = start("--docs")
     try:
         r = httpx.get(url + "/docs")
@@ -297,3 +279,12 @@ def test_docs_with_docs_is_a_static_page_with_no_script_or_outside_address(tmp_p
         assert httpx.get(url + "/redoc").status_code == 404
     finally:
         assert stop(proc) == 0
+
+
+# --- the soak script, small ------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_small_soak_holds_every_check(capsys):
+    assert soak(["--requests", "200", "--concurrency", "8", "--big", "16", "--max-seconds", "300"]) == 0
+    printed = capsys.readouterr().out
+    assert "5xx (or no answer) other than timeouts: 0  [ok]" in printed and "soak: every check holds" in printed

@@ -266,10 +266,18 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
     def healthz():
         if not hasattr(decider, "health"):
             return {"status": "ok", "kb_version": decider.kb_version}
-        deciders = decider.health()
-        ok = deciders["idle"] + deciders["deciding"] > 0
-        return JSONResponse({"status": "ok" if ok else "unavailable", "kb_version": decider.kb_version,
-                             "deciders": deciders}, status_code=200 if ok else 503)
+        state = decider.health()
+        failing = state.pop("failing")
+        # ok: a decider is free; busy: all are deciding; starting: all are being replaced (requests
+        # wait for them); unavailable (503): none is running and starting one is failing.
+        if state["idle"]:
+            status = "ok"
+        elif state["deciding"]:
+            status = "busy"
+        else:
+            status = "unavailable" if failing or not state["starting"] else "starting"
+        return JSONResponse({"status": status, "kb_version": decider.kb_version, "deciders": state},
+                            status_code=503 if status == "unavailable" else 200)
 
     if settings.docs:
         @app.get("/docs", include_in_schema=False)

@@ -175,6 +175,7 @@ class DeciderPool:
         self._lock = threading.Lock()
         self._live: set[_Decider] = set()
         self._starting = 0
+        self._failing = False  # a replacement decider failed to start (and is being tried again)
         self._closed = False
         # Every decider is started from this one thread: PR_SET_PDEATHSIG fires when the
         # *thread* that started a process ends, and this one lives as long as the pool.
@@ -239,9 +240,11 @@ class DeciderPool:
                         fresh = self._spawn()
                         self._wait_ready(fresh)
                     except Exception as exc:  # noqa: BLE001 - said, then tried again
+                        self._failing = True
                         print(f"warning: restarting a decider: {exc}", file=sys.stderr, flush=True)
                         time.sleep(1)
                         continue
+                    self._failing = False
                     if self._closed:
                         self._drop(fresh)
                     else:
@@ -293,11 +296,13 @@ class DeciderPool:
         return f"--memory {self.memory_mb} MB" if self.memory_mb else "the memory available"
 
     def health(self) -> dict:
-        """How many deciders are idle, deciding and starting: /healthz says it as it is."""
+        """How many deciders are idle, deciding and starting, and whether replacing one is failing:
+        /healthz says it as it is."""
         with self._lock:
             live, starting = len(self._live), self._starting
         idle = self._idle.qsize()
-        return {"idle": idle, "deciding": max(live - idle - starting, 0), "starting": starting}
+        return {"idle": idle, "deciding": max(live - idle - starting, 0), "starting": starting,
+                "failing": self._failing}
 
     def close(self) -> None:
         """Kill every decider (whatever it is doing); the pool takes no more decisions."""
