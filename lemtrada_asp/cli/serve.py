@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..engine import guard
+from ..service.limits import DECIDERS
 from .options import KB_OPTION
 
 
@@ -32,9 +33,9 @@ from .options import KB_OPTION
                    "request answered 503 naming the limit. 0: none.")
 @click.option("--memory", "memory_mb", type=click.IntRange(min=0), default=guard.DEFAULT_MEMORY_MB, show_default=True,
               help="Memory bound in MB of each decider process (RLIMIT_AS); past it: 503 naming the limit. 0: none.")
-@click.option("--deciders", type=click.IntRange(min=1), default=None,
+@click.option("--deciders", type=click.IntRange(min=1), default=DECIDERS, show_default=True,
               help="Decider processes per worker: decisions run in them, so one slow decision leaves the others "
-                   "answering. Default: 2.")
+                   "answering.")
 @click.option("--jwks", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Accept only requests with a bearer JWT signed by a key of this JWKS file (SMART Backend "
                    "Services style; lemtrada-asp token makes a test key pair and token).")
@@ -45,7 +46,7 @@ from .options import KB_OPTION
 @click.option("--docs", is_flag=True, help="Serve /docs, a static page of the API (no script, nothing from a CDN).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
           workers: int, decision_log: str | None, mask_member_ids: bool, timeout: float, memory_mb: int,
-          deciders: int | None, jwks: str | None, audience: str | None, insecure: bool, docs: bool) -> None:
+          deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool) -> None:
     """Serve Da Vinci PAS $submit and the JSON decision API over HTTP.
 
     Endpoints: POST /fhir/Claim/$submit, GET /fhir/metadata,
@@ -55,7 +56,8 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
     and binds loopback addresses only (unless --insecure). See
     lemtrada_asp/service/SECURITY.md.
 
-    Exit status: 0 after SIGINT or SIGTERM (within 15 s); 2 a bad option, the
+    Exit status: 0 after SIGINT or SIGTERM (requests in flight get a bounded
+    grace, see SECURITY.md); 2 a bad option, the
     port in use, or a non-loopback host without --jwks; 3 the knowledge base
     does not load.
     """
@@ -69,10 +71,8 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
         click.echo(f"error: serve needs the service extra (pip install 'lemtrada-asp[service]'): {exc}", err=True)
         sys.exit(2)
     try:
-        from ..service.limits import DECIDERS
-
         run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log,
-            mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders or DECIDERS, jwks=jwks,
+            mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks,
             audience=audience, insecure=insecure, docs=docs)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
