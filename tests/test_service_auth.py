@@ -118,7 +118,12 @@ def test_a_token_signed_by_another_key_or_unsigned_is_401(server, keys):
     other = signed(keys, claims(url), private=ec.generate_private_key(ec.SECP384R1()))
     unsigned = jwt.encode(claims(url), None, algorithm="none")
     shared = jwt.encode(claims(url), "secret-but-shared-key-of-32-bytes!!", algorithm="HS256")
-    for value in (other, unsigned, shared, "not.a.jwt", "-"):
+    kid = json.loads((keys / "jwks.json").read_text())["keys"][0]["kid"]
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_kind = jwt.encode(claims(url), rsa_key, algorithm="RS256", headers={"kid": kid})  # names the EC key
+    for value in (other, unsigned, shared, other_kind, "not.a.jwt", "-"):
         r = httpx.post(url + "/v1/decide", json={"id": "x"}, headers=bearer(value))
         assert is_json_error(r, 401)["error"] == "invalid_token", value
 

@@ -89,10 +89,12 @@ class Authenticator:
         if algorithm not in ALGORITHMS:
             raise Unauthorized(f"the token's algorithm {str(algorithm)[:20]!r} is not accepted (one of {', '.join(ALGORITHMS)})")
         key = self._key(header.get("kid"))
+        if key.algorithm_name and key.algorithm_name[:2].replace("PS", "RS") != algorithm[:2].replace("PS", "RS"):
+            raise Unauthorized(f"the token's algorithm {algorithm} does not fit its key ({key.algorithm_name})")
         try:
             claims = jwt.decode(token, key.key, algorithms=[algorithm], audience=self.audience, leeway=LEEWAY,
                                 options={"require": ["exp", "iss", "sub", "aud"]})
-        except jwt.exceptions.PyJWTError as exc:
+        except (jwt.exceptions.PyJWTError, TypeError, ValueError) as exc:  # TypeError: a key of another kind
             raise Unauthorized(f"the token was refused: {exc}") from None
         client = claims["iss"]
         if not isinstance(client, str) or not client or claims["sub"] != client:

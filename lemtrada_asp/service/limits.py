@@ -258,7 +258,7 @@ class DeciderPool:
 
     # deciding --------------------------------------------------------------------------
 
-    def decide(self, case: dict, corrections: bool = False) -> dict:
+    def decide(self, case: dict, corrections: bool = False, tries: int = 2) -> dict:
         """The decision of a parsed case; CaseInvalid, LimitExceeded, Busy or DecisionFailed otherwise."""
         from .app import CaseInvalid
 
@@ -269,6 +269,12 @@ class DeciderPool:
             raise Busy(f"no decider came free in {wait:g} s") from None
         try:
             decider.conn.send((case, corrections))
+        except OSError:  # it died while idle (killed from outside): the case was never sent, so try another
+            self._replace(decider)
+            if tries > 1 and not self._closed:
+                return self.decide(case, corrections, tries - 1)
+            raise Busy("the deciders ended before deciding") from None
+        try:
             if not decider.conn.poll(self.timeout):
                 self._replace(decider)
                 raise LimitExceeded("time", f"--timeout {self.timeout:g} s")
