@@ -113,6 +113,24 @@ def test_a_path_in_a_body_is_never_opened(slow_server, tmp_path):
     assert str(fifo) not in opened and CASE_FILE not in opened
 
 
+@pytest.fixture(scope="module")
+def decider():
+    from lemtrada_asp.service.decider import Decider
+
+    return Decider()
+
+
+@pytest.mark.parametrize("value, got", [("/", "a string"), ("-", "a string"), (CASE_FILE, "a string"),
+                                        ([1], "an array"), (12, "a number"), (None, "null")],
+                         ids=["root", "stdin", "file", "array", "number", "null"])
+def test_the_services_entry_to_the_engine_takes_a_json_object_and_nothing_else(decider, value, got):
+    from lemtrada_asp.service.app import CaseInvalid
+
+    with pytest.raises(CaseInvalid) as refused:
+        decider.decide(value)
+    assert refused.value.problems == [("", f"expected a JSON object (one case), got {got}")]
+
+
 # --- finding 2: every decision bounded; the others answered meanwhile ------------------------
 
 @pytest.mark.parametrize("path", ["/fhir/Claim/$submit", "/v1/decide"])

@@ -33,7 +33,7 @@ from ..case.pas.problems import FhirProblem
 from .auth import AuthError
 from .limits import BODY_READ_TIMEOUT, BodyGate, Busy, DecisionFailed, LimitExceeded
 
-__all__ = ["CaseInvalid", "Decider", "Settings", "create_app", "json_type"]
+__all__ = ["CaseInvalid", "Decider", "Settings", "create_app", "json_type", "not_a_case"]
 
 FHIR_JSON = "application/fhir+json"
 MEDIA_TYPES = {"application/fhir+json", "application/json"}
@@ -81,6 +81,11 @@ def json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def not_a_case(value: Any) -> str:
+    """What is said of a network input that is not a JSON object (a path, '-', [1], 12, null)."""
+    return f"expected a JSON object (one case), got {json_type(value)}"
 
 
 def fhir(status: int, content: dict) -> JSONResponse:
@@ -223,7 +228,7 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         except (ValueError, RecursionError) as exc:  # as decide reads a .json case file
             return invalid(str(exc) or "too deeply nested to read", getattr(exc, "field", ""))
         if not isinstance(data, dict):  # never a path, never '-': a network input is a case, not a name of one
-            return invalid(f"expected a JSON object (one case), got {json_type(data)}")
+            return invalid(not_a_case(data))
         return data
 
     def decide_json(data: dict, client: str | None) -> JSONResponse:

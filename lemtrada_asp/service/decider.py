@@ -15,7 +15,7 @@ from typing import Any
 from ..engine.cache import cache_for
 from ..engine.errors import InputError
 from ..engine.policy import Policy
-from .app import CaseInvalid, json_type
+from .app import CaseInvalid, not_a_case
 
 __all__ = ["Decider", "tool_version"]
 
@@ -58,7 +58,7 @@ class Decider:
         corrections computed by clingo); without, the decision format's fields only.
         """
         if not isinstance(case, dict):
-            raise CaseInvalid([("", f"expected a JSON object (one case), got {json_type(case)}")], None)
+            raise CaseInvalid([("", not_a_case(case))], None)
         validated = self.validate(case, source)
         decision = self.policy.decide(validated, source=source, corrections=corrections).to_json()
         decision.pop("source", None)
