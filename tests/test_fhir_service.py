@@ -80,11 +80,13 @@ def is_json_error(response: httpx.Response, status: int) -> dict:
 
 # --- endpoints -------------------------------------------------------------------------
 
-def test_healthz_names_the_loaded_kb(server):
+def test_healthz_names_the_loaded_kb_and_its_idle_deciders(server):
     from lemtrada_asp import Policy
 
     url, _ = server
-    assert httpx.get(url + "/healthz").json() == {"status": "ok", "kb_version": Policy.load().version}
+    health = httpx.get(url + "/healthz").json()
+    assert {k: health[k] for k in ("status", "kb_version")} == {"status": "ok", "kb_version": Policy.load().version}
+    assert health["deciders"] == {"idle": 2, "deciding": 0, "starting": 0}
 
 
 def test_metadata_is_the_capability_statement(server):

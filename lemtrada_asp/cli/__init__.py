@@ -37,6 +37,7 @@ COMMANDS = {
     "replay": "replay:replay",
     "serve": "serve:serve",
     "test": "test:test",
+    "token": "token:token",
 }
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..engine import guard
+from ..service.limits import DECIDERS
 from .options import KB_OPTION
 
 
@@ -25,16 +27,39 @@ from .options import KB_OPTION
               help="Append one JSON line per decision to FILE, durable before the answer is sent.")
 @click.option("--mask-member-ids", is_flag=True,
               help="In the decision log, replace member identifiers (Patient.identifier, Coverage ids) by a hash.")
+# --- bounds and authentication (service/limits.py, service/auth.py, service/SECURITY.md) ---
+@click.option("--timeout", type=click.FloatRange(min=0), default=guard.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds one decision may run; past it the decider process is killed and replaced, and the "
+                   "request answered 503 naming the limit. 0: none.")
+@click.option("--memory", "memory_mb", type=click.IntRange(min=0), default=guard.DEFAULT_MEMORY_MB, show_default=True,
+              help="Memory bound in MB of each decider process (RLIMIT_AS); past it: 503 naming the limit. 0: none.")
+@click.option("--deciders", type=click.IntRange(min=1), default=DECIDERS, show_default=True,
+              help="Decider processes per worker: decisions run in them, so one slow decision leaves the others "
+                   "answering.")
+@click.option("--jwks", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Accept only requests with a bearer JWT signed by a key of this JWKS file (SMART Backend "
+                   "Services style; lemtrada-asp token makes a test key pair and token).")
+@click.option("--audience", default=None, metavar="URL",
+              help="The aud a token must name. Default: http://HOST:PORT.")
+@click.option("--insecure", is_flag=True,
+              help="Allow a non-loopback --host without --jwks (anyone who reaches it can decide cases).")
+@click.option("--docs", is_flag=True, help="Serve /docs, a static page of the API (no script, nothing from a CDN).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
+          workers: int, decision_log: str | None, mask_member_ids: bool, timeout: float, memory_mb: int,
+          deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool) -> None:
     """Serve Da Vinci PAS $submit and the JSON decision API over HTTP.
 
     Endpoints: POST /fhir/Claim/$submit, GET /fhir/metadata,
     GET /fhir/Questionnaire/lemtrada-pa, POST /v1/decide, GET /healthz
-    (OpenAPI docs at /docs). The KB is loaded before listening.
+    (the OpenAPI schema at /openapi.json; a page at /docs with --docs). The KB
+    is loaded before listening. Without --jwks the server is unauthenticated
+    and binds loopback addresses only (unless --insecure). See
+    lemtrada_asp/service/SECURITY.md.
 
-    Exit status: 0 after SIGINT or SIGTERM; 2 a bad option or the port in use;
-    3 the knowledge base does not load.
+    Exit status: 0 after SIGINT or SIGTERM (requests in flight get a bounded
+    grace, see SECURITY.md); 2 a bad option, the
+    port in use, or a non-loopback host without --jwks; 3 the knowledge base
+    does not load.
     """
     from ..engine.knowledge import KbRef
 
@@ -46,7 +71,9 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
         click.echo(f"error: serve needs the service extra (pip install 'lemtrada-asp[service]'): {exc}", err=True)
         sys.exit(2)
     try:
-        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log, mask_member_ids)
+        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log,
+            mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks,
+            audience=audience, insecure=insecure, docs=docs)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_status)

@@ -15,7 +15,9 @@ from typing import Any
 from ..engine.cache import cache_for
 from ..engine.errors import InputError
 from ..engine.policy import Policy
-from .app import CaseInvalid
+from .app import CaseInvalid, not_a_case
+
+__all__ = ["Decider", "tool_version"]
 
 
 def tool_version() -> str:
@@ -44,14 +46,20 @@ class Decider:
         except InputError as exc:
             raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
 
-    def decide(self, case: Any, source: str = "request", corrections: bool = False) -> dict:
-        """The decision object of one case (a dict or a validated case), without ``source``.
+    def decide(self, case: dict, source: str = "request", corrections: bool = False) -> dict:
+        """The decision object of one parsed case (a JSON object), without ``source``.
+
+        The service's narrow entry to the engine: it takes a dict and nothing else.
+        ``Policy.decide`` also takes a path (and reads that file), which is right for
+        an embedding program and wrong for a network input, so anything but a dict is
+        CaseInvalid here and the case reaches the Policy only once validated.
 
         With corrections it is what ``decide --format json`` prints by default (its
         corrections computed by clingo); without, the decision format's fields only.
         """
-        if isinstance(case, dict):
-            case = self.validate(case, source)
-        decision = self.policy.decide(case, source=source, corrections=corrections).to_json()
+        if not isinstance(case, dict):
+            raise CaseInvalid([("", not_a_case(case))], None)
+        validated = self.validate(case, source)
+        decision = self.policy.decide(validated, source=source, corrections=corrections).to_json()
         decision.pop("source", None)
         return decision

@@ -5,17 +5,28 @@ the decision log is opened (exit 2), the port is bound (exit 2 when in use) --
 only then is ``serving on http://HOST:PORT`` printed and requests taken. With
 ``--workers N`` uvicorn spawns N processes sharing the bound socket; each loads
 its own engine once (settings travel in an environment variable, since spawned
-processes share no memory). SIGTERM or SIGINT: uvicorn stops accepting, lets
-in-flight requests finish, and the command exits 0.
+processes share no memory). Each server process decides through its own pool of
+decider processes (limits.DeciderPool), every decision bounded by --timeout and
+--memory. Without ``--jwks`` nobody is authenticated, so the server binds a
+loopback address only (another needs ``--insecure``) and says so on start.
+SIGTERM or SIGINT: uvicorn stops accepting, gives in-flight requests
+SHUTDOWN_GRACE seconds, the deciders are killed, and the command exits 0 --
+within SHUTDOWN_BOUND seconds of the signal whatever is running.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
+
+from .limits import DECIDERS, HEADER_READ_TIMEOUT, BODY_READ_TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_BOUND, SHUTDOWN_GRACE
+
+__all__ = ["ServeError", "build_app", "is_loopback", "read_reason_codes", "serve", "worker_app"]
 
 SETTINGS_ENV = "LEMTRADA_ASP_SERVE"
 
@@ -40,22 +51,52 @@ def read_reason_codes(path: str | None) -> dict[str, str]:
     return data
 
 
-def build_app(options: dict, decider=None):
-    """The app of one worker: its own Decider (loaded once), the options of ``serve``."""
+def is_loopback(host: str) -> bool:
+    """Whether host is a loopback address (127.0.0.0/8, ::1) or 'localhost'."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticator(options: dict):
+    """The Authenticator of --jwks and --audience, or None; ServeError (2) for a JWKS that does not read."""
+    if not options.get("jwks"):
+        return None
+    from .auth import Authenticator
+
+    try:
+        return Authenticator(options["jwks"], options["audience"])
+    except ValueError as exc:
+        raise ServeError(str(exc), 2) from None
+
+
+def build_app(options: dict, decider=None, pool=None):
+    """The app of one worker: its own Decider (loaded once) and pool of deciders, the options of ``serve``."""
     from .app import Settings, create_app
     from .decider import Decider
+    from .limits import DeciderPool
     from .questionnaire import questionnaire
 
     decider = decider or Decider(options.get("kb_dir"))
+    if pool is None:
+        pool = DeciderPool(options.get("kb_dir"), decider.kb_version, decider.tool_version,
+                           size=options.get("deciders", DECIDERS), timeout=options.get("timeout"),
+                           memory_mb=options.get("memory_mb"))
     form = questionnaire(decider.kb_root)
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
-                        questionnaire=lambda: form)
-    return create_app(decider, settings)
+                        questionnaire=lambda: form, authenticator=authenticator(options),
+                        docs=options.get("docs", False))
+    app = create_app(pool, settings)
+    app.state.pool = pool
+    return app
 
 
 def worker_app():
-    """uvicorn's factory in each spawned worker process."""
+    """uvicorn's factory in each spawned worker process (its deciders die with it: PR_SET_PDEATHSIG)."""
     return build_app(json.loads(os.environ[SETTINGS_ENV]))
 
 
@@ -73,16 +114,26 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
+          workers: int, decision_log: str | None, mask_member_ids: bool, *, timeout: float | None = None,
+          memory_mb: int | None = None, deciders: int = DECIDERS, jwks: str | None = None,
+          audience: str | None = None, insecure: bool = False, docs: bool = False) -> None:
     """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
     import uvicorn
 
     from ..engine.errors import KnowledgeBaseError
     from .decider import Decider
+    from .limits import DeciderPool
 
+    if not jwks and not is_loopback(host) and not insecure:
+        raise ServeError(f"--host {host} is not a loopback address: serve it with --jwks FILE (authenticated "
+                         "clients only), or add --insecure to let anyone who reaches it decide cases", 2)
+    shown = f"[{host}]" if ":" in host else host
     options = {"kb_dir": kb_dir, "final_denials": final_denials, "reason_codes": read_reason_codes(reason_codes),
                "decision_log": os.path.abspath(decision_log) if decision_log else None,
-               "mask_member_ids": mask_member_ids}
+               "mask_member_ids": mask_member_ids, "timeout": timeout or None, "memory_mb": memory_mb or None,
+               "deciders": deciders, "jwks": os.path.abspath(jwks) if jwks else None,
+               "audience": audience or f"http://{shown}:{port}", "docs": docs}
+    authenticator(options)  # a JWKS that does not read: exit 2 before the KB is loaded
     try:
         decider = Decider(kb_dir)
     except KnowledgeBaseError as exc:
@@ -93,33 +144,112 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
         except OSError as exc:
             raise ServeError(f"--decision-log {decision_log}: cannot be opened for appending: {exc.strerror}", 2) from None
     sock = bind(host, port)
-    common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="off")
-    if workers == 1:
-        config = uvicorn.Config(build_app(options, decider), **common)
-    else:
-        os.environ[SETTINGS_ENV] = json.dumps(options)
-        config = uvicorn.Config("lemtrada_asp.service.server:worker_app", factory=True, workers=workers, **common)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"serving on http://{shown}:{port}", file=sys.stderr, flush=True)
-    if workers == 1:
-        _Server(config).run(sockets=[sock])
-    else:
-        from uvicorn.supervisors import Multiprocess
+    common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="off",
+                  http="lemtrada_asp.service.server:BoundedH11", limit_concurrency=MAX_CONNECTIONS)
+    pool = None
+    try:
+        if workers == 1:
+            try:
+                pool = DeciderPool(kb_dir, decider.kb_version, decider.tool_version, size=deciders,
+                                   timeout=options["timeout"], memory_mb=options["memory_mb"])
+            except RuntimeError as exc:
+                raise ServeError(f"knowledge base error: {exc}", 3) from None
+            config = uvicorn.Config(build_app(options, decider, pool), **common)
+        else:
+            os.environ[SETTINGS_ENV] = json.dumps(options)
+            config = uvicorn.Config("lemtrada_asp.service.server:worker_app", factory=True, workers=workers, **common)
+        if not jwks:
+            print(f"warning: unauthenticated: anyone who can reach {shown}:{port} can decide cases and read the "
+                  "Questionnaire (serve --jwks FILE to accept only clients with a signed token)", file=sys.stderr, flush=True)
+        print(f"serving on http://{shown}:{port}", file=sys.stderr, flush=True)
+        if workers == 1:
+            _Server(config).run(sockets=[sock])
+        else:
+            from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, sockets=[sock]).run()
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _server_class():
     import uvicorn
 
     class Server(uvicorn.Server):
-        """uvicorn's server, except that a handled SIGTERM ends the command with 0, not by the signal."""
+        """uvicorn's server, except that a handled SIGTERM ends the command with 0, not by the signal,
+        and within SHUTDOWN_BOUND seconds whatever is still running."""
 
         def handle_exit(self, sig, frame) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
+            if not getattr(self, "_bounded", False):
+                self._bounded = True
+                threading.Thread(target=_exit_after, args=(SHUTDOWN_BOUND,), name="shutdown-bound", daemon=True).start()
 
     return Server
+
+
+def _exit_after(seconds: float) -> None:
+    """The last word on SIGTERM: past the grace, end the process (its deciders die with it), status 0."""
+    import time
+
+    time.sleep(seconds)
+    from ..engine.guard import hard_exit
+
+    hard_exit(f"stopped {seconds:g} s after the signal with requests still running", 0)
+
+
+def _bounded_h11():
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Bounded(H11Protocol):
+        """uvicorn's HTTP/1.1, with a deadline on each request's head and body (slowloris).
+
+        A connection that has not sent a whole request head HEADER_READ_TIMEOUT seconds
+        after it opened (or after its last answer) is closed; so is one still sending a
+        body BODY_READ_TIMEOUT seconds (and a little: the app answers 408 first) after
+        its head.
+        """
+
+        _timer = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm(HEADER_READ_TIMEOUT, h11.IDLE)
+
+        def handle_events(self) -> None:
+            before = self.conn.their_state
+            super().handle_events()
+            if before is h11.IDLE and self.conn.their_state is h11.SEND_BODY:
+                self._arm(BODY_READ_TIMEOUT + 5, h11.SEND_BODY)
+
+        def on_response_complete(self) -> None:
+            self._arm(HEADER_READ_TIMEOUT, h11.IDLE)  # before a pipelined request's head is read in there
+            super().on_response_complete()
+
+        def connection_lost(self, exc) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self, seconds: float, state) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_later(seconds, self._expire, state)
+
+        def _expire(self, state) -> None:
+            if self.conn.their_state is state and not self.transport.is_closing():
+                self.transport.close()
+
+    return Bounded
+
+
+def __getattr__(name: str):
+    if name == "BoundedH11":  # imported by uvicorn by name, built when first asked (uvicorn is the service extra)
+        return _bounded_h11()
+    raise AttributeError(name)
 
 
 def _Server(config):

@@ -29,6 +29,7 @@ WALKED = (dict, list, RefusedNumber)
 
 MAX_BUNDLE_BYTES = 10_000_000
 MAX_BUNDLE_NESTING = 64
+MAX_BUNDLE_ENTRIES = 1_000  # a PAS request carries tens; checked before anything walks or validates them
 CLAIM = "Bundle.entry[0].resource"
 REQUESTER_TYPES = {"Practitioner", "PractitionerRole", "Organization", "Patient", "RelatedPerson", "Device"}
 
@@ -104,6 +105,7 @@ def _check_shape(data: Any) -> None:
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
         raise BundleError([FhirProblem(None, "structure", f"expected a Bundle resource (resourceType 'Bundle'), got {got!r}")])
+    _check_entries(data.get("entry"))
     problems = Problems()
     stack: list[tuple[Any, str, int]] = [(data, "Bundle", 1)]
     while stack:
@@ -132,6 +134,42 @@ def _check_shape(data: Any) -> None:
     if not isinstance(first, dict) or first.get("resourceType") != "Claim":
         got = first.get("resourceType") if isinstance(first, dict) else None
         raise BundleError([FhirProblem(CLAIM, "structure", f"expected the Claim as the first entry's resource, got {got!r}")])
+
+
+def _check_entries(entries: Any) -> None:
+    """The entry cap, then FHIR's bdl-5 (an entry holds a resource) and bdl-7 (fullUrls are unique).
+
+    Also no two entries may be the same Type/id: a reference to it would resolve by
+    the entries' order, and the order of a Bundle's entries must never decide.
+    """
+    if not isinstance(entries, list):
+        return
+    if len(entries) > MAX_BUNDLE_ENTRIES:
+        raise BundleError([FhirProblem("Bundle.entry", "too-costly",
+                                       f"{len(entries):,} entries: a request Bundle has at most {MAX_BUNDLE_ENTRIES:,}")])
+    problems = Problems()
+    urls: dict[str, int] = {}
+    ids: dict[tuple, int] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue  # not an entry at all: the model's check names it
+        resource = entry.get("resource")
+        if resource is None and "request" not in entry and "response" not in entry:
+            problems.add(f"Bundle.entry[{i}]", "invariant", "bdl-5: an entry must hold a resource")
+        url = entry.get("fullUrl")
+        if isinstance(url, str):
+            if url in urls:
+                problems.add(f"Bundle.entry[{i}].fullUrl", "invariant",
+                             f"bdl-7: fullUrl {url[:200]!r} is also Bundle.entry[{urls[url]}]'s; fullUrls must be unique")
+            urls.setdefault(url, i)
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+            key = (resource.get("resourceType"), resource["id"])
+            if key in ids:
+                problems.add(f"Bundle.entry[{i}].resource.id", "invariant",
+                             f"{key[0]}/{key[1][:64]} is also Bundle.entry[{ids[key]}]'s resource: a reference to it "
+                             "would depend on the order of the entries")
+            ids.setdefault(key, i)
+    problems.raise_if_any()
 
 
 def _known_type(kind: Any) -> bool:
