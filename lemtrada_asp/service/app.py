@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException
 
 from .decision_log import DecisionLog
 from ..case.pas.fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_bundle, unwrap_parameters
-from .fhir_out import capability_statement, operation_outcome, response_bundle
-from ..case.pas.problems import FhirProblem
+from .fhir_out import AUTHORIZATION_WINDOW_DAYS, capability_statement, error_response, operation_outcome, response_bundle
+from ..case.pas.problems import BusinessError, FhirProblem
 
 FHIR_JSON = "application/fhir+json"
 MEDIA_TYPES = {"application/fhir+json", "application/json"}
@@ -52,6 +52,7 @@ class Settings:
     decision_log: str | None = None
     mask_member_ids: bool = False
     questionnaire: Callable[[], dict] | None = None
+    authorization_window_days: int = AUTHORIZATION_WINDOW_DAYS  # preAuthPeriod length from the planned start
 
 
 def fhir(status: int, content: dict) -> JSONResponse:
@@ -111,14 +112,18 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
             try:
                 decision = decide(request.case)
             except CaseInvalid as exc:
-                raise BundleError(
-                    [FhirProblem(request.origin(f), "invalid", f"{f}: {m}" if f else m) for f, m in exc.problems],
-                    exc.case_id) from None
+                kind = BusinessError if getattr(exc, "x12", None) else BundleError  # a request before the policy: 200
+                raise kind(
+                    [FhirProblem(request.origin(f), getattr(exc, "x12", "invalid"), f"{f}: {m}" if f else m)
+                     for f, m in exc.problems], exc.case_id) from None
+        except BusinessError as exc:  # readable but not decidable: PAS answers it in a ClaimResponse (version 2)
+            return fhir(200, error_response(unwrap_parameters(received), exc.problems))
         except BundleError as exc:
             return fhir(400, operation_outcome(exc.problems))
         decision_id = str(uuid.uuid4())
         answer = response_bundle(decision, request.bundle, request.case, final_denials=settings.final_denials,
-                                 reason_codes=settings.reason_codes, decision_id=decision_id)
+                                 reason_codes=settings.reason_codes, decision_id=decision_id, lines=request.lines,
+                                 authorization_window_days=settings.authorization_window_days)
         logged("fhir/Claim/$submit", received, request.case, decision, decision_id)
         return fhir(200, answer)
 

@@ -46,11 +46,13 @@ def build_app(options: dict, decider=None):
     from .decider import Decider
     from .questionnaire import questionnaire
 
-    decider = decider or Decider(options.get("kb_dir"))
+    decider = decider or Decider(options.get("kb_dir"), options.get("versions_dir"))
     form = questionnaire(decider.kb_root)
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
                         questionnaire=lambda: form)
+    if options.get("authorization_window_days"):
+        settings.authorization_window_days = options["authorization_window_days"]
     return create_app(decider, settings)
 
 
@@ -73,7 +75,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
+          workers: int, decision_log: str | None, mask_member_ids: bool, *, versions_dir: str | None = None,
+          authorization_window_days: int | None = None) -> None:
     """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
     import uvicorn
 
@@ -82,9 +85,11 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
 
     options = {"kb_dir": kb_dir, "final_denials": final_denials, "reason_codes": read_reason_codes(reason_codes),
                "decision_log": os.path.abspath(decision_log) if decision_log else None,
-               "mask_member_ids": mask_member_ids}
+               "mask_member_ids": mask_member_ids,
+               "versions_dir": os.path.abspath(versions_dir) if versions_dir else None,
+               "authorization_window_days": authorization_window_days}
     try:
-        decider = Decider(kb_dir)
+        decider = Decider(kb_dir, options["versions_dir"])
     except KnowledgeBaseError as exc:
         raise ServeError(f"knowledge base error: {exc}", 3) from None
     if decision_log:
