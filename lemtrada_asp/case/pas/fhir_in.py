@@ -11,6 +11,8 @@ problem is reported there. Nothing absent from the Bundle is filled in.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -22,10 +24,10 @@ from pydantic import ValidationError
 
 from .answers import read_answers
 from .dosage import dose_and_days, whole
-from .lines import Line, classify, drug_line, quantity_mg
+from .lines import INFO_CANCELLED, Line, classify, drug_line, quantity_mg
 from .medication import medication_codes
 from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
-from .problems import (INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, BusinessError, FhirProblem, Problems,
+from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, BusinessError, FhirProblem, Problems,
                        child)
 from .refs import BundleIndex, Located, named_type
 from ...engine.limits import RefusedNumber
@@ -255,6 +257,13 @@ def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
         return {}, None
     item, i_path = line.item, line.path
     found: dict = {}
+    if line.cancelled:
+        # A PAS update withdrawing the line: never an approval. Which authorisation it cancels is the
+        # store's to find (Claim.related); a request that reaches the mapping with it names none we hold.
+        problems.reject(child(i_path, "modifierExtension"), AUTHORIZATION_NOT_FOUND,
+                        "the drug line is marked infoCancelled (a cancellation), but no authorisation this "
+                        "server holds is named by Claim.related: there is nothing to cancel, and a cancelled line "
+                        "is never certified")
     if item.get("servicedDate"):
         _date(item["servicedDate"], child(i_path, "servicedDate"), "request.start_date", found, "start_date", problems, origins)
     elif (item.get("servicedPeriod") or {}).get("start"):
@@ -357,6 +366,8 @@ def _check_modifiers(found: Located, problems: Problems) -> None:
         if isinstance(value, dict):
             for k, ext in enumerate(value.get("modifierExtension") or []):
                 url = ext.get("url") if isinstance(ext, dict) else None
+                if url == INFO_CANCELLED and re.fullmatch(r"Bundle\.entry\[0\]\.resource\.item\[\d+\]", path):
+                    continue  # PAS's own, on Claim.item: read by the lines (a cancelled line)
                 problems.reject(child(path, "modifierExtension", k), INPUT_ERRORS,
                                 f"unknown modifierExtension {url!r}: it changes the meaning of this element, "
                                 f"and this server does not know it (FHIR forbids ignoring it)")

@@ -21,7 +21,8 @@ from .problems import PROCEDURE_CODE, Problems, child
 __all__ = ["DRUG", "INFUSION", "OTHER", "Line", "classify", "INFO_CANCELLED"]
 
 DRUG, INFUSION, OTHER = "drug", "infusion", "other"
-INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-infoCancelledFlag"
+# PAS 2.x's one modifier extension: on Claim.item, valueBoolean true withdraws the line (an update).
+INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class Line:
 
     @property
     def cancelled(self) -> bool:
-        """PAS marks a line of an update that is withdrawn with infoCancelledFlag true."""
+        """PAS marks a withdrawn line of an update with the modifierExtension infoCancelled true."""
         return any(e.get("url") == INFO_CANCELLED and e.get("valueBoolean") is True
-                   for e in self.item.get("extension") or [])
+                   for e in self.item.get("modifierExtension") or [])
 
     @property
     def by_ndc(self) -> bool:

@@ -46,6 +46,7 @@ REQUIRED_DATA_MISSING = "15"  # Required Application Data Missing
 INPUT_ERRORS = "33"  # Input Errors
 INAPPROPRIATE_DATE = "56"  # Inappropriate Date
 PROCEDURE_CODE = "AG"  # Invalid/Missing Procedure Code(s)
+AUTHORIZATION_NOT_FOUND = "AA"  # Authorization Number Not Found
 
 
 class Problems(list):
