@@ -192,6 +192,7 @@ def test_the_authorisation_window_runs_30_days_from_the_planned_start(url):
     assert period == cr["preAuthPeriod"]
 
 
+@pytest.mark.slow
 def test_the_authorisation_window_is_a_server_setting():
     proc, address = start("--authorization-window-days", "60")
     try:
@@ -266,6 +267,7 @@ def test_a_request_before_the_effective_date_is_a_business_error_of_submit(url):
     assert errors(claim_response(url, bundle)) == [("56", f"{CLAIM}.created")]
 
 
+@pytest.mark.slow
 def test_with_versions_a_request_is_decided_under_the_version_then_in_force(tmp_path):
     kb = Path(__file__).parent.parent / "kb"
     (tmp_path / "2026-04-01").symlink_to(kb.resolve())
