@@ -286,3 +286,59 @@ def test_with_versions_a_request_is_decided_under_the_version_then_in_force(tmp_
     finally:
         assert stop(proc) == 0
     assert cr["outcome"] == "complete" and action(cr["item"][0]) == "A1"
+
+
+# --- dosing days, read by the mapping (no server needed) ----------------------------------
+
+def mapped(bundle: dict) -> dict:
+    from lemtrada_asp.case.pas.fhir_in import read_request
+
+    return read_request(bundle)[0].case["request"]
+
+
+def test_a_weekday_schedule_without_a_start_starts_on_the_request_date():
+    bundle = load("calendar-pattern")
+    del bundle["entry"][0]["resource"]["item"][0]["servicedDate"]
+    # created 2026-05-01 (a Friday); Mon-Thu: 4, 5, 6, 7 and 11 May
+    assert mapped(bundle) == {"date": "2026-05-01", "dose_mg_per_day": 12, "days": 5, "consecutive": False,
+                                   "diagnosis_codes": ["G35.A"]}
+
+
+def test_a_bounds_period_of_daily_doses_gives_its_days_and_they_are_consecutive():
+    bundle = load("approve-initial")
+    repeat = bundle["entry"][5]["resource"]["dosageInstruction"][0]["timing"]["repeat"]
+    del repeat["count"]
+    repeat["boundsPeriod"] = {"start": "2026-05-12", "end": "2026-05-16"}
+    request = mapped(bundle)
+    assert request["days"] == 5 and "consecutive" not in request
+
+
+def test_three_a_week_on_listed_days_is_one_dose_on_each_and_not_consecutive():
+    bundle = load("approve-initial")
+    repeat = bundle["entry"][5]["resource"]["dosageInstruction"][0]["timing"]["repeat"]
+    repeat.update({"frequency": 3, "period": 1, "periodUnit": "wk", "count": 5, "dayOfWeek": ["mon", "wed", "fri"]})
+    request = mapped(bundle)  # from Tuesday 12 May: 13, 15, 18, 20, 22 May
+    assert (request["dose_mg_per_day"], request["days"], request["consecutive"]) == (12, 5, False)
+
+
+def test_a_calendar_pattern_that_names_no_weekdays_is_an_error_at_its_value():
+    from lemtrada_asp.case.pas.fhir_in import BundleError, read_request
+
+    bundle = load("calendar-pattern")
+    timing = bundle["entry"][5]["resource"]["dosageInstruction"][0]["timing"]
+    timing["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = "N"  # "as directed"
+    with pytest.raises(BundleError) as caught:
+        read_request(bundle)
+    assert [(p.expression, p.code) for p in caught.value.problems] == [
+        (f"{MR}.dosageInstruction[0].timing.extension[0].valueCodeableConcept", "not-supported")]
+
+
+def test_an_ndc_line_in_vials_is_compared_with_the_dose_in_mg():
+    from lemtrada_asp.case.pas.fhir_in import BusinessError, read_request
+
+    bundle = load("ndc-line")
+    bundle["entry"][0]["resource"]["item"][0]["quantity"]["value"] = 6  # 72 mg for a 60 mg course
+    with pytest.raises(BusinessError) as caught:
+        read_request(bundle)
+    [problem] = caught.value.problems
+    assert problem.code == "33" and "72 mg" in problem.message and "60 mg" in problem.message

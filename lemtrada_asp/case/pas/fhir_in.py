@@ -279,7 +279,8 @@ def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
                       {"MedicationRequest"}, problems, "requestedService")
     if mr:
         _check_medication_request(mr, index, problems)
-        anchor = _as_date(found.get("start_date"))
+        # A weekday schedule starts on the planned start, as request.start_date does (default: the request date).
+        anchor = _as_date(found.get("start_date")) or _as_date((c.get("created") or "")[:10])
         found.update(dose_and_days(mr.resource, mr.path, problems, origins, anchor))
         _check_quantity(line, found, problems)
     return found, mr
