@@ -74,7 +74,7 @@ def test_the_kb_declares_exactly_the_declared_input_predicates():
 
 def full_cases() -> list[Any]:
     """Cases that together give every field."""
-    full = vary(INITIAL, {"request.start_date": "2026-05-02", "prescriber.consultation_with_specialist": True,
+    full = vary(INITIAL, {"request.start_date": "2026-05-02", "request.consecutive": False, "prescriber.consultation_with_specialist": True,
                           "concurrent_dmts": ["ocrelizumab"], "active_infections": ["shingles"]})
     return [validate_case(full, "full"), validate_case(CONTINUATION, "continuation")]
 

@@ -149,22 +149,23 @@ def test_a_claim_that_is_not_a_preauthorization_is_invalid_at_use():
     assert problems(bundle) == [(f"{CLAIM}.use", "invalid")]
 
 
-def test_a_claim_with_two_items_is_an_error_at_item():
+# Version 2: a second drug line and a Claim with no drug line are business errors (X12 901 AG).
+def test_a_claim_with_two_drug_lines_is_a_business_error_at_the_second():
     bundle = base()
     res(bundle, 0)["item"].append({**res(bundle, 0)["item"][0], "sequence": 2})
-    assert problems(bundle) == [(f"{CLAIM}.item", "not-supported")]
+    assert problems(bundle) == [(f"{CLAIM}.item[1].productOrService", "AG")]
 
 
-def test_an_item_for_another_service_is_not_supported():
+def test_a_claim_with_no_drug_line_is_a_business_error_at_item():
     bundle = base()
     res(bundle, 0)["item"][0]["productOrService"]["coding"][0]["code"] = "J2323"
-    assert problems(bundle) == [(f"{CLAIM}.item[0].productOrService", "not-supported")]
+    assert problems(bundle) == [(f"{CLAIM}.item", "AG")]
 
 
-def test_the_requested_service_is_required():
+def test_without_a_requested_service_the_drug_line_needs_a_serviced_period_and_quantity():
     bundle = base()
     res(bundle, 0)["item"][0]["extension"].pop(2)
-    assert problems(bundle) == [(f"{CLAIM}.item[0].extension", "required")]
+    assert problems(bundle) == [(f"{CLAIM}.item[0]", "15")]
 
 
 @pytest.mark.parametrize("target", ["urn:uuid:00000000-0000-0000-0000-000000000000", "MedicationRequest/nowhere",
@@ -265,7 +266,6 @@ def test_a_requester_that_resolves_to_nothing_is_an_error_at_requester():
 
 def test_what_the_contract_does_not_map_never_changes_the_case():
     bundle = base()
-    res(bundle, 0)["item"][0]["quantity"] = {"value": 999}
     res(bundle, 5)["reasonCode"] = [{"coding": [{"system": "http://snomed.info/sct", "code": "92814006"}]}]
     res(bundle, 5)["medicationCodeableConcept"] = {"text": "something else"}
     bundle["entry"].append({"fullUrl": "urn:uuid:c0", "resource": {
@@ -404,12 +404,11 @@ def test_a_dose_in_mg_by_unit_alone_is_read():
 @pytest.mark.parametrize("changes, at, code", [
     ({"periodUnit": "wk"}, "periodUnit", "not-supported"),
     ({"period": 2}, "period", "not-supported"),
-    ({"dayOfWeek": ["mon"]}, "dayOfWeek", "not-supported"),
     ({"when": ["MORN"]}, "when", "not-supported"),
     ({"offset": 30}, "offset", "not-supported"),
     ({"frequency": 2}, "count", "invalid"),  # count 5 is not a whole number of days at 2 a day
 ])
-def test_a_schedule_other_than_daily_on_consecutive_days_is_an_error_at_its_element(changes, at, code):
+def test_a_schedule_other_than_one_dose_on_each_dosing_day_is_an_error_at_its_element(changes, at, code):
     assert dosage_problem(lambda d: d["timing"]["repeat"].update(changes)) == [(f"{REPEAT}.{at}", code)]
 
 
@@ -424,6 +423,7 @@ def test_bounds_duration_gives_the_days(duration, days):
     repeat = res(bundle, 5)["dosageInstruction"][0]["timing"]["repeat"]
     del repeat["count"]
     repeat["boundsDuration"] = {**duration, "system": "http://unitsofmeasure.org"}
+    del res(bundle, 0)["item"][0]["quantity"]  # version 2 checks a stated quantity against dose x days
     assert case_of(bundle)["request"]["days"] == days
 
 

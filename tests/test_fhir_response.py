@@ -106,12 +106,14 @@ def test_a6_modified_is_never_answered():
 def test_an_approval_carries_the_authorisation_and_its_period():
     cr = claim_response(APPROVE, decision_id="d-1")
     assert cr["preAuthRef"] and [s["valueString"] for s in review(cr) if s["url"] == "number"] == [cr["preAuthRef"]]
-    assert cr["preAuthPeriod"] == {"start": "2026-05-12", "end": "2026-05-16"}  # start_date + 5 days - 1
+    # version 2: from the planned start, authorization_window_days (30) long
+    assert cr["preAuthPeriod"] == {"start": "2026-05-12", "end": "2026-06-10"}
     item_ext = cr["item"][0]["extension"]
     assert [e["url"] for e in item_ext] == [ids.ITEM_ISSUE_DATE, ids.ITEM_PERIOD, ids.ITEM_AUTHORIZED_DETAIL]
     assert item_ext[0]["valueDate"] == "2026-05-02" and item_ext[1]["valuePeriod"] == cr["preAuthPeriod"]
     detail = {s["url"]: s for s in item_ext[2]["extension"]}
-    assert detail["productOrServiceCode"]["valueCodeableConcept"]["coding"] == [{"system": ids.HCPCS, "code": "J0202"}]
+    assert detail["productOrServiceCode"]["valueCodeableConcept"]["coding"] == [
+        {"system": ids.HCPCS, "code": "J0202", "display": "Injection, alemtuzumab, 1 mg"}]  # the line's code as requested
     assert detail["quantity"]["valueQuantity"] == {"value": 60}
 
 
@@ -119,7 +121,7 @@ def test_the_period_starts_on_the_request_date_without_a_start_date():
     r = request()
     del r.case["request"]["start_date"]
     cr = response_bundle(APPROVE, r.bundle, r.case, now=NOW)["entry"][0]["resource"]
-    assert cr["preAuthPeriod"] == {"start": "2026-05-01", "end": "2026-05-05"}
+    assert cr["preAuthPeriod"] == {"start": "2026-05-01", "end": "2026-05-30"}
 
 
 def test_only_an_approval_has_an_authorisation():
@@ -217,8 +219,10 @@ def test_capability_statement():
     assert cs["format"] == ["application/fhir+json"] and cs["implementationGuide"] == [ids.PAS_IG]
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     assert cs["rest"][0]["mode"] == "server"
-    assert resources["Claim"]["operation"] == [{"name": "submit", "definition": ids.SUBMIT_DEFINITION}]
+    assert resources["Claim"]["operation"] == [{"name": "submit", "definition": ids.SUBMIT_DEFINITION},
+                                               {"name": "inquire", "definition": ids.INQUIRE_DEFINITION}]
     assert resources["Questionnaire"]["interaction"] == [{"code": "read"}]
+    assert "Subscription" in resources and cs["rest"][0]["security"]["description"]  # version 2, "Profiles"
 
 
 @pytest.fixture(scope="module")

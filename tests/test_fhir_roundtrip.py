@@ -89,6 +89,10 @@ def to_bundle(case: dict) -> dict:
     dosage = mr["dosageInstruction"][0]
     dosage["doseAndRate"][0]["doseQuantity"]["value"] = request["dose_mg_per_day"]
     dosage["timing"] = {"repeat": {"count": request["days"]}}
+    if request.get("consecutive") is False:  # version 2: gapped dosing days, from the planned start
+        dosage["timing"]["repeat"]["dayOfWeek"] = ["mon", "wed", "fri"]
+    # version 2 checks the drug line's quantity against dose x days
+    claim["item"][0]["quantity"] = {"value": request["dose_mg_per_day"] * request["days"]}
     role.pop("specialty")  # the specialty travels as an answer
     qr["item"] = answers_of(case)
     if not qr["item"]:
@@ -98,6 +102,8 @@ def to_bundle(case: dict) -> dict:
 
 def expected(case: dict) -> dict:
     out = copy.deepcopy(case)
+    if out.get("request", {}).get("consecutive") is True:
+        del out["request"]["consecutive"]  # the default: a Bundle states it by a run of consecutive days
     if out.get("response") == {}:
         out["response"] = {"objective": []}
     if "request" in out and out["request"].get("diagnosis_codes") == []:

@@ -119,7 +119,7 @@ def test_a_policy_hook_that_approves_despite_an_exclusion_is_found_with_a_witnes
 
 
 def test_properties_find_a_criterion_that_can_never_be_met(tmp_path):
-    kb = edited_kb(tmp_path, "criteria/i7_c4_dose.lp", replace=("request_dose(K, D), request_days(K, N).", "request_dose(K, D), request_days(K, N), N > D."))
+    kb = edited_kb(tmp_path, "criteria/i7_c4_dose.lp", replace=("request_days(K, N), not request_not_consecutive(K).", "request_days(K, N), not request_not_consecutive(K), N > D."))
     result = check("--properties", "--kb", str(kb))
     assert result.exit_code == 1
     assert "PROBLEM: I7 (Dose within labeling: 12 mg/day on 5 consecutive days (60 mg)) can never be met" in result.output

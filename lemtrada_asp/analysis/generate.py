@@ -126,6 +126,9 @@ class _Maker:
         }
         if rng.random() < 0.1:
             case["request"]["start_date"] = today + timedelta(days=rng.randrange(1, 30))
+            # A scheduled course states whether its days are consecutive; one in five (read off
+            # the drawn date, so the random stream is unchanged) is a gapped schedule.
+            case["request"]["consecutive"] = case["request"]["start_date"].day % 5 != 0
         if rng.random() < 0.8:
             case["member"]["state"] = rng.choice(STATES)
         specialty = rng.choices(("neurology", "ms_specialist", "other"), weights=(6, 3, 1))[0]

@@ -43,7 +43,7 @@ INPUT_PREDICATES = frozenset({"case", *PREDICATES})  # from the one declaration 
 # The input predicates the dimensions below enumerate. A predicate the case
 # schema gives beyond these is one the space cannot represent (reads.py).
 ENUMERATED = frozenset({
-    "case", "request_dose", "request_days", "diagnosis_code", "age", "member_state", "specialty",
+    "case", "request_dose", "request_days", "request_not_consecutive", "diagnosis_code", "age", "member_state", "specialty",
     "consultation", "chart_months_back", "condition", "ms_course", "disease_active", "dmt_trial",
     "concurrent_dmt", "hiv_positive", "active_infection", "prior_course", "months_since_last_dose",
     "response_documented", "response_objective", "response_symptom",
@@ -198,6 +198,7 @@ def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
         _courses(numbers(1, 31, "lemtrada_courses")),
         _dose(numbers(1, 1000, "request.dose_mg_per_day"), p("dose_mg_per_day")),
         _days(numbers(1, 60, "request.days"), p("initial_course_days"), p("continuation_course_days")),
+        _consecutive(),
         _codes(codes, fresh_code),
         _age(numbers(0, 120, "age"), p("min_age_initial")),
         _state(states, fresh_state),
@@ -364,6 +365,16 @@ def _boolean(name: str, predicate: str, setter: Callable[[dict, bool], None], pr
         _value("false", [Function(predicate, [K, FALSE])], lambda c: setter(c, False)),
     ]
     return Dim(name, values, preferred=preferred, locate=_by_facts(predicate))
+
+
+def _consecutive() -> Dim:
+    """request.consecutive: true gives no fact (the default), false gives request_not_consecutive."""
+    values = [
+        _value("true", [], _nothing),
+        _value("false", [Function("request_not_consecutive", [K])],
+               lambda c: c["request"].__setitem__("consecutive", False)),
+    ]
+    return Dim("request.consecutive", values, preferred=("true",), locate=_by_facts("request_not_consecutive", absent="true"))
 
 
 def _chart(months: list[int]) -> Dim:

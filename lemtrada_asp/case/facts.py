@@ -44,6 +44,8 @@ def case_facts(case: Case) -> list[tuple]:
     request = case.request
     fact("request_dose", quantity(request.dose_mg_per_day))
     fact("request_days", quantity(request.days))
+    if not request.consecutive:
+        fact("request_not_consecutive")
     for i, code in enumerate(request.diagnosis_codes or []):
         fact("diagnosis_code", int(i), str(normal_code(code)))
 

@@ -214,6 +214,9 @@ class Request(_Strict):
     start_date: Day | None = None
     dose_mg_per_day: PositiveNumber
     days: PositiveInt
+    # Whether the infusion days are consecutive calendar days (case-format.md); the policy
+    # asks for "5 consecutive days" / "3 consecutive days", so false fails I7 and C4.
+    consecutive: StrictBool = True
     diagnosis_codes: _bounded(Code) | None = None
 
 

@@ -36,6 +36,7 @@ _FIELDS = (
     Field("request.start_date", "date", ("months_since_last_dose",)),
     Field("request.dose_mg_per_day", "number", ("request_dose",), required=True),
     Field("request.days", "int", ("request_days",), required=True),
+    Field("request.consecutive", "bool", ("request_not_consecutive",)),
     Field("request.diagnosis_codes", "list", ("diagnosis_code",)),
     Field("request.diagnosis_codes[]", "code", ("diagnosis_code",)),
     Field("member", "object"),

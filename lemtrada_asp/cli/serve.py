@@ -44,9 +44,15 @@ from .options import KB_OPTION
 @click.option("--insecure", is_flag=True,
               help="Allow a non-loopback --host without --jwks (anyone who reaches it can decide cases).")
 @click.option("--docs", is_flag=True, help="Serve /docs, a static page of the API (no script, nothing from a CDN).")
+@click.option("--versions", "versions_dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="A directory of policy versions (as decide --versions): each request is decided under the version "
+                   "in force on its date. Without it, a request dated before the KB's effective date is refused.")
+@click.option("--authorization-window-days", "authorization_window_days", type=click.IntRange(min=1), default=None,
+              help="Days from the planned start that an approval may be used in (preAuthPeriod; plan setting, default 30).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
           workers: int, decision_log: str | None, mask_member_ids: bool, timeout: float, memory_mb: int,
-          deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool) -> None:
+          deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool,
+          versions_dir: str | None, authorization_window_days: int | None) -> None:
     """Serve Da Vinci PAS $submit and the JSON decision API over HTTP.
 
     Endpoints: POST /fhir/Claim/$submit, GET /fhir/metadata,
@@ -63,6 +69,8 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
     """
     from ..engine.knowledge import KbRef
 
+    if versions_dir is not None and kb_dir is not None:
+        raise click.UsageError("--versions DIR names every knowledge base itself: give no --kb with it")
     if isinstance(kb_dir, KbRef):  # its workers are configured through JSON: a KB directory only
         raise click.UsageError("serve takes --kb DIR only, not --overlay: serve a KB (or an overlay whose overlay.toml names its base) with --kb")
     try:
@@ -73,7 +81,8 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
     try:
         run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log,
             mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks,
-            audience=audience, insecure=insecure, docs=docs)
+            audience=audience, insecure=insecure, docs=docs, versions_dir=versions_dir,
+            authorization_window_days=authorization_window_days)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_status)

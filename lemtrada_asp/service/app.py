@@ -28,8 +28,8 @@ from starlette.requests import ClientDisconnect
 
 from .decision_log import DecisionLog
 from ..case.pas.fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_bundle, unwrap_parameters
-from .fhir_out import capability_statement, operation_outcome, response_bundle
-from ..case.pas.problems import FhirProblem
+from .fhir_out import AUTHORIZATION_WINDOW_DAYS, capability_statement, error_response, operation_outcome, response_bundle
+from ..case.pas.problems import BusinessError, FhirProblem
 from .auth import AuthError
 from .limits import BODY_READ_TIMEOUT, BodyGate, Busy, DecisionFailed, LimitExceeded
 
@@ -66,6 +66,7 @@ class Settings:
     questionnaire: Callable[[], dict] | None = None
     authenticator: Any = None  # auth.Authenticator; None: no authentication (loopback only, server.py)
     docs: bool = False  # serve /docs: the API's own page, rendered here from the OpenAPI schema
+    authorization_window_days: int = AUTHORIZATION_WINDOW_DAYS  # preAuthPeriod length from the planned start
 
 
 def json_type(value: Any) -> str:
@@ -189,6 +190,8 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         try:
             received = parse_body(body)
             return received, read_bundle(unwrap_parameters(received))
+        except BusinessError as exc:  # readable but not decidable: PAS answers it in a ClaimResponse (version 2)
+            return fhir(200, error_response(unwrap_parameters(received), exc.problems))
         except BundleError as exc:
             return fhir(400, operation_outcome(exc.problems))
 
@@ -200,14 +203,18 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
             try:
                 decision = decide(request.case)
             except CaseInvalid as exc:
-                raise BundleError(
-                    [FhirProblem(request.origin(f), "invalid", f"{f}: {m}" if f else m) for f, m in exc.problems],
-                    exc.case_id) from None
+                kind = BusinessError if getattr(exc, "x12", None) else BundleError  # a request before the policy: 200
+                raise kind(
+                    [FhirProblem(request.origin(f), getattr(exc, "x12", "invalid"), f"{f}: {m}" if f else m)
+                     for f, m in exc.problems], exc.case_id) from None
+        except BusinessError as exc:  # readable but not decidable: PAS answers it in a ClaimResponse (version 2)
+            return fhir(200, error_response(unwrap_parameters(received), exc.problems))
         except BundleError as exc:
             return fhir(400, operation_outcome(exc.problems))
         decision_id = str(uuid.uuid4())
         answer = response_bundle(decision, request.bundle, request.case, final_denials=settings.final_denials,
-                                 reason_codes=settings.reason_codes, decision_id=decision_id)
+                                 reason_codes=settings.reason_codes, decision_id=decision_id, lines=request.lines,
+                                 authorization_window_days=settings.authorization_window_days)
         logged("fhir/Claim/$submit", received, request.case, decision, decision_id, client)
         return fhir(200, answer)
 

@@ -29,15 +29,55 @@ def tool_version() -> str:
         return __version__
 
 
+class BeforeEffectiveDate(CaseInvalid):
+    """A request dated before the policy in force (criteria.md, "Policy in force"): refused, never silently decided.
+
+    ``/v1/decide`` answers it 400 at ``request.date``; ``$submit`` as a business error
+    with this X12 901 code (56, Inappropriate Date).
+    """
+
+    x12 = "56"
+
+
 class Decider:
-    def __init__(self, kb_dir: str | Path | None = None):
-        self.policy = Policy.load(kb_dir)
+    """One loaded policy, or with ``versions_dir`` every policy version (as ``decide --versions``)."""
+
+    def __init__(self, kb_dir: str | Path | None = None, versions_dir: str | Path | None = None):
+        self.versions = None
+        if versions_dir is not None:
+            from ..engine.versions import Versions
+
+            self.versions = Versions(versions_dir)
+            self.policies = {v.name: Policy(self.versions.engine(v)) for v in self.versions.versions}
+            self.policy = self.policies[self.versions.versions[-1].name]  # the newest reads every case
+        else:
+            self.policy = Policy.load(kb_dir)
         # Derived now, not on the second request: the decision cache's derivation takes
         # about a second, which no request should wait for.
-        cache_for(self.policy.engine)
+        for policy in (self.policies.values() if self.versions else [self.policy]):
+            cache_for(policy.engine)
         self.kb_version = self.policy.version
         self.kb_root = self.policy.kb.root
+        self.effective = self.policy.kb.manifest.effective
         self.tool_version = tool_version()
+
+    def _in_force(self, case: Any) -> tuple[Policy, Any]:
+        """The policy that decides the case, and the version it is; BeforeEffectiveDate when none is in force."""
+        day = self.policy.engine.case_model.request_date(case)
+        if self.versions is None:
+            if self.effective is not None and day < self.effective:
+                raise BeforeEffectiveDate([("request.date", f"{day} is before this policy's effective date {self.effective} "
+                                                            f"(revised {self.policy.kb.manifest.revised}); the server decides "
+                                                            f"such a request only when started with --versions")],
+                                          getattr(case, "id", None))
+            return self.policy, None
+        version = self.versions.in_force(day)
+        if version is None:
+            first = self.versions.versions[0]
+            raise BeforeEffectiveDate([("request.date", f"{day} is before the first policy version in force "
+                                                        f"({first.name}, revised {first.revised}, effective {first.effective})")],
+                                      getattr(case, "id", None))
+        return self.policies[version.name], version
 
     def validate(self, case: Any, source: str = "request") -> Any:
         """The validated case; CaseInvalid (field, message) problems otherwise."""
@@ -60,6 +100,12 @@ class Decider:
         if not isinstance(case, dict):
             raise CaseInvalid([("", not_a_case(case))], None)
         validated = self.validate(case, source)
-        decision = self.policy.decide(validated, source=source, corrections=corrections).to_json()
+        policy, version = self._in_force(validated)
+        decided = policy.decide(validated, source=source, corrections=corrections)
+        if version is not None:
+            from dataclasses import replace
+
+            decided = replace(decided, policy_version=tuple(version.as_json().items()))
+        decision = decided.to_json()
         decision.pop("source", None)
         return decision

@@ -15,8 +15,13 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from ..case.pas import ids
-from ..case.pas.problems import FhirProblem
+from ..case.pas.lines import OTHER, Line, classify
+from ..case.pas.medication import medication_codes
+from ..case.pas.problems import FhirProblem, Problems
 from ..case.pas.refs import BundleIndex, Located
+
+__all__ = ["AUTHORIZATION_WINDOW_DAYS", "capability_statement", "checked", "claim_response", "error_response",
+           "notes", "operation_outcome", "request_lines", "response_bundle", "review_action"]
 
 REVIEW_DISPLAY = {"A1": "Certified in total", "A3": "Not Certified", "A4": "Pended"}
 PEND_DISPOSITION = {
@@ -83,10 +88,22 @@ def _reason_codes(decision: dict, reason_codes: dict[str, str]) -> list[dict]:
     ]
 
 
-def _period(case: dict, decision: dict) -> dict:
+AUTHORIZATION_WINDOW_DAYS = 30  # plan setting: days from the planned start an approval may be used in
+
+
+def _period(case: dict, window_days: int) -> dict:
+    """preAuthPeriod: from the planned start, ``window_days`` days long (version 2, "Authorization").
+
+    Long enough to schedule the course; the course itself is in itemAuthorizedDetail.
+    """
     start = date.fromisoformat(case["request"].get("start_date") or case["request"]["date"])
-    end = start + timedelta(days=decision["authorized"]["days"] - 1)
+    end = start + timedelta(days=window_days - 1)
     return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def request_lines(bundle: dict) -> list[Line]:
+    """The Claim's items as lines (drug, infusion, other), as the mapping classified them."""
+    return classify(bundle["entry"][0]["resource"], "Bundle.entry[0].resource", medication_codes(), Problems())
 
 
 def claim_response(decision: dict, bundle: dict, case: dict, **options: Any) -> dict:
@@ -94,23 +111,13 @@ def claim_response(decision: dict, bundle: dict, case: dict, **options: Any) -> 
     return checked(_claim_response(decision, bundle, case, **options))
 
 
-def _claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: bool = False,
-                    reason_codes: dict[str, str] | None = None, decision_id: str | None = None,
-                    now: datetime | None = None) -> dict:
-    now = now or datetime.now(timezone.utc)
-    decision_id = decision_id or str(uuid.uuid4())
-    entry = bundle["entry"][0]
-    c = entry["resource"]
-    code, disposition = review_action(decision, final_denials)
-    approve = decision["decision"] == "approve"
-    texts = notes(decision)
+def _header(c: dict, entry: dict, response_id: str, now: datetime) -> dict[str, Any]:
+    """The ClaimResponse elements copied from the Claim, the same for an answer and an error."""
     response: dict[str, Any] = {
         "resourceType": "ClaimResponse",
-        "id": decision_id,
-        "extension": [
-            {"url": ids.REVIEWER, "extension": [{"url": "wasHumanReviewedFlag", "valueBoolean": False}]},
-            _decision_extension(decision),
-        ],
+        "id": response_id,
+        "meta": {"profile": [ids.PROFILE_CLAIM_RESPONSE]},
+        "extension": [],
         "identifier": c.get("identifier"),
         "status": "active",
         "type": c["type"],
@@ -120,40 +127,111 @@ def _claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: 
         "insurer": c["insurer"],
         "requestor": c["provider"],
         "request": {"reference": entry.get("fullUrl") or f"Claim/{c.get('id')}"},
-        "outcome": "complete",
-        "disposition": disposition,
     }
     if not response["identifier"]:
         del response["identifier"]
-    action = [{"url": ids.REVIEW_ACTION_CODE,
-               "valueCodeableConcept": {"coding": [{"system": ids.X12_306, "code": code, "display": REVIEW_DISPLAY[code]}]}}]
-    item: dict[str, Any] = {"itemSequence": c["item"][0]["sequence"]}
+    return response
+
+
+def _authorized_detail(line: Line, authorized_units: int | float) -> dict:
+    """What a certified line authorises: its own code, and its requested quantity (never more or other)."""
+    code = line.coding or {"system": ids.HCPCS, "code": ids.LEMTRADA_HCPCS}
+    quantity = dict(line.quantity) if line.quantity else {"value": authorized_units}
+    return {"url": ids.ITEM_AUTHORIZED_DETAIL, "extension": [
+        {"url": "productOrServiceCode", "valueCodeableConcept": {"coding": [
+            {k: code[k] for k in ("system", "code", "display") if k in code}]}},
+        {"url": "quantity", "valueQuantity": quantity},
+    ]}
+
+
+def _claim_response(decision: dict, bundle: dict, case: dict, *, final_denials: bool = False,
+                    reason_codes: dict[str, str] | None = None, decision_id: str | None = None,
+                    now: datetime | None = None, authorization_window_days: int = AUTHORIZATION_WINDOW_DAYS,
+                    lines: list[Line] | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    decision_id = decision_id or str(uuid.uuid4())
+    entry = bundle["entry"][0]
+    c = entry["resource"]
+    code, disposition = review_action(decision, final_denials)
+    approve = decision["decision"] == "approve"
+    texts = notes(decision)
+    response = _header(c, entry, decision_id, now)
+    response["extension"] = [
+        {"url": ids.REVIEWER, "extension": [{"url": "wasHumanReviewedFlag", "valueBoolean": False}]},
+        _decision_extension(decision),
+    ]
+    response["outcome"] = "complete"
+    response["disposition"] = disposition
+    lines = lines if lines is not None else request_lines(bundle)
+    others = [line for line in lines if line.kind == OTHER]
+    decided_notes = len(texts)  # notes 1..n are the decision's; one more names the lines not reviewed
+    other_note = decided_notes + 1 if others else None
+    if others:
+        texts.append("Not reviewed under this policy (Lemtrada): item "
+                     + ", ".join(str(line.sequence) for line in others)
+                     + "; only the alemtuzumab line and its infusion lines (CPT 96365, 96366) are decided here")
+    auth_ref = f"LEM-{decision_id}" if approve else None
+    period = _period(case, authorization_window_days) if approve else None
     if approve:
-        auth_ref = f"LEM-{decision_id}"
-        period = _period(case, decision)
-        units = sum(h["units"] for h in decision["authorized"]["hcpcs"] if h["code"] == ids.LEMTRADA_HCPCS)
         response["preAuthRef"], response["preAuthPeriod"] = auth_ref, period
-        action.append({"url": "number", "valueString": auth_ref})
-        item["extension"] = [
-            {"url": ids.ITEM_ISSUE_DATE, "valueDate": now.date().isoformat()},
-            {"url": ids.ITEM_PERIOD, "valuePeriod": period},
-            {"url": ids.ITEM_AUTHORIZED_DETAIL, "extension": [
-                {"url": "productOrServiceCode",
-                 "valueCodeableConcept": {"coding": [{"system": ids.HCPCS, "code": ids.LEMTRADA_HCPCS}]}},
-                {"url": "quantity", "valueQuantity": {"value": units}},
-            ]},
-        ]
-    action += _reason_codes(decision, reason_codes or {})
-    if texts:
-        item["noteNumber"] = list(range(1, len(texts) + 1))
-    item["adjudication"] = [{
-        "extension": [{"url": ids.REVIEW_ACTION, "extension": action}],
-        "category": {"coding": [{"system": ids.ADJUDICATION, "code": "submitted"}]},
-    }]
-    response["item"] = [item]
+    units = sum(h["units"] for h in decision["authorized"]["hcpcs"] if h["code"] == ids.LEMTRADA_HCPCS) if approve else 0
+    items = []
+    for line in lines:
+        line_code = code if line.kind != OTHER else "A4"
+        action = [{"url": ids.REVIEW_ACTION_CODE,
+                   "valueCodeableConcept": {"coding": [{"system": ids.X12_306, "code": line_code,
+                                                        "display": REVIEW_DISPLAY[line_code]}]}}]
+        item: dict[str, Any] = {"itemSequence": line.sequence}
+        if line.kind == OTHER:
+            item["noteNumber"] = [other_note]
+        else:
+            if line_code == "A1":
+                action.append({"url": "number", "valueString": auth_ref})
+                item["extension"] = [
+                    {"url": ids.ITEM_ISSUE_DATE, "valueDate": now.date().isoformat()},
+                    {"url": ids.ITEM_PERIOD, "valuePeriod": period},
+                    _authorized_detail(line, units),
+                ]
+            action += _reason_codes(decision, reason_codes or {})
+            if decided_notes:
+                item["noteNumber"] = list(range(1, decided_notes + 1))
+        item["adjudication"] = [{
+            "extension": [{"url": ids.REVIEW_ACTION, "extension": action}],
+            "category": {"coding": [{"system": ids.ADJUDICATION, "code": "submitted"}]},
+        }]
+        items.append(item)
+    response["item"] = items
     if texts:
         response["processNote"] = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
     return response
+
+
+def error_response(bundle: dict, problems: list[FhirProblem], *, decision_id: str | None = None,
+                   now: datetime | None = None) -> dict:
+    """The response Bundle of a business error: a ClaimResponse with ``outcome`` ``error`` (version 2).
+
+    Each problem is one ``error`` with its X12 901 code (AAA03) and PAS's errorPath
+    extension naming the element; its words go in a processNote, since
+    ClaimResponse.error has no text of its own.
+    """
+    now = now or datetime.now(timezone.utc)
+    decision_id = decision_id or str(uuid.uuid4())
+    entry = bundle["entry"][0]
+    c = entry["resource"]
+    response = _header(c, entry, decision_id, now)
+    del response["extension"]
+    response["outcome"] = "error"
+    response["disposition"] = "Not decided: " + "; ".join(p.message for p in problems)[:900]
+    response["processNote"] = [{"number": n, "type": "display", "text": f"{p.expression}: {p.message}" if p.expression else p.message}
+                               for n, p in enumerate(problems, 1)]
+    errors = []
+    for p in problems:
+        error: dict[str, Any] = {"code": {"coding": [{"system": ids.X12_901, "code": p.code}]}}
+        if p.expression:
+            error["extension"] = [{"url": ids.ERROR_PATH, "valueString": p.expression}]
+        errors.append(error)
+    response["error"] = errors
+    return _bundle_around(response, bundle, now)
 
 
 def response_bundle(decision: dict, bundle: dict, case: dict, **options: Any) -> dict:
@@ -162,7 +240,10 @@ def response_bundle(decision: dict, bundle: dict, case: dict, **options: Any) ->
     Checked once as a whole, which checks the ClaimResponse in it.
     """
     now = options.setdefault("now", datetime.now(timezone.utc))
-    response = _claim_response(decision, bundle, case, **options)
+    return _bundle_around(_claim_response(decision, bundle, case, **options), bundle, now)
+
+
+def _bundle_around(response: dict, bundle: dict, now: datetime) -> dict:
     entries = [{"fullUrl": f"urn:uuid:{response['id']}", "resource": response}]
     index = BundleIndex(bundle)
     claim = Located(bundle["entry"][0]["resource"], "Bundle.entry[0].resource", bundle["entry"][0])
@@ -170,12 +251,12 @@ def response_bundle(decision: dict, bundle: dict, case: dict, **options: Any) ->
     for name in ("patient", "insurer", "provider"):
         ref = (claim.resource.get(name) or {}).get("reference")
         found = index.find(ref, claim) if ref else None
-        if found is not None and found.entry is not None and id(found.entry) not in seen:
+        if found is not None and found.entry is not None and id(found.entry) not in seen and found.entry.get("fullUrl"):
             seen.add(id(found.entry))
             entries.append({k: found.entry[k] for k in ("fullUrl", "resource") if k in found.entry})
-    out: dict[str, Any] = {"resourceType": "Bundle", "type": "collection"}
-    if bundle.get("identifier"):
-        out["identifier"] = bundle["identifier"]
+    out: dict[str, Any] = {"resourceType": "Bundle", "meta": {"profile": [ids.PROFILE_RESPONSE_BUNDLE]}, "type": "collection"}
+    # PAS requires an identifier (1..1): the request's, else one naming this answer.
+    out["identifier"] = bundle.get("identifier") or {"system": ids.RESPONSE_IDS, "value": response["id"]}
     out["timestamp"] = now.isoformat(timespec="seconds")
     out["entry"] = entries
     return checked(out)
@@ -193,7 +274,11 @@ def operation_outcome(problems: list[FhirProblem]) -> dict:
 
 
 def capability_statement(version: str, today: date | None = None) -> dict:
-    """What this server does: PAS $submit on Claim, and reading the Questionnaire."""
+    """What this server does (fhir-pas.md, version 2, "Profiles"): PAS $submit and $inquire on Claim,
+    R4 Subscriptions Backport (h24-store's routes), reading the DTR Questionnaire, and its security.
+
+    DTR's $questionnaire-package is not served, so it is not listed: a statement lists only what answers.
+    """
     return checked({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -206,9 +291,22 @@ def capability_statement(version: str, today: date | None = None) -> dict:
         "implementationGuide": [ids.PAS_IG],
         "rest": [{
             "mode": "server",
+            "security": {
+                "cors": False,
+                "description": "Loopback by default (serve --host 127.0.0.1). A payer deploys it behind its "
+                               "gateway, which authenticates the submitter (PAS: mutual TLS or OAuth 2.0 "
+                               "client credentials) before a request reaches $submit or $inquire.",
+            },
             "resource": [
-                {"type": "Claim", "operation": [{"name": "submit", "definition": ids.SUBMIT_DEFINITION}]},
-                {"type": "Questionnaire", "interaction": [{"code": "read"}]},
+                {"type": "Claim", "supportedProfile": [ids.PROFILES + "profile-claim", ids.PROFILES + "profile-claim-update",
+                                                       ids.PROFILES + "profile-claim-inquiry"],
+                 "operation": [{"name": "submit", "definition": ids.SUBMIT_DEFINITION},
+                               {"name": "inquire", "definition": ids.INQUIRE_DEFINITION}]},
+                {"type": "ClaimResponse", "supportedProfile": [ids.PROFILE_CLAIM_RESPONSE]},
+                {"type": "Questionnaire", "supportedProfile": [ids.DTR_QUESTIONNAIRE],
+                 "interaction": [{"code": "read"}]},
+                {"type": "Subscription", "supportedProfile": [ids.BACKPORT_SUBSCRIPTION],
+                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}]},
             ],
         }],
     })

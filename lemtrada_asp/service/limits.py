@@ -95,7 +95,7 @@ class BodyGate:
 # --- the decider processes ---------------------------------------------------------------
 
 
-def _child(conn, kb_dir: str | None, timeout: float | None, memory_mb: int | None) -> None:
+def _child(conn, kb_dir: str | None, versions_dir: str | None, timeout: float | None, memory_mb: int | None) -> None:
     """A decider: load the KB once, then decide each case sent, answering (kind, value)."""
     import signal
 
@@ -113,7 +113,7 @@ def _child(conn, kb_dir: str | None, timeout: float | None, memory_mb: int | Non
         from .app import CaseInvalid
         from .decider import Decider
 
-        decider = Decider(kb_dir)
+        decider = Decider(kb_dir, versions_dir)
     except BaseException as exc:  # noqa: BLE001 - said to the server, which reports it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -126,7 +126,7 @@ def _child(conn, kb_dir: str | None, timeout: float | None, memory_mb: int | Non
         try:
             answer: tuple[str, Any] = ("ok", decider.decide(case, corrections=corrections))
         except CaseInvalid as exc:
-            answer = ("invalid", (exc.problems, exc.case_id))
+            answer = ("invalid", (exc.problems, exc.case_id, getattr(exc, "x12", None)))
         except MemoryError:
             answer = ("memory", None)
         except LemtradaError as exc:
@@ -165,10 +165,10 @@ class DeciderPool:
     """
 
     def __init__(self, kb_dir: str | None, kb_version: str, tool_version: str, *, size: int = DECIDERS,
-                 timeout: float | None = None, memory_mb: int | None = None):
+                 timeout: float | None = None, memory_mb: int | None = None, versions_dir: str | None = None):
         import multiprocessing
 
-        self.kb_dir, self.kb_version, self.tool_version = kb_dir, kb_version, tool_version
+        self.kb_dir, self.versions_dir, self.kb_version, self.tool_version = kb_dir, versions_dir, kb_version, tool_version
         self.size, self.timeout, self.memory_mb = size, timeout or None, memory_mb or None
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Decider] = queue.Queue()
@@ -192,7 +192,7 @@ class DeciderPool:
         while (request := self._spawns.get()) is not None:
             try:
                 parent, child = self._context.Pipe()
-                process = self._context.Process(target=_child, args=(child, self.kb_dir, self.timeout, self.memory_mb),
+                process = self._context.Process(target=_child, args=(child, self.kb_dir, self.versions_dir, self.timeout, self.memory_mb),
                                                 name="lemtrada-decider", daemon=True)
                 process.start()
                 child.close()
@@ -295,7 +295,12 @@ class DeciderPool:
         if kind == "ok":
             return value
         if kind == "invalid":
-            raise CaseInvalid(*value)
+            problems, case_id, x12 = value
+            if x12:  # a business error of PAS (decider.BeforeEffectiveDate): its class is not pickled, its code is
+                from .decider import BeforeEffectiveDate
+
+                raise BeforeEffectiveDate(problems, case_id)
+            raise CaseInvalid(problems, case_id)
         raise DecisionFailed(value)
 
     def _memory_text(self) -> str:

@@ -123,6 +123,25 @@ def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group:
     return out
 
 
+def narrative(title: str, items: list[dict]) -> dict:
+    """The human-readable text DTR 2.0.1 requires: the title and every question, nested as the items are.
+
+    Generated from the same items, so it can never list a question the form does not ask.
+    """
+    from html import escape
+
+    def listed(nodes: list[dict]) -> str:
+        rows = []
+        for node in nodes:
+            kind = node["type"] + (", repeats" if node.get("repeats") else "")
+            rows.append(f"<li>{escape(node['text'])} <i>({escape(kind)})</i>"
+                        + (listed(node["item"]) if node.get("item") else "") + "</li>")
+        return "<ol>" + "".join(rows) + "</ol>" if rows else ""
+
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p><b>{escape(title)}</b></p>{listed(items)}</div>'
+    return {"status": "generated", "div": div}
+
+
 def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -> dict:
     """The Questionnaire resource (fhir-pas.md, "The Questionnaire"); ``only`` keeps those linkIds."""
     from .fhir_out import checked
@@ -131,13 +150,16 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
     settles = settled_criteria(root)
     keep = set(only) if only is not None else None
     items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
+    title = "Lemtrada (alemtuzumab) prior authorization: clinical documentation"
     resource = {
         "resourceType": "Questionnaire",
         "id": ids.QUESTIONNAIRE_ID,
+        "meta": {"profile": [ids.DTR_QUESTIONNAIRE]},
+        "text": narrative(title, items),
         "url": ids.QUESTIONNAIRE_URL,
         "version": ids.QUESTIONNAIRE_VERSION,
         "name": "LemtradaPriorAuthorization",
-        "title": "Lemtrada (alemtuzumab) prior authorization: clinical documentation",
+        "title": title,
         "status": "active",
         "subjectType": ["Patient"],
     }

@@ -80,16 +80,18 @@ def build_app(options: dict, decider=None, pool=None):
     from .limits import DeciderPool
     from .questionnaire import questionnaire
 
-    decider = decider or Decider(options.get("kb_dir"))
+    decider = decider or Decider(options.get("kb_dir"), options.get("versions_dir"))
     if pool is None:
         pool = DeciderPool(options.get("kb_dir"), decider.kb_version, decider.tool_version,
                            size=options.get("deciders", DECIDERS), timeout=options.get("timeout"),
-                           memory_mb=options.get("memory_mb"))
+                           memory_mb=options.get("memory_mb"), versions_dir=options.get("versions_dir"))
     form = questionnaire(decider.kb_root)
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
                         questionnaire=lambda: form, authenticator=authenticator(options),
                         docs=options.get("docs", False))
+    if options.get("authorization_window_days"):
+        settings.authorization_window_days = options["authorization_window_days"]
     app = create_app(pool, settings)
     app.state.pool = pool
     return app
@@ -116,7 +118,8 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
           workers: int, decision_log: str | None, mask_member_ids: bool, *, timeout: float | None = None,
           memory_mb: int | None = None, deciders: int = DECIDERS, jwks: str | None = None,
-          audience: str | None = None, insecure: bool = False, docs: bool = False) -> None:
+          audience: str | None = None, insecure: bool = False, docs: bool = False, versions_dir: str | None = None,
+          authorization_window_days: int | None = None) -> None:
     """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
     import uvicorn
 
@@ -132,10 +135,12 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
                "decision_log": os.path.abspath(decision_log) if decision_log else None,
                "mask_member_ids": mask_member_ids, "timeout": timeout or None, "memory_mb": memory_mb or None,
                "deciders": deciders, "jwks": os.path.abspath(jwks) if jwks else None,
-               "audience": audience or f"http://{shown}:{port}", "docs": docs}
+               "audience": audience or f"http://{shown}:{port}", "docs": docs,
+               "versions_dir": os.path.abspath(versions_dir) if versions_dir else None,
+               "authorization_window_days": authorization_window_days}
     authenticator(options)  # a JWKS that does not read: exit 2 before the KB is loaded
     try:
-        decider = Decider(kb_dir)
+        decider = Decider(kb_dir, options["versions_dir"])
     except KnowledgeBaseError as exc:
         raise ServeError(f"knowledge base error: {exc}", 3) from None
     if decision_log:

@@ -11,7 +11,11 @@ problem is reported there. Nothing absent from the Bundle is filled in.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any, Callable
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -19,9 +23,12 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from .answers import read_answers
-from .dosage import dose_and_days
+from .dosage import dose_and_days, whole
+from .lines import INFO_CANCELLED, Line, classify, drug_line, quantity_mg
+from .medication import medication_codes
 from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
-from .problems import BundleError, FhirProblem, Problems, child
+from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, BusinessError, FhirProblem, Problems,
+                       child)
 from .refs import BundleIndex, Located, named_type
 from ...engine.limits import RefusedNumber
 
@@ -41,6 +48,7 @@ class PasRequest:
     bundle: dict
     case: dict
     origins: dict[str, str] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)  # every Claim.item, the drug line among them
 
     @property
     def claim(self) -> dict:
@@ -228,7 +236,13 @@ def _map(request: PasRequest, problems: Problems) -> None:
 
     req: dict = {}
     _date(c.get("created"), child(CLAIM, "created"), "request.date", req, "date", problems, origins)
-    found, mr = _item(c, claim, index, problems, origins)
+    if c.get("status") != "active":
+        problems.reject(child(CLAIM, "status"), INPUT_ERRORS,
+                        f"Claim.status is {c.get('status')!r}: only an active request is decided")
+    _check_modifiers(claim, problems)
+    found, mr = _item(c, claim, index, problems, origins, request)
+    if mr:
+        _check_modifiers(mr, problems)
     req.update(found)
     codes = _diagnosis_codes(c, origins)
     if codes:
@@ -237,13 +251,19 @@ def _map(request: PasRequest, problems: Problems) -> None:
 
     patient = index.follow(c.get("patient"), child(CLAIM, "patient"), claim, {"Patient"}, problems, "Claim.patient")
     if patient:
+        _check_modifiers(patient, problems)
         member = _member(patient, problems, origins)
         if member:
             case["member"] = member
 
     qr = _questionnaire_response(c, claim, index, problems)
+    if qr:
+        _check_modifiers(qr, problems)
     answers = read_answers(qr.resource, qr.path, problems, origins) if qr else {}
-    specialty = _role_specialty(_prescriber_role(mr, index, problems) if mr else None, origins)
+    role = _prescriber_role(mr, index, problems) if mr else None
+    if role:
+        _check_modifiers(role, problems)
+    specialty = _role_specialty(role, origins)
     if specialty and "specialty" not in answers.get("prescriber", {}):
         answers.setdefault("prescriber", {})["specialty"] = specialty
     case.update(answers)
@@ -264,18 +284,24 @@ def _date(value: Any, path: str, case_field: str, target: dict, key: str, proble
 
 
 def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
-          origins: dict[str, str]) -> tuple[dict, Located | None]:
-    items = c.get("item") or []
-    if len(items) != 1:
-        problems.add(child(CLAIM, "item"), "required" if not items else "not-supported",
-                     f"expected exactly one item (one course of alemtuzumab, HCPCS {LEMTRADA_HCPCS}), got {len(items)}")
+          origins: dict[str, str], request: PasRequest) -> tuple[dict, Located | None]:
+    """The request fields of the drug line and its MedicationRequest (version 2: "Lines", "Requested service")."""
+    if not c.get("item"):
+        problems.add(child(CLAIM, "item"), "required", f"expected at least one item (the alemtuzumab line, HCPCS {LEMTRADA_HCPCS})")
         return {}, None
-    item, i_path = items[0], child(CLAIM, "item", 0)
+    request.lines = classify(c, CLAIM, medication_codes(), problems)
+    line = drug_line(request.lines)
+    if line is None:
+        return {}, None
+    item, i_path = line.item, line.path
     found: dict = {}
-    codings = (item.get("productOrService") or {}).get("coding") or []
-    if not any(cd.get("system") == HCPCS and cd.get("code") == LEMTRADA_HCPCS for cd in codings):
-        problems.add(child(i_path, "productOrService"), "not-supported",
-                     f"expected the HCPCS code {LEMTRADA_HCPCS} (Injection, alemtuzumab, 1 mg) among the codings")
+    if line.cancelled:
+        # A PAS update withdrawing the line: never an approval. Which authorisation it cancels is the
+        # store's to find (Claim.related); a request that reaches the mapping with it names none we hold.
+        problems.reject(child(i_path, "modifierExtension"), AUTHORIZATION_NOT_FOUND,
+                        "the drug line is marked infoCancelled (a cancellation), but no authorisation this "
+                        "server holds is named by Claim.related: there is nothing to cancel, and a cancelled line "
+                        "is never certified")
     if item.get("servicedDate"):
         _date(item["servicedDate"], child(i_path, "servicedDate"), "request.start_date", found, "start_date", problems, origins)
     elif (item.get("servicedPeriod") or {}).get("start"):
@@ -284,15 +310,110 @@ def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
 
     services = [(k, e) for k, e in enumerate(item.get("extension") or []) if e.get("url") == REQUESTED_SERVICE]
     if not services:
-        problems.add(child(i_path, "extension"), "required",
-                     "expected the extension-requestedService naming the MedicationRequest")
+        found.update(_dose_from_line(line, problems, origins))
         return found, None
     k, ext = services[0]
     mr = index.follow(ext.get("valueReference"), child(i_path, "extension", k, "valueReference"), claim,
                       {"MedicationRequest"}, problems, "requestedService")
     if mr:
-        found.update(dose_and_days(mr.resource, mr.path, problems, origins))
+        _check_medication_request(mr, index, problems)
+        # A weekday schedule starts on the planned start, as request.start_date does (default: the request date).
+        anchor = _as_date(found.get("start_date")) or _as_date((c.get("created") or "")[:10])
+        found.update(dose_and_days(mr.resource, mr.path, problems, origins, anchor))
+        _check_quantity(line, found, problems)
     return found, mr
+
+
+def _as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _dose_from_line(line: Line, problems: Problems, origins: dict[str, str]) -> dict:
+    """No MedicationRequest: days = servicedPeriod's inclusive length, dose = quantity / days (J0202 units are mg)."""
+    period = line.item.get("servicedPeriod") or {}
+    start, end = _as_date((period.get("start") or "")[:10]), _as_date((period.get("end") or "")[:10])
+    mg = quantity_mg(line)
+    if start is None or end is None or mg is None:
+        lacking = [name for name, v in (("servicedPeriod.start", start), ("servicedPeriod.end", end), ("quantity", mg)) if v is None]
+        problems.reject(line.path, REQUIRED_DATA_MISSING,
+                        f"no dose: expected an extension-requestedService MedicationRequest, or the drug line's servicedPeriod "
+                        f"and quantity; this line lacks {', '.join(lacking)}")
+        return {}
+    days = (end - start).days + 1
+    if days < 1:
+        problems.reject(child(line.path, "servicedPeriod"), INPUT_ERRORS, f"servicedPeriod ends ({end}) before it starts ({start})")
+        return {}
+    if mg % days:
+        problems.reject(child(line.path, "quantity"), INPUT_ERRORS,
+                        f"quantity {whole(mg)} mg over {days} days of servicedPeriod is not a whole number of mg a day")
+        return {}
+    origins["request.dose_mg_per_day"] = child(line.path, "quantity", "value")
+    origins["request.days"] = child(line.path, "servicedPeriod")
+    return {"dose_mg_per_day": whole(mg / days), "days": days}
+
+
+def _check_quantity(line: Line, found: dict, problems: Problems) -> None:
+    """Version 2, "Quantity": the drug line's quantity is the dose times the days, else a business error."""
+    mg = quantity_mg(line)
+    if mg is None or "dose_mg_per_day" not in found or "days" not in found:
+        return
+    wanted = Decimal(str(found["dose_mg_per_day"])) * found["days"]
+    if mg != wanted:
+        q = line.quantity
+        problems.reject(child(line.path, "quantity"), INPUT_ERRORS,
+                        f"item.quantity {q['value']}{' ' + str(q.get('code') or q.get('unit')) if q.get('code') or q.get('unit') else ''}"
+                        f" ({whole(mg)} mg) does not match the MedicationRequest's {found['dose_mg_per_day']} mg/day "
+                        f"x {found['days']} days = {whole(wanted)} mg")
+
+
+STOPPED_STATUSES = frozenset({"cancelled", "entered-in-error", "stopped", "completed"})
+
+
+def _check_medication_request(mr: Located, index: BundleIndex, problems: Problems) -> None:
+    """Version 2, "What must not be ignored": a withdrawn order, or an order for another drug, is not decided."""
+    status = mr.resource.get("status")
+    if status in STOPPED_STATUSES:
+        problems.reject(child(mr.path, "status"), INPUT_ERRORS,
+                        f"the MedicationRequest's status is {status!r}: a withdrawn order cannot be authorised")
+    vocabulary = medication_codes()
+    concept, where = mr.resource.get("medicationCodeableConcept"), child(mr.path, "medicationCodeableConcept")
+    if concept is None and mr.resource.get("medicationReference"):
+        med = index.follow(mr.resource["medicationReference"], child(mr.path, "medicationReference"), mr,
+                           {"Medication"}, problems, "MedicationRequest.medicationReference")
+        if med is None:
+            return
+        _check_modifiers(med, problems)
+        concept, where = med.resource.get("code"), child(med.path, "code")
+    verdicts = [(j, vocabulary.names_lemtrada(cd)) for j, cd in enumerate((concept or {}).get("coding") or [])]
+    read = [(j, v) for j, v in verdicts if v is not None]
+    if read and not any(v for _, v in read):
+        j = read[0][0]
+        cd = concept["coding"][j]
+        problems.reject(child(where, "coding", j), INPUT_ERRORS,
+                        f"the MedicationRequest is for {cd.get('display') or cd.get('code')!r} ({cd.get('system')}), "
+                        f"not alemtuzumab (Lemtrada): this request is decided under the Lemtrada policy only")
+
+
+def _check_modifiers(found: Located, problems: Problems) -> None:
+    """An unknown modifierExtension changes the meaning of its element: FHIR forbids ignoring it."""
+    stack: list[tuple[Any, str]] = [(found.resource, found.path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for k, ext in enumerate(value.get("modifierExtension") or []):
+                url = ext.get("url") if isinstance(ext, dict) else None
+                if url == INFO_CANCELLED and re.fullmatch(r"Bundle\.entry\[0\]\.resource\.item\[\d+\]", path):
+                    continue  # PAS's own, on Claim.item: read by the lines (a cancelled line)
+                problems.reject(child(path, "modifierExtension", k), INPUT_ERRORS,
+                                f"unknown modifierExtension {url!r}: it changes the meaning of this element, "
+                                f"and this server does not know it (FHIR forbids ignoring it)")
+            stack.extend((v, child(path, key)) for key, v in value.items()
+                         if key not in ("modifierExtension", "contained") and isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, child(path, i)) for i, v in enumerate(value) if isinstance(v, (dict, list)))
 
 
 def _prescriber_role(mr: Located, index: BundleIndex, problems: Problems) -> Located | None:

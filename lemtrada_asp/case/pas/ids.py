@@ -23,6 +23,15 @@ ITEM_PERIOD = PAS + "itemPreAuthPeriod"
 ITEM_AUTHORIZED_DETAIL = PAS + "itemAuthorizedDetail"
 
 X12_306 = "https://codesystem.x12.org/005010/306"
+X12_901 = "https://codesystem.x12.org/005010/901"  # AAA03 reject reason codes (ClaimResponse.error)
+ERROR_PATH = PAS + "errorPath"
+PROFILES = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+PROFILE_CLAIM_RESPONSE = PROFILES + "profile-claimresponse"
+PROFILE_RESPONSE_BUNDLE = PROFILES + "profile-pas-response-bundle"
+DTR_QUESTIONNAIRE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire"
+RESPONSE_IDS = "http://lemtrada-asp.example/fhir/NamingSystem/response-bundle"  # identifier of an answer to a request without one
+BACKPORT_SUBSCRIPTION = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"
+INQUIRE_DEFINITION = "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"
 X12_REASON = "https://codesystem.x12.org/external/886"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
