@@ -1,0 +1,276 @@
+"""Decisions as pictures: the criteria tree of one case, and a KB diff's report, as HTML pages.
+
+Analysts and reviewers would rather look at a tree than read a 40-line indented
+text, and at a chart of the transitions than at a long list. Each page is one
+self-contained file: the CSS is inline, there is no script at all (nothing to load
+from anywhere, so it opens the same from a mail attachment, a ticket or a disk).
+
+The tree is drawn from the same data the text explanation renders
+(render/explain.tree of a Decision decided with details); each node adds the
+policy sentences its rule quotes (the KB's quotes/2 facts, analysis/trace.py).
+Every status is shown by colour AND by a glyph and its words, so the page reads
+the same without colour. Case text (ids, file names, infections) is hostile: the
+templates autoescape everything, and the SVG charts are built here with every
+label escaped.
+
+``tree_html`` is the fragment (for the review desk to embed); ``explanation_page``
+and ``diff_report`` are whole pages.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import jinja2
+from markupsafe import Markup, escape
+
+from ..engine.catalogue import at_least
+from ..engine.record import Decision
+from .explain import STATUS_RANK, tree
+from .text import STATUS_WORDS
+
+__all__ = [
+    "STATUS_MARKS",
+    "Sentences",
+    "criteria_changes",
+    "diff_report",
+    "explanation_page",
+    "policy_sentences",
+    "transitions_svg",
+    "tree_html",
+]
+
+# criterion id -> the policy sentences its rules quote: [{"text", "policy_line"}]
+Sentences = Mapping[str, list[dict[str, Any]]]
+
+# status -> (glyph, css class). The glyph and the status words carry the meaning; the
+# class adds colour and a border style (solid: a failure, dashed: missing, thin: passed).
+STATUS_MARKS = {
+    "met": ("\u2713", "met"),
+    "does_not_apply": ("\u2713", "does-not-apply"),
+    "not_met": ("\u2717", "not-met"),
+    "applies": ("\u2717", "applies"),
+    "undocumented": ("?", "undocumented"),
+}
+DECISION_MARKS = {"approve": "\u2713", "deny": "\u2717", "pend": "?"}
+NOT_EVALUATED = "not evaluated"
+
+
+@lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lemtrada_asp.render", "templates"),
+        autoescape=True,  # every value is escaped unless it is Markup built here
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["words"] = status_words
+    env.filters["glyph"] = lambda status: STATUS_MARKS.get(status, ("-", ""))[0]
+    env.filters["css"] = lambda status: STATUS_MARKS.get(status, ("", "other"))[1]
+    env.filters["count_words"] = _count_words
+    env.filters["outcome"] = _outcome_label
+    env.filters["listed"] = _listed
+    env.globals["DECISION_MARKS"] = DECISION_MARKS
+    return env
+
+
+def status_words(status: str) -> str:
+    return STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def _outcome_label(outcome: dict[str, Any]) -> str:
+    from ..analysis.changes import outcome_label
+
+    return outcome_label(outcome)
+
+
+def _listed(value: Any) -> str:
+    """A changed value as the text diff words it: a list joined, nothing as "none"."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def _count_words(node: dict[str, Any]) -> str:
+    """An at-least-N node says so: its children are not all needed, nor any one."""
+    n = at_least(node.get("kind", ""))
+    return f"at least {n} of {len(node.get('children', []))}" if n is not None else ""
+
+
+def policy_sentences(kb) -> dict[str, list[dict[str, Any]]]:
+    """Criterion id -> the policy sentences its rules quote (quotes/2), with their line in the policy text."""
+    from ..analysis.trace import read_trace
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for quote in read_trace(kb).quotes:
+        if quote.criterion and quote.formalised:
+            found.setdefault(quote.subject, []).append({"text": quote.text, "policy_line": quote.line})
+    return found
+
+
+def _tree_data(decision: Decision | dict[str, Any]) -> dict[str, Any]:
+    return decision if isinstance(decision, dict) else tree(decision)
+
+
+def _counts(data: dict[str, Any]) -> list[tuple[str, int]]:
+    """How many nodes have each status, in the order a reviewer reads them (failing first)."""
+    counts: Counter = Counter()
+
+    def walk(node: dict[str, Any]) -> None:
+        counts[node["status"]] += 1
+        for child in node.get("children", []):
+            walk(child)
+
+    for node in data["criteria"]:
+        walk(node)
+    return sorted(counts.items(), key=lambda item: (STATUS_RANK.get(item[0], 3), item[0]))
+
+
+def tree_html(decision: Decision | dict[str, Any], sentences: Sentences, anchor: str = "c",
+              changed: Mapping[str, tuple[str, str]] | None = None) -> Markup:
+    """The criteria tree of one decision as an HTML fragment (no page around it).
+
+    decision is a record decided with details, or its explain tree (render/explain.tree).
+    anchor prefixes every node's id (``{anchor}-I4.b``), so several trees fit in one page;
+    changed marks the nodes whose status differs under another KB (diff).
+    """
+    data = _tree_data(decision)
+    template = _environment().get_template("_tree.html.j2")
+    return Markup(template.render(data=data, sentences=sentences, anchor=anchor, changed=changed or {},
+                                  counts=_counts(data)))
+
+
+def explanation_page(decision: Decision | dict[str, Any], sentences: Sentences, kb_name: str = "") -> str:
+    """One case's explanation as a whole, self-contained HTML page."""
+    data = _tree_data(decision)
+    body = tree_html(data, sentences)
+    return _environment().get_template("explain.html.j2").render(data=data, tree=body, kb_name=kb_name)
+
+
+# --- diff -------------------------------------------------------------------------------
+
+
+def criteria_changes(changes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per criterion whose status changed in some case: in how many cases, and from what to what.
+
+    Each change is a changed case as `diff --format json` prints it; the rows are in
+    the order of the cases' most frequent criteria first.
+    """
+    cases: Counter = Counter()
+    pairs: dict[str, Counter] = {}
+    for change in changes:
+        for ident, pair in change["statuses"].items():
+            cases[ident] += 1
+            pairs.setdefault(ident, Counter())[(pair["base"], pair["kb"])] += 1
+    return [{"id": ident, "cases": n, "pairs": [{"base": a, "kb": b, "count": c} for (a, b), c in pairs[ident].most_common()]}
+            for ident, n in cases.most_common()]
+
+
+_BAR = 22  # px: one row of a chart
+_LABEL = 260  # px: the label column
+_WIDTH = 420  # px: the longest bar
+
+
+def _word(status: str) -> str:
+    return status_words(status) if status != NOT_EVALUATED else NOT_EVALUATED
+
+
+def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions") -> Markup:
+    """A horizontal bar per transition (base outcome -> edited outcome), its count written beside it."""
+    rows = [(f"{t['from']} \u2192 {t['to']}", t["count"], [(t["count"], _outcome_class(t["to"]))], "") for t in transitions]
+    return _bars(rows, title, "transitions")
+
+
+def criteria_svg(rows: list[dict[str, Any]], title: str = "Criteria whose status changed") -> Markup:
+    """A bar per criterion: the cases in which its status changed, split by (base -> edited) status."""
+    out = []
+    for r in rows:
+        segments = [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1]) for p in r["pairs"]]
+        detail = "; ".join(f"{_word(p['base'])} \u2192 {_word(p['kb'])}: {p['count']}" for p in r["pairs"])
+        out.append((r["id"], r["cases"], segments, detail))
+    return _bars(out, title, "criteria")
+
+
+def _outcome_class(label: str) -> str:
+    return label.split(" ", 1)[0]  # approve | deny | pend (a pend reason follows in brackets)
+
+
+def _bars(rows: list[tuple[str, int, list[tuple[int, str]], str]], title: str, name: str) -> Markup:
+    """An SVG bar chart, a row (label, total, [(count, css class)], detail) each: the bar, then the total and detail in words."""
+    if not rows:
+        return Markup("")
+    top = max(r[1] for r in rows) or 1
+    height = _BAR * len(rows) + 8
+    width = _LABEL + _WIDTH + 360
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" role="img" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="{escape(name)}-title">',
+             f'<title id="{escape(name)}-title">{escape(title)}</title>']
+    for i, (label, total, segments, detail) in enumerate(rows):
+        y = 4 + i * _BAR
+        parts.append(f'<g class="row" data-label="{escape(label)}" data-count="{total}">')
+        parts.append(f'<text x="{_LABEL - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>')
+        x = float(_LABEL)
+        for count, css in segments:
+            w = max(1.0, _WIDTH * count / top)
+            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{_BAR - 6}" class="bar {escape(css)}"/>')
+            x += w
+        words = f"{total}  ({detail})" if detail else f"{total}"
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="count">{escape(words)}</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def diff_report(summary: dict[str, Any], changes: Callable[[], Iterable[dict[str, Any]]],
+                base_sentences: Sentences, kb_sentences: Sentences) -> Iterator[str]:
+    """The diff of a corpus as one self-contained HTML page, in pieces (write them in order).
+
+    summary is `diff --format json`'s summary object; changes() gives the changed cases
+    (each as `diff --format json` prints it, plus "trees": {"base", "kb"}, each side's
+    explain tree), and is called twice (the list, then the explanations), so a large
+    diff can stay in a file rather than in memory.
+    """
+    env = _environment()
+    rows = criteria_changes(changes())
+    page = env.get_template("diff.html.j2")
+    context = {
+        "summary": summary,
+        "transitions_chart": transitions_svg(summary["transitions"], "Transitions: base outcome \u2192 edited outcome, cases"),
+        "criteria_chart": criteria_svg(rows, "Criteria whose status changed: cases"),
+        "criteria_rows": rows,
+        "changes": _Numbered(changes),
+        "explained": _Explained(changes, base_sentences, kb_sentences),
+        "words": _word,
+    }
+    for chunk in page.generate(**context):
+        yield chunk
+
+
+class _Numbered:
+    """The changed cases, numbered from 1 (the anchor of each), read again on every iteration."""
+
+    def __init__(self, changes: Callable[[], Iterable[dict[str, Any]]]):
+        self._changes = changes
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return enumerate(self._changes(), start=1)
+
+
+class _Explained(_Numbered):
+    """Each changed case with both sides' trees rendered, one at a time."""
+
+    def __init__(self, changes, base_sentences: Sentences, kb_sentences: Sentences):
+        super().__init__(changes)
+        self._sentences = base_sentences, kb_sentences
+
+    def __iter__(self):
+        for n, change in super().__iter__():
+            marks = {ident: (pair["base"], pair["kb"]) for ident, pair in change["statuses"].items()}
+            trees = change.get("trees") or {}
+            base, kb = self._sentences
+            yield n, change, {
+                side: tree_html(trees[side], sentences, anchor=f"case-{n}-{side}", changed=marks)
+                for side, sentences in (("kb", kb), ("base", base)) if trees.get(side)
+            }
