@@ -170,7 +170,8 @@ def criteria_changes(changes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _BAR = 22  # px: one row of a chart
-_LABEL = 260  # px: the label column
+_LABEL = 480  # px: the label column at most
+_CHAR = 7.2  # px: the width of a character of a label, about (13 px sans-serif)
 _WIDTH = 420  # px: the longest bar
 
 
@@ -185,12 +186,9 @@ def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions
 
 
 def criteria_svg(rows: list[dict[str, Any]], title: str = "Criteria whose status changed") -> Markup:
-    """A bar per criterion: the cases in which its status changed, split by (base -> edited) status."""
-    out = []
-    for r in rows:
-        segments = [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1]) for p in r["pairs"]]
-        detail = "; ".join(f"{_word(p['base'])} \u2192 {_word(p['kb'])}: {p['count']}" for p in r["pairs"])
-        out.append((r["id"], r["cases"], segments, detail))
+    """A bar per criterion and change of its status (base -> edited): in how many cases, coloured by the edited status."""
+    out = [(f"{r['id']}: {_word(p['base'])} \u2192 {_word(p['kb'])}", p["count"], [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])], "")
+           for r in rows for p in r["pairs"]]
     return _bars(out, title, "criteria")
 
 
@@ -204,15 +202,16 @@ def _bars(rows: list[tuple[str, int, list[tuple[int, str]], str]], title: str, n
         return Markup("")
     top = max(r[1] for r in rows) or 1
     height = _BAR * len(rows) + 8
-    width = _LABEL + _WIDTH + 360
+    column = min(_LABEL, 16 + int(_CHAR * max(len(r[0]) for r in rows)))  # px: the label column, as wide as the longest
+    width = column + _WIDTH + 80
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" role="img" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="{escape(name)}-title">',
              f'<title id="{escape(name)}-title">{escape(title)}</title>']
     for i, (label, total, segments, detail) in enumerate(rows):
         y = 4 + i * _BAR
         parts.append(f'<g class="row" data-label="{escape(label)}" data-count="{total}">')
-        parts.append(f'<text x="{_LABEL - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>')
-        x = float(_LABEL)
+        parts.append(f'<text x="{column - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>')
+        x = float(column)
         for count, css in segments:
             w = max(1.0, _WIDTH * count / top)
             parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{_BAR - 6}" class="bar {escape(css)}"/>')
@@ -270,7 +269,18 @@ class _Explained(_Numbered):
             marks = {ident: (pair["base"], pair["kb"]) for ident, pair in change["statuses"].items()}
             trees = change.get("trees") or {}
             base, kb = self._sentences
-            yield n, change, {
-                side: tree_html(trees[side], sentences, anchor=f"case-{n}-{side}", changed=marks)
-                for side, sentences in (("kb", kb), ("base", base)) if trees.get(side)
-            }
+            rendered = {side: tree_html(trees[side], sentences, anchor=f"case-{n}-{side}", changed=marks)
+                        for side, sentences in (("kb", kb), ("base", base)) if trees.get(side)}
+            present = {side: _ids(trees[side]["criteria"]) for side in rendered}
+            links = [{"id": ident, "base": a, "kb": b,
+                      "anchors": [(side, f"case-{n}-{side}-{ident}") for side in ("kb", "base") if ident in present.get(side, ())]}
+                     for ident, (a, b) in marks.items()]
+            yield n, change, rendered, links
+
+
+def _ids(nodes: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for node in nodes:
+        found.add(node["id"])
+        found |= _ids(node.get("children", []))
+    return found
