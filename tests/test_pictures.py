@@ -35,6 +35,9 @@ TALLEST = 12000  # px: a full-page screenshot is cut here
 
 HOSTILE = "<script>document.title='pwned'</script>"
 DENIED = CASES_DIR / "an-active-tuberculosis-infection-fails-i5-and-is-excluded.yaml"
+# The example cases about step therapy (some change under the edit below, some do not) and one other.
+CORPUS = sorted(p for p in CASES_DIR.glob("*.yaml") if not p.name.endswith(".expected.yaml")
+                and re.search(r"step-therapy|natalizumab|oral-dmt|full-documentation", p.name))
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -82,7 +85,7 @@ def edited_kb(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def diff_run(edited_kb: Path, hostile_case: Path, folder: Path) -> dict:
     """The same diff as HTML and as JSON: the example cases and the hostile one."""
-    args = ["diff", str(CASES_DIR), str(hostile_case), "--kb", str(edited_kb)]
+    args = ["diff", *map(str, CORPUS), str(hostile_case), "--kb", str(edited_kb)]
     status, page = run(*args, "--format", "html")
     assert status == 1, page  # something changed
     json_status, out = run(*args, "--format", "json")
@@ -175,6 +178,18 @@ def test_diff_html_shows_the_counts_of_the_json_diff(diff_run: dict):
         assert f'data-label="{label}" data-count="{t["count"]}"' in page
         assert f'<tr data-from="{t["from"]}" data-to="{t["to"]}"><td>{t["from"]}</td><td>{t["to"]}</td><td class="number">{t["count"]}</td></tr>' in page
     assert page.count('<section class="case" id="case-') == summary["changed"] == len(diff_run["changes"])
+
+
+def test_diff_html_reports_a_corpus_and_says_so_with_exhaustive():
+    status, out = run("diff", "--exhaustive", "--format", "html")
+    assert status == 2 and "--format html reports a corpus" in out
+
+
+def test_diff_html_of_an_edit_that_changes_nothing_says_no_case_decides_differently():
+    status, page = run("diff", *map(str, CORPUS[:3]), "--kb", str(KB_DIR), "--format", "html")
+    assert status == 0
+    assert_self_contained(page)
+    assert "No case decides differently." in page and '<dd id="changed">0</dd>' in page and 'class="case"' not in page
 
 
 # --- in a real browser ---------------------------------------------------------------
