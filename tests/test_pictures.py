@@ -180,6 +180,20 @@ def test_diff_html_shows_the_counts_of_the_json_diff(diff_run: dict):
     assert page.count('<section class="case" id="case-') == summary["changed"] == len(diff_run["changes"])
 
 
+def test_a_diff_report_draws_the_trees_of_at_most_trees_at_most_cases_and_lists_every_changed_case(
+        diff_run: dict, edited_kb: Path, hostile_case: Path, monkeypatch):
+    from lemtrada_asp.render import html
+
+    changed = diff_run["summary"]["changed"]
+    assert changed > 1
+    monkeypatch.setattr(html, "TREES_AT_MOST", 1)
+    status, page = run("diff", *map(str, CORPUS), str(hostile_case), "--kb", str(edited_kb), "--format", "html")
+    assert status == 1
+    assert_self_contained(page)
+    assert page.count('<section class="case"') == 1 and page.count('<tr><td class="number">') == changed
+    assert f"Drawn below with their trees: the first 1 of the {changed} changed cases; the others are listed above only" in page
+
+
 def test_diff_html_reports_a_corpus_and_says_so_with_exhaustive():
     status, out = run("diff", "--exhaustive", "--format", "html")
     assert status == 2 and "--format html reports a corpus" in out

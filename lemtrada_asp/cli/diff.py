@@ -135,10 +135,12 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
             if change is not None:
                 summary.changed += 1
                 summary.transitions[change.transition] += 1
-                line = change.as_json()
                 if explain is not None:
-                    line["trees"] = explain.trees(result)
-                spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    explain.keep(spool, change.as_json(), result)
+                    continue
+                spool.write(json.dumps(change.as_json(), ensure_ascii=False) + "\n")
+        if explain is not None:
+            explain.flush(spool)
         spool.seek(0)
         base_name, kb_name = _names(base_dir, kb_dir)
         if output_format == "json":
@@ -158,22 +160,43 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
 
 
 class _Explainer:
-    """--format html: each changed case's tree under both KBs, and the page written from the spool."""
+    """--format html: the changed cases' trees under both KBs, and the page written from the spool.
+
+    The base result of a changed case holds its tree already (compare_paths decided it
+    with details); the edited side is decided again, a batch at a time (one case at a
+    time costs several times more), for the first TREES_AT_MOST changed cases only.
+    """
+
+    BATCH = 100  # changed cases decided again together
 
     def __init__(self, base_dir, kb_dir):
         from ..engine.knowledge import KnowledgeBase
 
         self.base_kb, self.kb = KnowledgeBase(base_dir), KnowledgeBase(kb_dir)
         self._engine = None
+        self._pending: list = []  # (change as JSON, base result), waiting for their trees
+        self._drawn = 0
 
-    def trees(self, base) -> dict:
-        """The base result already holds its tree (compare_paths decided it with details); the edited side is decided again."""
+    def keep(self, spool, line: dict, base) -> None:
+        self._pending.append((line, base))
+        if len(self._pending) >= self.BATCH:
+            self.flush(spool)
+
+    def flush(self, spool) -> None:
         from ..engine.engine import Engine
+        from ..render import html
         from ..render.explain import tree
 
-        self._engine = self._engine or Engine(self.kb)
-        edited = self._engine.decide([(base.source, base.record.case)], details=True)[0]
-        return {"base": tree(base.record), "kb": tree(edited)}
+        drawn = self._pending[: max(0, html.TREES_AT_MOST - self._drawn)]
+        if drawn:
+            self._engine = self._engine or Engine(self.kb)
+            edited = self._engine.decide([(base.source, base.record.case) for _, base in drawn], details=True)
+            for (line, base), record in zip(drawn, edited):
+                line["trees"] = {"base": tree(base.record), "kb": tree(record)}
+            self._drawn += len(drawn)
+        for line, _ in self._pending:
+            spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._pending = []
 
     def report(self, summary: dict, spool) -> None:
         from ..render.html import diff_report, policy_sentences

@@ -33,11 +33,14 @@ from .text import STATUS_WORDS
 
 __all__ = [
     "STATUS_MARKS",
+    "TREES_AT_MOST",
     "Sentences",
     "criteria_changes",
+    "criteria_svg",
     "diff_report",
     "explanation_page",
     "policy_sentences",
+    "status_words",
     "transitions_svg",
     "tree_html",
 ]
@@ -54,6 +57,9 @@ STATUS_MARKS = {
     "applies": ("\u2717", "applies"),
     "undocumented": ("?", "undocumented"),
 }
+# Changed cases a diff report draws with their two trees (about 35 KB of page each);
+# the others are counted and listed, so a report on a large corpus still opens.
+TREES_AT_MOST = 300
 DECISION_MARKS = {"approve": "\u2713", "deny": "\u2717", "pend": "?"}
 NOT_EVALUATED = "not evaluated"
 
@@ -228,7 +234,7 @@ def diff_report(summary: dict[str, Any], changes: Callable[[], Iterable[dict[str
 
     summary is `diff --format json`'s summary object; changes() gives the changed cases
     (each as `diff --format json` prints it, plus "trees": {"base", "kb"}, each side's
-    explain tree), and is called twice (the list, then the explanations), so a large
+    explain tree, on the cases to draw), and is called more than once, so a large
     diff can stay in a file rather than in memory.
     """
     env = _environment()
@@ -240,6 +246,7 @@ def diff_report(summary: dict[str, Any], changes: Callable[[], Iterable[dict[str
         "criteria_chart": criteria_svg(rows, "Criteria whose status changed: cases"),
         "criteria_rows": rows,
         "changes": _Numbered(changes),
+        "drawn": sum(1 for change in changes() if change.get("trees")),
         "explained": _Explained(changes, base_sentences, kb_sentences),
         "words": _word,
     }
@@ -266,6 +273,8 @@ class _Explained(_Numbered):
 
     def __iter__(self):
         for n, change in super().__iter__():
+            if not change.get("trees"):
+                continue
             marks = {ident: (pair["base"], pair["kb"]) for ident, pair in change["statuses"].items()}
             trees = change.get("trees") or {}
             base, kb = self._sentences
