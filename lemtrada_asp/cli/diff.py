@@ -118,7 +118,11 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
 
     summary = Summary()
     unreadable = 0
-    explain = _Explainer(base_dir, kb_dir) if output_format == "html" else None
+    explain = None
+    if output_format == "html":
+        from .diff_html import HtmlReport
+
+        explain = HtmlReport(base_dir, kb_dir)
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
@@ -157,57 +161,6 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
         others = "; the others were compared." if summary.compared else "; no case was compared."
         click.echo(f"{summary.invalid} invalid case{'s' if summary.invalid != 1 else ''}{others}", err=True)
     return {"changed": summary.changed, "invalid": summary.invalid, "unreadable": unreadable}
-
-
-class _Explainer:
-    """--format html: the changed cases' trees under both KBs, and the page written from the spool.
-
-    The base result of a changed case holds its tree already (compare_paths decided it
-    with details); the edited side is decided again, a batch at a time (one case at a
-    time costs several times more), for the first TREES_AT_MOST changed cases only.
-    """
-
-    BATCH = 100  # changed cases decided again together
-
-    def __init__(self, base_dir, kb_dir):
-        from ..engine.knowledge import KnowledgeBase
-
-        self.base_kb, self.kb = KnowledgeBase(base_dir), KnowledgeBase(kb_dir)
-        self._engine = None
-        self._pending: list = []  # (change as JSON, base result), waiting for their trees
-        self._drawn = 0
-
-    def keep(self, spool, line: dict, base) -> None:
-        self._pending.append((line, base))
-        if len(self._pending) >= self.BATCH:
-            self.flush(spool)
-
-    def flush(self, spool) -> None:
-        from ..engine.engine import Engine
-        from ..render import html
-        from ..render.explain import tree
-
-        drawn = self._pending[: max(0, html.TREES_AT_MOST - self._drawn)]
-        if drawn:
-            self._engine = self._engine or Engine(self.kb)
-            edited = self._engine.decide([(base.source, base.record.case) for _, base in drawn], details=True)
-            for (line, base), record in zip(drawn, edited):
-                line["trees"] = {"base": tree(base.record), "kb": tree(record)}
-            self._drawn += len(drawn)
-        for line, _ in self._pending:
-            spool.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self._pending = []
-
-    def report(self, summary: dict, spool) -> None:
-        from ..render.html import diff_report, policy_sentences
-
-        def changes():
-            spool.seek(0)
-            return (json.loads(line) for line in spool)
-
-        for chunk in diff_report(summary, changes, policy_sentences(self.base_kb), policy_sentences(self.kb)):
-            click.echo(chunk, nl=False)
-        click.echo()
 
 
 def _summary_text(summary, base_name: str, kb_name: str) -> str:

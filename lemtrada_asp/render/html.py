@@ -61,7 +61,6 @@ STATUS_MARKS = {
 # the others are counted and listed, so a report on a large corpus still opens.
 TREES_AT_MOST = 300
 DECISION_MARKS = {"approve": "\u2713", "deny": "\u2717", "pend": "?"}
-NOT_EVALUATED = "not evaluated"
 
 
 @lru_cache(maxsize=None)
@@ -84,11 +83,12 @@ def _environment() -> jinja2.Environment:
 
 
 def status_words(status: str) -> str:
+    """A status in words (not_met: "not met"); diff's "not evaluated" stays as it is."""
     return STATUS_WORDS.get(status, status.replace("_", " "))
 
 
 def _outcome_label(outcome: dict[str, Any]) -> str:
-    from ..analysis.changes import outcome_label
+    from ..analysis.changes import outcome_label  # here: it imports the batch engine, which explain does not need
 
     return outcome_label(outcome)
 
@@ -181,10 +181,6 @@ _CHAR = 7.2  # px: the width of a character of a label, about (13 px sans-serif)
 _WIDTH = 420  # px: the longest bar
 
 
-def _word(status: str) -> str:
-    return status_words(status) if status != NOT_EVALUATED else NOT_EVALUATED
-
-
 def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions") -> Markup:
     """A horizontal bar per transition (base outcome -> edited outcome), its count written beside it."""
     rows = [(f"{t['from']} \u2192 {t['to']}", t["count"], [(t["count"], _outcome_class(t["to"]))], "") for t in transitions]
@@ -193,7 +189,7 @@ def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions
 
 def criteria_svg(rows: list[dict[str, Any]], title: str = "Criteria whose status changed") -> Markup:
     """A bar per criterion and change of its status (base -> edited): in how many cases, coloured by the edited status."""
-    out = [(f"{r['id']}: {_word(p['base'])} \u2192 {_word(p['kb'])}", p["count"], [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])], "")
+    out = [(f"{r['id']}: {status_words(p['base'])} \u2192 {status_words(p['kb'])}", p["count"], [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])], "")
            for r in rows for p in r["pairs"]]
     return _bars(out, title, "criteria")
 
@@ -248,7 +244,7 @@ def diff_report(summary: dict[str, Any], changes: Callable[[], Iterable[dict[str
         "changes": _Numbered(changes),
         "drawn": sum(1 for change in changes() if change.get("trees")),
         "explained": _Explained(changes, base_sentences, kb_sentences),
-        "words": _word,
+        "words": status_words,
     }
     for chunk in page.generate(**context):
         yield chunk
