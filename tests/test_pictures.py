@@ -139,6 +139,19 @@ def test_explain_html_is_one_valid_page_that_loads_nothing_and_runs_nothing():
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
 
 
+def test_the_page_is_written_in_the_utf8_it_declares_whatever_the_terminals_encoding():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-m", "lemtrada_asp", "explain", str(DENIED), "--format", "html"],
+                         capture_output=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    page = explain(DENIED, "html")
+    assert out.stdout.decode("utf-8") == page and '<meta charset="utf-8">' in page and "\u2713" in page
+
+
 def test_explain_html_has_a_node_for_every_criterion_of_the_json_tree_with_its_status():
     tree = json.loads(explain(DENIED, "json"))
     page = explain(DENIED, "html")

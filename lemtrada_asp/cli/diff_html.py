@@ -60,5 +60,5 @@ class HtmlReport:
             return (json.loads(line) for line in spool)
 
         for chunk in diff_report(summary, changes, policy_sentences(self.base_kb), policy_sentences(self.kb)):
-            click.echo(chunk, nl=False)
-        click.echo()
+            click.echo(chunk.encode("utf-8"), nl=False)  # the charset the page declares, whatever the terminal's
+        click.echo(b"")
