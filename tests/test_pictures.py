@@ -191,6 +191,10 @@ def test_diff_html_shows_the_counts_of_the_json_diff(diff_run: dict):
         assert f'data-label="{label}" data-count="{t["count"]}"' in page
         assert f'<tr data-from="{t["from"]}" data-to="{t["to"]}"><td>{t["from"]}</td><td>{t["to"]}</td><td class="number">{t["count"]}</td></tr>' in page
     assert page.count('<section class="case" id="case-') == summary["changed"] == len(diff_run["changes"])
+    by_decision = Counter((c["base"]["decision"], c["kb"]["decision"]) for c in diff_run["changes"])
+    for a in ("approve", "deny", "pend"):
+        for b in ("approve", "deny", "pend"):
+            assert f'<g class="cell" data-from="{a}" data-to="{b}" data-count="{by_decision[(a, b)]}">' in page
 
 
 def test_a_diff_report_draws_the_trees_of_at_most_trees_at_most_cases_and_lists_every_changed_case(
@@ -322,6 +326,10 @@ def test_the_diff_report_in_chromium_shows_the_json_diffs_numbers_and_links_ever
         "return Array.from(document.querySelectorAll('svg[data-chart=transitions] g.row'), "
         "g => [g.querySelector('.label').textContent, g.querySelector('.count').textContent])")
     assert bars == [[f"{t['from']} \u2192 {t['to']}", str(t["count"])] for t in summary["transitions"]]
+    grid = browser.execute_script(
+        "return Array.from(document.querySelectorAll('svg[data-chart=matrix] g.cell'), g => [g.dataset.from, g.dataset.to, g.textContent])")
+    by_decision = Counter((c["base"]["decision"], c["kb"]["decision"]) for c in changes)
+    assert len(grid) == 9 and all(text == str(by_decision[(a, b)]) for a, b, text in grid)
     cells = browser.execute_script(
         "return Array.from(document.querySelectorAll('table.transitions tr[data-from]'), r => Array.from(r.cells, c => c.textContent))")
     assert cells == [[t["from"], t["to"], str(t["count"])] for t in summary["transitions"]]

@@ -37,8 +37,10 @@ __all__ = [
     "Sentences",
     "criteria_changes",
     "criteria_svg",
+    "decision_matrix",
     "diff_report",
     "explanation_page",
+    "matrix_svg",
     "policy_sentences",
     "status_words",
     "transitions_svg",
@@ -187,6 +189,49 @@ def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions
     return _bars(rows, title, "transitions")
 
 
+DECISIONS = ("approve", "deny", "pend")
+_CELL = (104, 40)  # px: a cell of the transition matrix
+
+
+def decision_matrix(transitions: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """(base decision, edited decision) -> changed cases, whatever the pend reasons."""
+    cells = {(a, b): 0 for a in DECISIONS for b in DECISIONS}
+    for t in transitions:
+        key = (_outcome_class(t["from"]), _outcome_class(t["to"]))
+        cells[key] = cells.get(key, 0) + t["count"]
+    return cells
+
+
+def matrix_svg(transitions: list[dict[str, Any]], title: str = "Changed cases by decision") -> Markup:
+    """A 3 x 3 grid, base decision (rows) by edited decision (columns), each cell's count written in it.
+
+    A cell's shade grows with its count (in the edited decision's colour); the number
+    says the same for anyone who cannot tell the shades apart.
+    """
+    cells = decision_matrix(transitions)
+    top = max(cells.values()) or 1
+    w, h = _CELL
+    left, head = 150, 48
+    width, height = left + w * len(DECISIONS) + 8, head + h * len(DECISIONS) + 8
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart matrix" data-chart="matrix" role="img" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="matrix-title">',
+             f'<title id="matrix-title">{escape(title)}</title>',
+             f'<text x="{left + w * len(DECISIONS) / 2:.0f}" y="14" text-anchor="middle" class="axis">edited decision \u2192</text>']
+    for j, b in enumerate(DECISIONS):
+        parts.append(f'<text x="{left + w * j + w / 2:.0f}" y="{head - 10}" text-anchor="middle" class="label">{b}</text>')
+    for i, a in enumerate(DECISIONS):
+        y = head + h * i
+        parts.append(f'<text x="{left - 10}" y="{y + h / 2 + 5:.0f}" text-anchor="end" class="label">base {a}</text>')
+        for j, b in enumerate(DECISIONS):
+            n, x = cells[(a, b)], left + w * j
+            shade = 0 if n == 0 else 0.15 + 0.45 * n / top
+            parts.append(f'<g class="cell" data-from="{a}" data-to="{b}" data-count="{n}">'
+                         f'<rect x="{x}" y="{y}" width="{w}" height="{h}" class="bar {b}" fill-opacity="{shade:.2f}" stroke="#8c959f"/>'
+                         f'<text x="{x + w / 2:.0f}" y="{y + h / 2 + 5:.0f}" text-anchor="middle" class="count">{n}</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def criteria_svg(rows: list[dict[str, Any]], title: str = "Criteria whose status changed") -> Markup:
     """A bar per criterion and change of its status (base -> edited): in how many cases, coloured by the edited status."""
     out = [(f"{r['id']}: {status_words(p['base'])} \u2192 {status_words(p['kb'])}", p["count"], [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])], "")
@@ -238,6 +283,7 @@ def diff_report(summary: dict[str, Any], changes: Callable[[], Iterable[dict[str
     page = env.get_template("diff.html.j2")
     context = {
         "summary": summary,
+        "matrix_chart": matrix_svg(summary["transitions"], "Changed cases: base decision (rows) by edited decision (columns)"),
         "transitions_chart": transitions_svg(summary["transitions"], "Transitions: base outcome \u2192 edited outcome, cases"),
         "criteria_chart": criteria_svg(rows, "Criteria whose status changed: cases"),
         "criteria_rows": rows,
