@@ -164,8 +164,8 @@ def explanation_page(decision: Decision | dict[str, Any], sentences: Sentences, 
 def criteria_changes(changes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per criterion whose status changed in some case: in how many cases, and from what to what.
 
-    Each change is a changed case as `diff --format json` prints it; the rows are in
-    the order of the cases' most frequent criteria first.
+    Each change is a changed case as `diff --format json` prints it; the criterion that
+    changed in most cases comes first, and within it its most frequent change.
     """
     cases: Counter = Counter()
     pairs: dict[str, Counter] = {}
@@ -185,7 +185,7 @@ _WIDTH = 420  # px: the longest bar
 
 def transitions_svg(transitions: list[dict[str, Any]], title: str = "Transitions") -> Markup:
     """A horizontal bar per transition (base outcome -> edited outcome), its count written beside it."""
-    rows = [(f"{t['from']} \u2192 {t['to']}", t["count"], [(t["count"], _outcome_class(t["to"]))], "") for t in transitions]
+    rows = [(f"{t['from']} \u2192 {t['to']}", t["count"], _outcome_class(t["to"])) for t in transitions]
     return _bars(rows, title, "transitions")
 
 
@@ -234,7 +234,7 @@ def matrix_svg(transitions: list[dict[str, Any]], title: str = "Changed cases by
 
 def criteria_svg(rows: list[dict[str, Any]], title: str = "Criteria whose status changed") -> Markup:
     """A bar per criterion and change of its status (base -> edited): in how many cases, coloured by the edited status."""
-    out = [(f"{r['id']}: {status_words(p['base'])} \u2192 {status_words(p['kb'])}", p["count"], [(p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])], "")
+    out = [(f"{r['id']}: {status_words(p['base'])} \u2192 {status_words(p['kb'])}", p["count"], STATUS_MARKS.get(p["kb"], ("", "other"))[1])
            for r in rows for p in r["pairs"]]
     return _bars(out, title, "criteria")
 
@@ -243,8 +243,8 @@ def _outcome_class(label: str) -> str:
     return label.split(" ", 1)[0]  # approve | deny | pend (a pend reason follows in brackets)
 
 
-def _bars(rows: list[tuple[str, int, list[tuple[int, str]], str]], title: str, name: str) -> Markup:
-    """An SVG bar chart, a row (label, total, [(count, css class)], detail) each: the bar, then the total and detail in words."""
+def _bars(rows: list[tuple[str, int, str]], title: str, name: str) -> Markup:
+    """An SVG bar chart, a row (label, count, css class) each: the label, the bar, the count in figures."""
     if not rows:
         return Markup("")
     top = max(r[1] for r in rows) or 1
@@ -254,17 +254,13 @@ def _bars(rows: list[tuple[str, int, list[tuple[int, str]], str]], title: str, n
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" role="img" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="{escape(name)}-title">',
              f'<title id="{escape(name)}-title">{escape(title)}</title>']
-    for i, (label, total, segments, detail) in enumerate(rows):
+    for i, (label, count, css) in enumerate(rows):
         y = 4 + i * _BAR
-        parts.append(f'<g class="row" data-label="{escape(label)}" data-count="{total}">')
-        parts.append(f'<text x="{column - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>')
-        x = float(column)
-        for count, css in segments:
-            w = max(1.0, _WIDTH * count / top)
-            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{_BAR - 6}" class="bar {escape(css)}"/>')
-            x += w
-        words = f"{total}  ({detail})" if detail else f"{total}"
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="count">{escape(words)}</text></g>')
+        w = max(1.0, _WIDTH * count / top)
+        parts.append(f'<g class="row" data-label="{escape(label)}" data-count="{count}">'
+                     f'<text x="{column - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>'
+                     f'<rect x="{column}" y="{y + 2}" width="{w:.1f}" height="{_BAR - 6}" class="bar {escape(css)}"/>'
+                     f'<text x="{column + w + 6:.1f}" y="{y + 15}" class="count">{count}</text></g>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -318,7 +314,7 @@ class _Explained(_Numbered):
             if not change.get("trees"):
                 continue
             marks = {ident: (pair["base"], pair["kb"]) for ident, pair in change["statuses"].items()}
-            trees = change.get("trees") or {}
+            trees = change["trees"]
             base, kb = self._sentences
             rendered = {side: tree_html(trees[side], sentences, anchor=f"case-{n}-{side}", changed=marks)
                         for side, sentences in (("kb", kb), ("base", base)) if trees.get(side)}
