@@ -292,7 +292,7 @@ def test_the_explanation_in_chromium_shows_each_criterion_with_its_status_policy
     for node in nodes:
         card = node_card(node["id"])
         assert text_of(browser, f"{card} .status") == [STATUS_WORDS[node["status"]]]
-        assert text_of(browser, f"{card} blockquote.policy p") == [f"\u201c{s}\u201d" for s in quoted[node["id"]]]
+        assert text_of(browser, f"{card} blockquote.policy .quote") == [f"\u201c{s}\u201d" for s in quoted[node["id"]]]
         assert text_of(browser, f"{card} .fact") == [f"because {fact}" for fact in node.get("facts", [])]
     colour = "return getComputedStyle(document.querySelector(arguments[0])).borderLeftColor"
     failed = next(n["id"] for n in nodes if n["status"] == "not_met")
