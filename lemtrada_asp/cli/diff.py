@@ -30,7 +30,8 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_
     help="An overlay on the base side (repeatable). Without --base and --base-overlay, an --overlay is compared with the --kb it changes.",
 )
 @KB_OPTION
-@format_option(["text", "json"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line.")
+@format_option(["text", "json", "html"], "text: a table of transitions, then each changed case (or class); json: a summary object, then one object per changed case (or class), one per line; "
+               "html (on a corpus): one self-contained page, charts of the transitions and changed criteria, each changed case's trees.")
 @click.option("--exhaustive", is_flag=True, help="No corpus: compare the KBs on every possible case (abstract input space) and describe the classes of case that change.")
 @click.option(
     "--witnesses",
@@ -70,6 +71,8 @@ def diff(paths: tuple[str, ...], base_dir: Path | None, base_overlays: tuple[Pat
         raise click.UsageError("--exhaustive compares every possible case; give no PATHS with it (or --classify PATHS)")
     if not exhaustive and not paths:
         raise click.UsageError("give the cases to compare (files or directories), or --exhaustive")
+    if exhaustive and output_format == "html":
+        raise click.UsageError("--format html reports a corpus; with --exhaustive use text or json")
     if witness_dir and not exhaustive:
         raise click.UsageError("--witnesses goes with --exhaustive")
     base_dir = _base_side(base_dir, base_overlays, kb_dir)
@@ -115,6 +118,11 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
 
     summary = Summary()
     unreadable = 0
+    explain = None
+    if output_format == "html":
+        from .diff_html import HtmlReport
+
+        explain = HtmlReport(base_dir, kb_dir)
     workers = max(1, (jobs or default_jobs()) // 2)  # two streams share the cores
     # Changed cases wait in a temporary file so the summary can come first
     # while memory stays flat, however many cases change.
@@ -131,13 +139,20 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
             if change is not None:
                 summary.changed += 1
                 summary.transitions[change.transition] += 1
+                if explain is not None:
+                    explain.keep(spool, change.as_json(), result)
+                    continue
                 spool.write(json.dumps(change.as_json(), ensure_ascii=False) + "\n")
+        if explain is not None:
+            explain.flush(spool)
         spool.seek(0)
         base_name, kb_name = _names(base_dir, kb_dir)
         if output_format == "json":
             click.echo(json.dumps({"summary": {"base": base_name, "kb": kb_name, **summary.as_json()}}))
             for line in spool:
                 click.echo(line.rstrip("\n"))
+        elif explain is not None:
+            explain.report({"base": base_name, "kb": kb_name, **summary.as_json()}, spool)
         else:
             click.echo(_summary_text(summary, base_name, kb_name))
             for line in spool:
