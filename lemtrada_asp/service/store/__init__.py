@@ -6,11 +6,11 @@ run on start by ``database.migrate``). The state table a request follows is in
 ``states``. The lifecycle (service/pas/) reads and writes through ``Store`` only.
 """
 
-from .database import default_data_dir, migrate, open_engine, redacted, resolve_url, sqlite_url
+from .database import SQLITE_FILE, default_data_dir, migrate, open_engine, redacted, resolve_url, sqlite_url
 from .errors import Conflict, StateError, StoreError
 from .repository import Change, Line, NewRequest, Store, Stored
 
-__all__ = ["Store", "Stored", "NewRequest", "Line", "Change", "StoreError", "StateError", "Conflict",
+__all__ = ["SQLITE_FILE", "Store", "Stored", "NewRequest", "Line", "Change", "StoreError", "StateError", "Conflict",
            "default_data_dir", "sqlite_url", "resolve_url", "open_engine", "migrate", "redacted", "open_store"]
 
 
