@@ -92,15 +92,22 @@ class Lifecycle:
     # --- $submit ---------------------------------------------------------------------
 
     def submit(self, body: bytes, actor: str = ENGINE) -> Answered:
-        """Answer a $submit body; BundleError for what is not a readable PAS request (400)."""
-        from ..app import CaseInvalid
+        """Answer a $submit body; BundleError for what is not a readable PAS request (400).
 
+        A Claim identifier already stored is answered with the stored answer, never
+        decided into a second authorisation; if the Bundle differs from the one
+        stored, it is still read and its case checked first, so a broken resend
+        gets its 400.
+        """
         received = parse_body(body)
         bundle = unwrap_parameters(received)
         request = read_bundle(bundle)
         claim = request.claim
         key = claims.identifier_key(claim)
-        if key and (known := self.store.find(key)) is not None:
+        known = self.store.find(key) if key else None
+        if known is not None:
+            if known.bundle != bundle:  # the identifier again, other content: read as any request, then replayed
+                self._decide(request)
             return Answered(known.answer, known, False)
         related = claims.related_keys(bundle)
         prior = self.store.find_any(related) if related else None
@@ -115,11 +122,7 @@ class Lifecycle:
             answer = responses.error_answer(bundle, f"the request {prior.identifier_key} is {prior.state}: it can no longer "
                                                     f"be updated", decision_id=decision_id)
         else:
-            try:
-                decision = self.decide(request.case)
-            except CaseInvalid as exc:
-                raise BundleError([FhirProblem(request.origin(f), "invalid", f"{f}: {m}" if f else m)
-                                   for f, m in exc.problems], exc.case_id) from None
+            decision = self._decide(request)
             answer = response_bundle(decision, bundle, request.case, final_denials=self.final_denials,
                                      reason_codes=self.reason_codes, decision_id=decision_id)
             cancelled = claims.cancelled_sequences(claim)
@@ -150,6 +153,16 @@ class Lifecycle:
         self._log_moves(stored, prior, received, request.case, decision)
         self.deliverer.deliver(notes)
         return Answered(answer, stored, True)
+
+    def _decide(self, request) -> dict:
+        """The decision of a request's case; BundleError (400) at the elements of a case-format problem."""
+        from ..app import CaseInvalid
+
+        try:
+            return self.decide(request.case)
+        except CaseInvalid as exc:
+            raise BundleError([FhirProblem(request.origin(f), "invalid", f"{f}: {m}" if f else m)
+                               for f, m in exc.problems], exc.case_id) from None
 
     def _log_moves(self, stored: Stored, prior: Stored | None, received: Any, case: dict, decision: dict | None) -> None:
         """Each state move in the decision log too (its public record, through the app's ``logged``)."""

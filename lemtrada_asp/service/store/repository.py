@@ -81,6 +81,7 @@ class Stored:
     answer: dict
     decision: dict | None
     case: dict | None
+    bundle: dict | None = None  # the request Bundle as received
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Store:
         answer = s.execute(select(Answer).where(Answer.request_id == row.id).order_by(Answer.id.desc()).limit(1)).scalar_one()
         return Stored(row.id, row.identifier_key, row.tracking_id, row.state, row.replaces_id, row.replaced_by_id,
                       json.loads(answer.bundle), json.loads(answer.decision) if answer.decision else None,
-                      json.loads(row.case) if row.case else None)
+                      json.loads(row.case) if row.case else None, json.loads(row.bundle))
 
     def find(self, identifier_key: str) -> Stored | None:
         """The request stored under this Claim identifier ("system|value"), if any."""
@@ -136,12 +137,13 @@ class Store:
 
     def latest(self, stored: Stored) -> Stored:
         """The request that now stands for ``stored``: itself, or the newest update that replaced it."""
-        seen = {stored.id}
+        seen: set[str] = set()
         with self.session() as s:
-            while stored.replaced_by_id and stored.replaced_by_id not in seen:
-                seen.add(stored.replaced_by_id)
-                stored = self._stored(s, s.get(Request, stored.replaced_by_id))
-        return stored
+            row = s.get(Request, stored.id)  # as stored now, not as the caller last read it
+            while row.replaced_by_id and row.replaced_by_id not in seen:
+                seen.add(row.id)
+                row = s.get(Request, row.replaced_by_id)
+            return self._stored(s, row)
 
     def history(self, request_id: str) -> list[dict]:
         """Every state change of a request, oldest first, with who or what made it."""
@@ -211,7 +213,7 @@ class Store:
                 raise Conflict(new.identifier_key) from None
             raise StateError(f"the request could not be stored: {str(exc.orig).splitlines()[0]}") from None
         stored = Stored(new.id, new.identifier_key, new.tracking_id, new.state, replaces.id if replaces else None, None,
-                        new.answer, new.decision, new.case)
+                        new.answer, new.decision, new.case, new.bundle)
         return stored, notifications
 
     def move(self, request_id: str, target: str, actor: str, reason: str = "", *, answer: dict | None = None,
