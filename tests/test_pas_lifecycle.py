@@ -10,7 +10,6 @@ test starts on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from lemtrada_asp.case.pas import ids
 from lemtrada_asp.service.bench import start, stop
 from lemtrada_asp.service.pas.responses import TRACKING_SYSTEM
 from lemtrada_asp.service.store import SQLITE_FILE, Store
-from store_support import (Receiver, bundle, claim, focus_states, identified, inquiry_of, key_of, postgres_database,
+from store_support import (Receiver, bundle, focus_states, identified, inquiry_of, key_of, postgres_database,
                            response_of, review_codes, subscription, update_of)
 
 FHIR = {"content-type": "application/fhir+json"}
@@ -232,3 +231,22 @@ def test_serve_with_no_options_stores_in_the_per_user_data_directory(tmp_path):
     store = Store(f"sqlite:///{path}")
     assert store.find(key_of(b)).state == "approved"
     store.close()
+
+
+def test_every_move_is_in_the_decision_log_with_who_made_it(tmp_path):
+    from lemtrada_asp.service.decision_log import read_log
+
+    log = tmp_path / "decisions.jsonl"
+    proc, url = start("--data-dir", str(tmp_path / "data"), "--decision-log", str(log))
+    try:
+        first = identified(bundle("pend-information"), unique("TRN-log"))
+        update = update_of(first, unique("TRN-log-upd"))
+        post(url, "/fhir/Claim/$submit", first)
+        post(url, "/fhir/Claim/$submit", update)
+    finally:
+        assert stop(proc) == 0
+    moves = [(line["input"]["request"], line["input"]["from"], line["input"]["to"], line["input"]["actor"])
+             for line in read_log(str(log)) if line["endpoint"] == "lifecycle/state"]
+    engine = "lemtrada-asp decision engine"
+    assert moves == [(key_of(first), "new", "pended", engine), (key_of(update), "new", "approved", engine),
+                     (key_of(first), "pended", "replaced", engine)]

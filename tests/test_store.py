@@ -11,7 +11,6 @@ import os
 import stat
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect

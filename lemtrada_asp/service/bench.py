@@ -107,7 +107,7 @@ async def drive(url: str, path: str, body: bytes | list[bytes], media: str, requ
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"requests": requests, "errors": errors, "rps": requests / elapsed,
+    return {"requests": requests, "errors": errors, "rps": requests / elapsed, "elapsed": elapsed, "latencies": latencies,
             "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1]}
 
 
@@ -129,32 +129,56 @@ def distinct_bundles(count: int, tag: str) -> list[bytes]:
 
 
 def store_comparison(args) -> None:
-    """$submit with the store off, on SQLite (and on PostgreSQL with --database), per worker count, in one run."""
+    """$submit with the store off, on SQLite (and on PostgreSQL with --database), per worker count, in one run.
+
+    The servers of one worker count run side by side and are driven in turns, a
+    batch each per round, so that load from elsewhere on the machine falls on
+    every configuration alike; each row sums its batches.
+    """
     modes = [("off", ["--no-store"]), ("sqlite", None)]
     if args.database:
         modes.append(("postgresql", ["--database", args.database]))
-    print(f"$submit, {args.requests} new requests per row (distinct Claim identifiers), {args.concurrency} concurrent "
-          f"clients, decision log {'off' if args.no_log else 'on'}, {os.cpu_count()} cores")
+    rounds = max(1, args.rounds)
+    batch = max(args.concurrency, args.requests // rounds)
+    print(f"$submit, {batch * rounds} new requests per row (distinct Claim identifiers) in {rounds} interleaved rounds, "
+          f"{args.concurrency} concurrent clients, decision log {'off' if args.no_log else 'on'}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'workers':>7}  {'store':<10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'req/s ratio':>11} {'p50 ratio':>9}")
     for workers in args.workers:
-        base = None
-        for name, options in modes:
-            with tempfile.TemporaryDirectory() as tmp:
-                log = [] if args.no_log else ["--decision-log", str(Path(tmp) / "decisions.jsonl")]
-                store = options if options is not None else ["--data-dir", str(Path(tmp) / "data")]
-                proc, url = start("--workers", str(workers), *log, *store)
-                try:
-                    tag = f"{name}-{workers}-{os.getpid()}-{time.time_ns()}"
-                    warm = distinct_bundles(min(50, args.requests), tag + "-warm")
+        with tempfile.TemporaryDirectory() as tmp:
+            servers = {}
+            try:
+                for name, options in modes:
+                    log = [] if args.no_log else ["--decision-log", str(Path(tmp) / f"{name}.jsonl")]
+                    store = options if options is not None else ["--data-dir", str(Path(tmp) / "data")]
+                    servers[name] = start("--workers", str(workers), *log, *store)
+                tag = f"{workers}-{os.getpid()}-{time.time_ns()}"
+                results: dict[str, list[dict]] = {name: [] for name, _ in modes}
+                for name, (_, url) in servers.items():  # warm up
+                    warm = distinct_bundles(min(32, batch), f"{name}-{tag}-warm")
                     asyncio.run(drive(url, "/fhir/Claim/$submit", warm, "application/fhir+json", len(warm), args.concurrency))
-                    bodies = distinct_bundles(args.requests, tag)
-                    r = asyncio.run(drive(url, "/fhir/Claim/$submit", bodies, "application/fhir+json", args.requests,
-                                          args.concurrency))
-                finally:
+                for n in range(rounds):
+                    for name, (_, url) in servers.items():
+                        bodies = distinct_bundles(batch, f"{name}-{tag}-{n}")
+                        results[name].append(asyncio.run(drive(url, "/fhir/Claim/$submit", bodies, "application/fhir+json",
+                                                               batch, args.concurrency)))
+            finally:
+                for proc, _ in servers.values():
                     stop(proc)
+        base = None
+        for name, _ in modes:
+            r = _summed(results[name])
             base = base or r
             print(f"{workers:>7}  {name:<10} {r['rps']:>7.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6} "
                   f"{r['rps'] / base['rps']:>11.2f} {r['p50_ms'] / base['p50_ms']:>9.2f}", flush=True)
+
+
+def _summed(batches: list[dict]) -> dict:
+    """One row of several batches: requests over the summed time, percentiles over every latency."""
+    latencies = sorted(x for b in batches for x in b["latencies"])
+    elapsed = sum(b["elapsed"] for b in batches)
+    return {"rps": len(latencies) / elapsed, "errors": sum(b["errors"] for b in batches),
+            "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="compare $submit with the store off and on (SQLite; PostgreSQL too with --database), "
                              "ratios to the store off")
     parser.add_argument("--database", default=None, help="with --store: a postgresql:// URL to compare as well")
+    parser.add_argument("--rounds", type=int, default=5, help="with --store: interleaved rounds per worker count")
     args = parser.parse_args(argv)
     if args.store:
         store_comparison(args)

@@ -23,6 +23,7 @@ __all__ = ["default_data_dir", "sqlite_url", "resolve_url", "open_engine", "migr
 SQLITE_FILE = "lemtrada-asp.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x4C454D54  # "LEMT": the advisory lock the migrations hold on PostgreSQL
+WRITE = "lemtrada_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 BUSY_TIMEOUT_S = 30  # how long a SQLite writer waits for another's lock before giving up
 
 
@@ -69,10 +70,12 @@ def redacted(url: str) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite runs every transaction as BEGIN IMMEDIATE in WAL mode.
+    """An engine for the URL; on SQLite (WAL mode) a transaction begun with the ``WRITE``
+    execution option is BEGIN IMMEDIATE, every other a plain (deferred) BEGIN.
 
     BEGIN IMMEDIATE takes the write lock at the start, so a read-then-write
-    transaction of one worker waits for another's instead of failing half-way.
+    transaction of one worker waits for another's instead of failing half-way;
+    reads never take it.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
@@ -87,7 +90,7 @@ def open_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)

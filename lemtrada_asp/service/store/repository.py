@@ -11,18 +11,20 @@ state, so two servers can never both move one request, and only the moves
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import states
-from .database import open_engine
+from .database import WRITE, open_engine
 from .errors import Conflict, StateError
 from .models import Answer, Authorisation, Delivery, Notification, Request, StateChange, Subscription
 
@@ -105,7 +107,17 @@ class Store:
 
     def __init__(self, url: str):
         self.engine = open_engine(url)
-        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)  # reads
+        self._writer = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+        # SQLite has one writer at a time: the threads of this process queue here, in order,
+        # rather than polling SQLite's busy handler (whose waits grow to 100 ms each)
+        self._one_writer = threading.Lock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction: committed at the end, rolled back on an error."""
+        with self._one_writer, self._writer.begin() as s:
+            yield s
 
     def close(self) -> None:
         self.engine.dispose()
@@ -181,7 +193,7 @@ class Store:
         now = _now()
         notifications: list[int] = []
         try:
-            with self.session.begin() as s:
+            with self._write() as s:
                 s.add(Request(id=new.id, identifier_key=new.identifier_key, tracking_id=new.tracking_id, state=new.state,
                               replaces_id=replaces.id if replaces else None, provider_ids=_dump(new.provider_ids),
                               bundle=_dump(new.bundle), case=_dump(new.case) if new.case is not None else None,
@@ -221,7 +233,7 @@ class Store:
              notify: Notify | None = None) -> tuple[Stored, list[int]]:
         """Move a stored request (a reviewer's decision), with its new answer if one is given."""
         now = _now()
-        with self.session.begin() as s:
+        with self._write() as s:
             row = s.get(Request, request_id)
             if row is None:
                 raise StateError(f"no stored request {request_id}")
@@ -284,7 +296,7 @@ class Store:
         """Store an active Subscription; ``resource(id)`` gives the resource to store and answer."""
         sub_id = str(uuid.uuid4())
         body = resource(sub_id)
-        with self.session.begin() as s:
+        with self._write() as s:
             s.add(Subscription(id=sub_id, status="active", endpoint=endpoint, content=content, headers=_dump(headers),
                                filters=_dump(filters), events=0, resource=_dump(body), created_at=_now()))
         return body
@@ -305,7 +317,7 @@ class Store:
     def record_attempt(self, notification_id: int, attempt: int, *, status_code: int | None, error: str | None,
                        ok: bool, final: bool) -> None:
         """Record one delivery attempt; the notification is delivered on success, failed after the last."""
-        with self.session.begin() as s:
+        with self._write() as s:
             s.add(Delivery(notification_id=notification_id, attempt=attempt, at=_now(), status_code=status_code,
                            error=error, ok=ok))
             status = "delivered" if ok else ("failed" if final else "pending")
