@@ -190,3 +190,41 @@ def test_state_changes_queue_one_numbered_notification_per_matching_subscription
     store.record_attempt(ids[0], 2, status_code=200, error=None, ok=True, final=True)
     assert [(d["attempt"], d["ok"], d["notification_status"]) for d in store.deliveries(every["id"])] == [
         (1, False, "delivered"), (2, True, "delivered")]
+
+
+@pytest.fixture(scope="module")
+def decider():
+    from lemtrada_asp.service.decider import Decider
+
+    return Decider()
+
+
+@pytest.mark.parametrize("verdict, code", [("approve", "A1"), ("deny", "A3")])
+def test_a_reviewers_final_decision_is_answered_as_human_reviewed_and_recorded_with_the_reviewer(
+        tmp_path, decider, verdict, code):
+    import json as _json
+
+    from lemtrada_asp.service.pas.lifecycle import Lifecycle
+    from store_support import bundle, identified, key_of, response_of, review_codes
+
+    class Kept:  # notifications are delivered by the server's thread; here only their ids are kept
+        def __init__(self):
+            self.ids: list[int] = []
+
+        def deliver(self, ids):
+            self.ids += ids
+
+    s = open_store(data_dir=str(tmp_path / "data"))
+    life = Lifecycle(s, decider.decide, deliverer=Kept())
+    b = identified(bundle("deny-step-therapy"), f"TRN-review-{verdict}")
+    pended = life.submit(_json.dumps(b).encode())
+    assert review_codes(pended.bundle) == ["A4"]
+    moved = life.review(key_of(b), verdict, "dr-lee", "chart reviewed")
+    response = response_of(moved.answer)
+    assert review_codes(moved.answer) == [code]
+    assert response["extension"][0]["extension"] == [{"url": "wasHumanReviewedFlag", "valueBoolean": True}]
+    assert s.history(moved.id)[-1]["actor"] == "reviewer dr-lee"
+    assert [a["pre_auth_ref"] for a in s.authorisations(moved.id)] == ([response["preAuthRef"]] if verdict == "approve" else [])
+    with pytest.raises(StateError):
+        life.review(key_of(b), "approve", "dr-lee")  # decided: a reviewer cannot decide it again
+    s.close()

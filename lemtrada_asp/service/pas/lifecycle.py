@@ -181,12 +181,40 @@ class Lifecycle:
 
     # --- reviewer moves (the review desk calls this) ---------------------------------
 
-    def review(self, identifier_key: str, target: str, reviewer: str, reason: str = "") -> Stored:
-        """A reviewer's final decision on a pended request: moved, recorded with the reviewer, notified."""
+    def review(self, identifier_key: str, verdict: str, reviewer: str, reason: str = "") -> Stored:
+        """A reviewer's final decision on a pended request (``approve`` or ``deny``): answered anew, stored, notified.
+
+        The new answer is the ClaimResponse fhir_out builds for that decision on the
+        stored request, marked ``wasHumanReviewedFlag`` true; a signed denial is
+        ``A3``, an approval certifies the course as requested (``A1``, a new
+        preAuthRef). The move is recorded with the reviewer as its actor.
+        """
+        if verdict not in ("approve", "deny"):
+            raise StateError(f"a reviewer approves or denies, not {verdict!r}")
         stored = self.store.find(identifier_key)
-        if stored is None:
-            raise StateError(f"no stored request {identifier_key}")
-        moved, notes = self.store.move(stored.id, target, f"reviewer {reviewer}", reason, notify=self._notify)
+        if stored is None or stored.decision is None or stored.case is None:
+            raise StateError(f"no decided request {identifier_key} is stored")
+        if stored.state != states.PENDED:
+            raise StateError(f"request {identifier_key} is {stored.state}, not pended: a reviewer decides pended requests only")
+        decision = {**stored.decision, "decision": verdict, "pend_reason": None}
+        if verdict == "approve":
+            request = stored.case["request"]
+            mg = request["dose_mg_per_day"] * request["days"]
+            decision["authorized"] = {"mg": mg, "mg_per_day": request["dose_mg_per_day"], "days": request["days"],
+                                      "hcpcs": [{"code": responses.ids.LEMTRADA_HCPCS, "units": mg}]}
+            decision.setdefault("advisories", [])
+        decision_id = str(uuid.uuid4())
+        answer = response_bundle(decision, stored.bundle, stored.case, final_denials=True,
+                                 reason_codes=self.reason_codes, decision_id=decision_id)
+        responses.human_reviewed(answer)
+        target = states.APPROVED if verdict == "approve" else states.DENIED
+        moved, notes = self.store.move(stored.id, target, f"reviewer {reviewer}", reason, answer=answer,
+                                       claim_response_id=decision_id, decision=decision, lines=_lines(answer),
+                                       notify=self._notify)
+        if self.logged is not None:
+            self.logged("lifecycle/review", {"request": identifier_key, "from": stored.state, "to": target,
+                                             "actor": f"reviewer {reviewer}", "reason": reason}, stored.case, decision,
+                        decision_id)
         self.deliverer.deliver(notes)
         return moved
 

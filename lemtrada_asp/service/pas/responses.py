@@ -17,7 +17,7 @@ from typing import Any
 from ...case.pas import ids
 from ..fhir_out import checked
 
-__all__ = ["TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+__all__ = ["human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
            "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
 
 TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
@@ -122,6 +122,14 @@ def cancel_lines(answer: dict, sequences: list[int]) -> dict:
                                   " cancelled by the requester (infoCancelled); no authorisation is in force"
         response.pop("processNote", None)
     checked(response)
+    return answer
+
+
+def human_reviewed(answer: dict) -> dict:
+    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review")."""
+    for ext in claim_response(answer).get("extension") or []:
+        if ext.get("url") == ids.REVIEWER:
+            ext["extension"] = [{"url": "wasHumanReviewedFlag", "valueBoolean": True}]
     return answer
 
 

@@ -229,9 +229,9 @@ class Store:
         return stored, notifications
 
     def move(self, request_id: str, target: str, actor: str, reason: str = "", *, answer: dict | None = None,
-             claim_response_id: str | None = None, decision: dict | None = None,
+             claim_response_id: str | None = None, decision: dict | None = None, lines: Iterable[Line] = (),
              notify: Notify | None = None) -> tuple[Stored, list[int]]:
-        """Move a stored request (a reviewer's decision), with its new answer if one is given."""
+        """Move a stored request (a reviewer's decision), with its new answer and authorisations if given."""
         now = _now()
         with self._write() as s:
             row = s.get(Request, request_id)
@@ -241,6 +241,10 @@ class Store:
                 s.add(Answer(request_id=row.id, claim_response_id=claim_response_id or str(uuid.uuid4()),
                              bundle=_dump(answer), decision=_dump(decision) if decision is not None else None, created_at=now))
                 s.flush()
+            for line in lines:
+                s.add(Authorisation(pre_auth_ref=line.pre_auth_ref, request_id=row.id, item_sequence=line.item_sequence,
+                                    status="active", period_start=line.period_start, period_end=line.period_end,
+                                    quantity=line.quantity, created_at=now))
             current = self._stored(s, row)
             change = Change(row.id, row.tracking_id, row.identifier_key, row.state, target, actor, reason,
                             current.answer, tuple(json.loads(row.provider_ids)))
