@@ -250,3 +250,19 @@ def test_every_move_is_in_the_decision_log_with_who_made_it(tmp_path):
     engine = "lemtrada-asp decision engine"
     assert moves == [(key_of(first), "new", "pended", engine), (key_of(update), "new", "approved", engine),
                      (key_of(first), "pended", "replaced", engine)]
+
+
+def test_an_update_may_name_its_prior_claim_by_a_reference_to_it_in_the_bundle(served):
+    """PAS Claim-update: ``related.claim`` references the prior Claim, included in the update Bundle."""
+    import copy
+
+    url, store = served
+    first = identified(bundle("pend-information"), unique("TRN-ref"))
+    post(url, "/fhir/Claim/$submit", first)
+    update = update_of(first, unique("TRN-ref-upd"))
+    prior = copy.deepcopy(first["entry"][0])
+    prior["fullUrl"] = f"urn:uuid:{uuid.uuid4()}"
+    update["entry"].append(prior)
+    update["entry"][0]["resource"]["related"][0]["claim"] = {"reference": prior["fullUrl"]}
+    assert review_codes(post(url, "/fhir/Claim/$submit", update).json()) == ["A1"]
+    assert store.find(key_of(first)).state == "replaced"

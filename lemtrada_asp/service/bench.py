@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
             log = [] if args.no_log else ["--decision-log", str(Path(tmp) / "decisions.jsonl")]
-            proc, url = start("--workers", str(workers), *log)
+            proc, url = start("--workers", str(workers), "--no-store", *log)  # as before the store: see --store
             try:
                 for path, body, media in (("/fhir/Claim/$submit", bundle, "application/fhir+json"),
                                           ("/v1/decide", case, "application/json")):
