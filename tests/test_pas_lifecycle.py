@@ -266,3 +266,12 @@ def test_an_update_may_name_its_prior_claim_by_a_reference_to_it_in_the_bundle(s
     update["entry"][0]["resource"]["related"][0]["claim"] = {"reference": prior["fullUrl"]}
     assert review_codes(post(url, "/fhir/Claim/$submit", update).json()) == ["A1"]
     assert store.find(key_of(first)).state == "replaced"
+
+
+def test_the_capability_statement_lists_inquire_and_subscription_besides_submit(served):
+    url, _ = served
+    rest = httpx.get(url + "/fhir/metadata").json()["rest"][0]
+    resources = {r["type"]: r for r in rest["resource"]}
+    assert [o["name"] for o in resources["Claim"]["operation"]] == ["submit", "inquire"]
+    assert resources["Claim"]["operation"][1]["definition"] == "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"
+    assert {i["code"] for i in resources["Subscription"]["interaction"]} == {"create", "read"}

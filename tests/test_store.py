@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 import uuid
+from datetime import datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -20,6 +21,7 @@ from lemtrada_asp.service.store import (Conflict, Line, NewRequest, StateError, 
 from store_support import postgres_database
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+HEAD = "0002"
 TABLES = {"requests", "answers", "authorisations", "state_changes", "subscriptions", "notifications", "deliveries"}
 
 
@@ -58,11 +60,48 @@ def key() -> str:
 def test_migrations_create_every_table_and_running_them_again_changes_nothing(database):
     s = Store(database)
     try:
-        assert migrate(s.engine) == "0001"
+        assert migrate(s.engine) == HEAD
         assert TABLES <= set(inspect(s.engine).get_table_names())
-        assert migrate(s.engine) == "0001"
+        assert migrate(s.engine) == HEAD
     finally:
         s.close()
+
+
+def test_a_store_made_by_the_first_migration_is_upgraded_in_place_keeping_its_rows(database):
+    from alembic import command
+    from alembic.config import Config
+
+    from lemtrada_asp.service.store.database import MIGRATIONS
+
+    s = Store(database)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with s.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with s.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO subscriptions (id, status, endpoint, content, headers, filters, events, resource, created_at) "
+            "VALUES ('s1', 'active', 'http://127.0.0.1:9/x', 'id-only', '[]', '[]', 0, '{}', '2026-12-01 00:00:00')")
+    assert migrate(s.engine) == HEAD
+    assert s.subscription("s1") == {"_events": 0}
+    assert "claimed_at" in {c["name"] for c in inspect(s.engine).get_columns("notifications")}
+    s.close()
+
+
+def test_a_notification_left_pending_by_a_stopped_worker_is_taken_over_once(store):
+    from sqlalchemy import update
+
+    from lemtrada_asp.service.store.models import Notification
+
+    store.add_subscription(endpoint="http://127.0.0.1:9/a", content="id-only", headers=[], filters=[],
+                           resource=lambda i: {"resourceType": "Subscription", "id": i})
+    _, [nid] = store.submit(new(key()), "engine", notify=lambda sub, number, change: {"n": number})
+    assert store.claim_stale(60) == []  # its worker took it on just now
+    with store.engine.begin() as connection:  # the worker stopped two minutes ago
+        connection.execute(update(Notification).where(Notification.id == nid).values(claimed_at=datetime(2000, 1, 1)))
+    assert store.claim_stale(60) == [(nid, 0)]
+    assert store.claim_stale(60) == []  # taken over: no second worker takes it too
 
 
 def test_a_new_data_directory_holds_a_store_only_its_owner_can_read(tmp_path):

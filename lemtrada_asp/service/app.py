@@ -108,7 +108,8 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         from .pas.routes import router
 
         app.include_router(router(Lifecycle(settings.store, decide, final_denials=settings.final_denials,
-                                            reason_codes=settings.reason_codes, logged=logged), _body, fhir))
+                                            reason_codes=settings.reason_codes, logged=logged), _body, fhir,
+                                   decider.tool_version))
 
     def submit(body: bytes) -> JSONResponse:
         import uuid

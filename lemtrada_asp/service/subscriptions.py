@@ -6,7 +6,9 @@ answer, an update, a reviewer's decision, a cancellation) becomes a
 ``subscription-notification`` Bundle per matching Subscription, queued in the
 store in the same transaction as the change. A delivery thread in each worker
 POSTs it, retrying with exponential back-off up to ``MAX_ATTEMPTS`` times; every
-attempt is recorded in the store (HTTP status or error).
+attempt is recorded in the store (HTTP status or error). A notification left
+pending by a worker that stopped is taken over by another worker's sweep (or the
+same server's next start) once it is ``LEASE_S`` old.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit
 from ..case.pas.problems import BundleError, FhirProblem
 from .fhir_out import checked
 
-__all__ = ["TOPIC", "BACKPORT", "MAX_ATTEMPTS", "FIRST_DELAY_S", "BACKOFF", "TIMEOUT_S", "SubscriptionRequest",
+__all__ = ["TOPIC", "BACKPORT", "MAX_ATTEMPTS", "FIRST_DELAY_S", "BACKOFF", "TIMEOUT_S", "LEASE_S", "SWEEP_S", "SubscriptionRequest",
            "read_subscription", "notification_bundle", "Deliverer"]
 
 TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
@@ -40,6 +42,10 @@ MAX_ATTEMPTS = 5  # deliveries of one notification before it is marked failed
 FIRST_DELAY_S = 0.5  # wait before the second attempt; doubled before each next one
 BACKOFF = 2.0
 TIMEOUT_S = 5.0  # for one POST to the subscriber
+# A pending notification untouched this long belongs to a worker that stopped: another takes it
+# over. Longer than one notification's whole retry schedule (its waits and timeouts).
+LEASE_S = 2 * (sum(FIRST_DELAY_S * BACKOFF ** n for n in range(MAX_ATTEMPTS - 1)) + MAX_ATTEMPTS * TIMEOUT_S)
+SWEEP_S = 30.0  # how often each worker looks for such notifications
 
 
 @dataclass(frozen=True)
@@ -145,19 +151,41 @@ class Deliverer:
         """Queue notifications (already stored) for delivery now."""
         if not notification_ids:
             return
+        self.start()
+        for nid in notification_ids:
+            self._queue.put((time.monotonic(), nid, 1))
+
+    def start(self) -> None:
+        """Start the delivery thread now (it also takes over notifications a stopped worker left pending)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lemtrada-notify", daemon=True)
                 self._thread.start()
-        for nid in notification_ids:
-            self._queue.put((time.monotonic(), nid, 1))
+
+    def _sweep(self) -> None:
+        for nid, attempts in self.store.claim_stale(LEASE_S):
+            if attempts >= self.attempts:  # its last attempt was made; only its outcome was not recorded
+                self.store.record_attempt(nid, attempts + 1, status_code=None, ok=False, final=True,
+                                          error="not delivered: its worker stopped before recording the outcome")
+            else:
+                self._queue.put((time.monotonic(), nid, attempts + 1))
 
     def _run(self) -> None:
         import httpx
 
+        next_sweep = time.monotonic()
         with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
             while True:
-                due, nid, attempt = self._queue.get()
+                if time.monotonic() >= next_sweep:
+                    try:
+                        self._sweep()
+                    except Exception:  # the store unreachable: try again at the next sweep
+                        pass
+                    next_sweep = time.monotonic() + SWEEP_S
+                try:
+                    due, nid, attempt = self._queue.get(timeout=min(1.0, max(0.01, next_sweep - time.monotonic())))
+                except queue.Empty:
+                    continue
                 wait = due - time.monotonic()
                 if wait > 0:  # not due yet: wait for it, or for a sooner one to arrive
                     self._queue.put((due, nid, attempt))

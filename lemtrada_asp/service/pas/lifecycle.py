@@ -88,6 +88,8 @@ class Lifecycle:
         self.reason_codes = reason_codes or {}
         self.logged = logged
         self.deliverer = deliverer or Deliverer(store)
+        if deliverer is None:
+            self.deliverer.start()  # now, so notifications a stopped worker left pending are taken over
 
     # --- $submit ---------------------------------------------------------------------
 

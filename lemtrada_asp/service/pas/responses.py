@@ -17,7 +17,7 @@ from typing import Any
 from ...case.pas import ids
 from ..fhir_out import checked
 
-__all__ = ["human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+__all__ = ["with_lifecycle", "INQUIRE_DEFINITION", "human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
            "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
 
 TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
@@ -25,6 +25,7 @@ CANCELLED_CODE = "C"  # X12 306 (HCR01): Cancelled
 COMMUNICATION_REQUEST_PROFILE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-communicationrequest"
 SERVICE_LINE_NUMBER = ids.PAS + "serviceLineNumber"
 AUTHORISATION_EXTENSIONS = {ids.ITEM_ISSUE_DATE, ids.ITEM_PERIOD, ids.ITEM_AUTHORIZED_DETAIL}
+INQUIRE_DEFINITION = "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"
 # X12 AAA03 (element 901) "Input Errors": the reason for an update naming no stored request
 ERROR_SYSTEM = "https://codesystem.x12.org/005010/901"
 INPUT_ERRORS = "33"
@@ -123,6 +124,22 @@ def cancel_lines(answer: dict, sequences: list[int]) -> dict:
         response.pop("processNote", None)
     checked(response)
     return answer
+
+
+def with_lifecycle(statement: dict) -> dict:
+    """The CapabilityStatement fhir_out builds, also listing $inquire on Claim and Subscription (create, read).
+
+    Adds only what is not listed yet, so it stays right when fhir_out lists them itself.
+    """
+    rest = statement["rest"][0]
+    resources = {r["type"]: r for r in rest.setdefault("resource", [])}
+    claim = resources.get("Claim") or rest["resource"].append({"type": "Claim"}) or rest["resource"][-1]
+    operations = claim.setdefault("operation", [])
+    if not any(o.get("name") == "inquire" for o in operations):
+        operations.append({"name": "inquire", "definition": INQUIRE_DEFINITION})
+    if "Subscription" not in resources:
+        rest["resource"].append({"type": "Subscription", "interaction": [{"code": "create"}, {"code": "read"}]})
+    return checked(statement)
 
 
 def human_reviewed(answer: dict) -> dict:

@@ -13,11 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from ...case.pas.problems import BundleError
 from ..fhir_out import operation_outcome
 from .lifecycle import Lifecycle
+from .responses import with_lifecycle
 
 __all__ = ["router"]
 
 
-def router(lifecycle: Lifecycle, read_body, fhir) -> APIRouter:
+def router(lifecycle: Lifecycle, read_body, fhir, tool_version: str) -> APIRouter:
     """The routes over one Lifecycle; ``read_body`` and ``fhir`` are the app's own (limits, media types, answers)."""
     routes = APIRouter()
 
@@ -44,6 +45,12 @@ def router(lifecycle: Lifecycle, read_body, fhir) -> APIRouter:
     async def subscription_create(request: Request):
         body = await read_body(request)
         return await run_in_threadpool(answer, lifecycle.subscribe, body, 201)
+
+    @routes.get("/fhir/metadata", summary="The CapabilityStatement, with the lifecycle's $inquire and Subscription")
+    def metadata():
+        from ..fhir_out import capability_statement
+
+        return fhir(200, with_lifecycle(capability_statement(tool_version)))
 
     @routes.get("/fhir/Subscription/{sub_id}", summary="A stored Subscription")
     def subscription_read(sub_id: str):

@@ -108,6 +108,7 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]  # when a worker last took it on (migration 0002)
 
 
 class Delivery(Base):

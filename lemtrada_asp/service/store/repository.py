@@ -16,10 +16,10 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -287,7 +287,7 @@ class Store:
                                .values(events=Subscription.events + 1).returning(Subscription.events)).scalar_one()
             payload = notify({"id": sub.id, "content": sub.content, "endpoint": sub.endpoint}, number, change)
             n = Notification(subscription_id=sub.id, state_change_id=row.id, event_number=number, payload=_dump(payload),
-                             status="pending", attempts=0, created_at=now)
+                             status="pending", attempts=0, created_at=now, claimed_at=now)
             s.add(n)
             s.flush()
             ids.append(n.id)
@@ -326,7 +326,29 @@ class Store:
                            error=error, ok=ok))
             status = "delivered" if ok else ("failed" if final else "pending")
             s.execute(update(Notification).where(Notification.id == notification_id)
-                      .values(attempts=attempt, status=status))
+                      .values(attempts=attempt, status=status, claimed_at=_now()))
+
+    def claim_stale(self, lease_s: float, limit: int = 100) -> list[tuple[int, int]]:
+        """Take on pending notifications no worker has touched for ``lease_s`` seconds (its worker stopped or died).
+
+        Each is taken by a compare-and-set on ``claimed_at``, so of several workers
+        sweeping at once one takes it. Returns (notification id, attempts made).
+        """
+        stale = _now() - timedelta(seconds=lease_s)
+        taken = []
+        with self.session() as s:
+            rows = s.execute(select(Notification.id, Notification.attempts, Notification.claimed_at)
+                             .where(Notification.status == "pending",
+                                    or_(Notification.claimed_at.is_(None), Notification.claimed_at < stale))
+                             .order_by(Notification.id).limit(limit)).all()
+        for nid, attempts, claimed_at in rows:
+            with self._write() as s:
+                same = Notification.claimed_at.is_(None) if claimed_at is None else Notification.claimed_at == claimed_at
+                won = s.execute(update(Notification).where(Notification.id == nid, Notification.status == "pending", same)
+                                .values(claimed_at=_now())).rowcount
+            if won == 1:
+                taken.append((nid, attempts))
+        return taken
 
     def deliveries(self, subscription_id: str | None = None) -> list[dict]:
         """Every delivery attempt (of one subscription's notifications, or all), oldest first."""
