@@ -275,3 +275,17 @@ def test_the_capability_statement_lists_inquire_and_subscription_besides_submit(
     assert [o["name"] for o in resources["Claim"]["operation"]] == ["submit", "inquire"]
     assert resources["Claim"]["operation"][1]["definition"] == "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"
     assert {i["code"] for i in resources["Subscription"]["interaction"]} == {"create", "read"}
+
+
+def test_a_database_that_cannot_be_reached_stops_serve_before_listening_with_exit_2():
+    import subprocess
+    import sys
+
+    from lemtrada_asp.service.bench import free_port
+
+    done = subprocess.run([sys.executable, "-m", "lemtrada_asp", "serve", "--port", str(free_port()),
+                           "--database", "postgresql://nobody:hunter2@127.0.0.1:9/none?connect_timeout=2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "cannot be opened or migrated" in done.stderr and "hunter2" not in done.stderr
+    assert "serving on" not in done.stderr and "Traceback" not in done.stderr

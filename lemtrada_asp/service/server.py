@@ -68,8 +68,7 @@ def open_store(database: str | None, data_dir: str | None, store: bool) -> str |
     """The store's URL, its schema migrated (before any worker starts); None with ``--no-store``. Exit 2 when it fails."""
     if not store:
         return None
-    from .store import StoreError, migrate, resolve_url
-    from .store import Store
+    from .store import Store, StoreError, migrate, resolve_url
 
     try:
         url = resolve_url(database, data_dir)
