@@ -181,6 +181,9 @@ def test_a_failing_subscriber_is_retried_with_back_off_and_every_attempt_is_reco
         [note] = flaky.wait_for(1)
         assert flaky.statuses[:3] == [500, 500, 200]
         assert len(note["entry"]) == 2 and "resource" not in note["entry"][1]  # id-only: the focus, not the resource
+        focus = note["entry"][1]["request"]["url"]
+        read = httpx.get(f"{url}/fhir/{focus}")
+        assert read.status_code == 200 and review_codes({"entry": [{"resource": read.json()}]}) == ["A4"]
         attempts = eventually(lambda: [(d["attempt"], d["ok"], d["status_code"]) for d in store.deliveries(sub["id"])], 3)
         assert attempts[:3] == [(1, False, 500), (2, False, 500), (3, True, 200)]
     finally:
@@ -219,6 +222,7 @@ def test_two_servers_on_one_postgresql_given_the_same_claim_at_once_issue_one_au
                 assert stop(proc) == 0
 
 
+@pytest.mark.slow  # a server of its own: about 10 s on a loaded machine
 def test_serve_with_no_options_stores_in_the_per_user_data_directory(tmp_path):
     proc, url = start(env={"XDG_DATA_HOME": str(tmp_path)})
     try:
@@ -233,6 +237,7 @@ def test_serve_with_no_options_stores_in_the_per_user_data_directory(tmp_path):
     store.close()
 
 
+@pytest.mark.slow  # a server of its own: about 10 s on a loaded machine
 def test_every_move_is_in_the_decision_log_with_who_made_it(tmp_path):
     from lemtrada_asp.service.decision_log import read_log
 

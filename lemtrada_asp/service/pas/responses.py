@@ -127,7 +127,8 @@ def cancel_lines(answer: dict, sequences: list[int]) -> dict:
 
 
 def with_lifecycle(statement: dict) -> dict:
-    """The CapabilityStatement fhir_out builds, also listing $inquire on Claim and Subscription (create, read).
+    """The CapabilityStatement fhir_out builds, also listing $inquire on Claim, Subscription (create, read)
+    and ClaimResponse (read: a notification's focus).
 
     Adds only what is not listed yet, so it stays right when fhir_out lists them itself.
     """
@@ -139,6 +140,8 @@ def with_lifecycle(statement: dict) -> dict:
         operations.append({"name": "inquire", "definition": INQUIRE_DEFINITION})
     if "Subscription" not in resources:
         rest["resource"].append({"type": "Subscription", "interaction": [{"code": "create"}, {"code": "read"}]})
+    if "ClaimResponse" not in resources:
+        rest["resource"].append({"type": "ClaimResponse", "interaction": [{"code": "read"}]})
     return checked(statement)
 
 

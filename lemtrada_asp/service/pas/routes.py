@@ -46,6 +46,15 @@ def router(lifecycle: Lifecycle, read_body, fhir, tool_version: str) -> APIRoute
         body = await read_body(request)
         return await run_in_threadpool(answer, lifecycle.subscribe, body, 201)
 
+    @routes.get("/fhir/ClaimResponse/{response_id}", summary="A ClaimResponse the service answered (a notification's focus)")
+    def claim_response_read(response_id: str):
+        found = lifecycle.store.claim_response(response_id)
+        if found is None:
+            from ..app import fhir_error
+
+            return fhir_error(404, "not-found", f"no ClaimResponse {response_id}")
+        return fhir(200, found)
+
     @routes.get("/fhir/metadata", summary="The CapabilityStatement, with the lifecycle's $inquire and Subscription")
     def metadata():
         from ..fhir_out import capability_statement

@@ -147,6 +147,12 @@ class Store:
                         return self._stored(s, row)
         return None
 
+    def claim_response(self, claim_response_id: str) -> dict | None:
+        """A ClaimResponse the service answered, by its id (a notification's focus), or None."""
+        with self.session() as s:
+            row = s.execute(select(Answer.bundle).where(Answer.claim_response_id == claim_response_id)).scalar_one_or_none()
+        return None if row is None else json.loads(row)["entry"][0]["resource"]
+
     def latest(self, stored: Stored) -> Stored:
         """The request that now stands for ``stored``: itself, or the newest update that replaced it."""
         seen: set[str] = set()
