@@ -225,6 +225,17 @@ def test_capability_statement():
     assert "Subscription" in resources and cs["rest"][0]["security"]["description"]  # version 2, "Profiles"
 
 
+def test_the_capability_statement_lists_only_what_the_server_answers_and_the_security_it_requires():
+    bare = capability_statement("1.2.3", lifecycle=False)  # serve --no-store: no $inquire, no Subscriptions
+    resources = {r["type"]: r for r in bare["rest"][0]["resource"]}
+    assert [o["name"] for o in resources["Claim"]["operation"]] == ["submit"] and "Subscription" not in resources
+    assert "Unauthenticated" in bare["rest"][0]["security"]["description"]
+    secured = capability_statement("1.2.3", authenticated=True)  # serve --jwks
+    CapabilityStatement.model_validate(secured)
+    assert secured["rest"][0]["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    assert "system/Claim.write" in secured["rest"][0]["security"]["description"]
+
+
 @pytest.fixture(scope="module")
 def decided() -> dict[str, dict]:
     """The fixture cases decided by the CLI, by case id."""

@@ -39,6 +39,14 @@ def url():
 
 
 def submit(url: str, bundle: dict) -> dict:
+    """The answer to ``bundle`` as a new request: the server stores its answers, and a Claim identifier
+    it has answered before gets that answer again, so each variant here gets an identifier of its own."""
+    import uuid
+
+    bundle = json.loads(json.dumps(bundle))
+    claim = bundle["entry"][0]["resource"]
+    if claim.get("identifier"):
+        claim["identifier"][0]["value"] = f"{claim['identifier'][0].get('value', 'PA')}-{uuid.uuid4().hex[:12]}"
     r = httpx.post(url + "/fhir/Claim/$submit", content=json.dumps(bundle), headers=FHIR, timeout=60)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/fhir+json")

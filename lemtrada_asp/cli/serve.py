@@ -49,23 +49,33 @@ from .options import KB_OPTION
                    "in force on its date. Without it, a request dated before the KB's effective date is refused.")
 @click.option("--authorization-window-days", "authorization_window_days", type=click.IntRange(min=1), default=None,
               help="Days from the planned start that an approval may be used in (preAuthPeriod; plan setting, default 30).")
+@click.option("--data-dir", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of the SQLite store, made on first start (default: $XDG_DATA_HOME/lemtrada-asp, "
+                   "else ~/.local/share/lemtrada-asp).")
+@click.option("--database", default=None, metavar="URL",
+              help="Store requests, answers and authorisations in this database instead: postgresql://USER@HOST:PORT/NAME "
+                   "(several servers may share it) or sqlite:///FILE.")
+@click.option("--store/--no-store", "store", default=True, show_default=True,
+              help="--no-store: answer without storing anything (no idempotency, updates, $inquire or Subscriptions).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
           workers: int, decision_log: str | None, mask_member_ids: bool, timeout: float, memory_mb: int,
           deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool,
-          versions_dir: str | None, authorization_window_days: int | None) -> None:
-    """Serve Da Vinci PAS $submit and the JSON decision API over HTTP.
+          versions_dir: str | None, authorization_window_days: int | None, data_dir: str | None, database: str | None,
+          store: bool) -> None:
+    """Serve Da Vinci PAS ($submit, $inquire, Subscriptions) and the JSON decision API over HTTP.
 
-    Endpoints: POST /fhir/Claim/$submit, GET /fhir/metadata,
-    GET /fhir/Questionnaire/lemtrada-pa, POST /v1/decide, GET /healthz
-    (the OpenAPI schema at /openapi.json; a page at /docs with --docs). The KB
-    is loaded before listening. Without --jwks the server is unauthenticated
-    and binds loopback addresses only (unless --insecure). See
-    lemtrada_asp/service/SECURITY.md.
+    Endpoints: POST /fhir/Claim/$submit, POST /fhir/Claim/$inquire,
+    POST /fhir/Subscription, GET /fhir/metadata, GET /fhir/Questionnaire/lemtrada-pa,
+    POST /v1/decide, GET /healthz (the OpenAPI schema at /openapi.json; a page at
+    /docs with --docs). The KB is loaded and the store opened (SQLite in the data
+    directory unless --database) before listening. Without --jwks the server is
+    unauthenticated and binds loopback addresses only (unless --insecure). See
+    lemtrada_asp/service/SECURITY.md and PAS.md.
 
     Exit status: 0 after SIGINT or SIGTERM (requests in flight get a bounded
-    grace, see SECURITY.md); 2 a bad option, the
-    port in use, or a non-loopback host without --jwks; 3 the knowledge base
-    does not load.
+    grace, see SECURITY.md); 2 a bad option, the store unusable, the port in
+    use, or a non-loopback host without --jwks; 3 the knowledge base does not
+    load.
     """
     from ..engine.knowledge import KbRef
 
@@ -82,7 +92,7 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
         run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log,
             mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks,
             audience=audience, insecure=insecure, docs=docs, versions_dir=versions_dir,
-            authorization_window_days=authorization_window_days)
+            authorization_window_days=authorization_window_days, database=database, data_dir=data_dir, store=store)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_status)

@@ -67,6 +67,7 @@ class Settings:
     authenticator: Any = None  # auth.Authenticator; None: no authentication (loopback only, server.py)
     docs: bool = False  # serve /docs: the API's own page, rendered here from the OpenAPI schema
     authorization_window_days: int = AUTHORIZATION_WINDOW_DAYS  # preAuthPeriod length from the planned start
+    store: Any = None  # a service.store.Store: $submit goes through the stored lifecycle (service/pas/)
 
 
 def json_type(value: Any) -> str:
@@ -185,6 +186,15 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
                        kb_version=decider.kb_version, tool_version=decider.tool_version, decision_id=decision_id,
                        **extra)
 
+    if settings.store is not None:  # mounted first: its $submit is the one that answers
+        from .pas.lifecycle import Lifecycle
+        from .pas.routes import router
+
+        lifecycle = Lifecycle(settings.store, decide, final_denials=settings.final_denials,
+                              reason_codes=settings.reason_codes, logged=logged,
+                              authorization_window_days=settings.authorization_window_days)
+        app.include_router(router(lifecycle, read_and, authorize, fhir))
+
     def read_submit(body: bytes) -> Any:
         """The PasRequest of a body (and what was received), or the 400 answer."""
         try:
@@ -258,7 +268,8 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
 
     @app.get("/fhir/metadata", summary="The CapabilityStatement (open, as FHIR and SMART discovery expect)")
     def metadata():
-        return fhir(200, capability_statement(decider.tool_version))
+        return fhir(200, capability_statement(decider.tool_version, lifecycle=settings.store is not None,
+                                              authenticated=auth is not None))
 
     @app.get("/fhir/Questionnaire/lemtrada-pa", summary="The DTR Questionnaire, generated from the case model and KB")
     def read_questionnaire(request: Request):

@@ -273,12 +273,39 @@ def operation_outcome(problems: list[FhirProblem]) -> dict:
     return checked({"resourceType": "OperationOutcome", "issue": issues})
 
 
-def capability_statement(version: str, today: date | None = None) -> dict:
-    """What this server does (fhir-pas.md, version 2, "Profiles"): PAS $submit and $inquire on Claim,
-    R4 Subscriptions Backport (h24-store's routes), reading the DTR Questionnaire, and its security.
+def capability_statement(version: str, *, lifecycle: bool = True, authenticated: bool = False,
+                         today: date | None = None) -> dict:
+    """What this server answers (fhir-pas.md, version 2, "Profiles"), and nothing it does not.
 
-    DTR's $questionnaire-package is not served, so it is not listed: a statement lists only what answers.
+    ``lifecycle``: a store is on (``serve`` without ``--no-store``), so $inquire, Subscription
+    (R4 Backport) and ClaimResponse reads are served. ``authenticated``: ``serve --jwks``,
+    whose bearer tokens the security element names. DTR's $questionnaire-package is not
+    served, so it is not listed.
     """
+    claim: dict = {"type": "Claim", "supportedProfile": [ids.PROFILES + "profile-claim", ids.PROFILES + "profile-claim-update",
+                                                         ids.PROFILES + "profile-claim-inquiry"],
+                   "operation": [{"name": "submit", "definition": ids.SUBMIT_DEFINITION}]}
+    response: dict = {"type": "ClaimResponse", "supportedProfile": [ids.PROFILE_CLAIM_RESPONSE]}
+    resources = [claim, response, {"type": "Questionnaire", "supportedProfile": [ids.DTR_QUESTIONNAIRE],
+                                   "interaction": [{"code": "read"}]}]
+    if lifecycle:
+        claim["operation"].append({"name": "inquire", "definition": ids.INQUIRE_DEFINITION})
+        response["interaction"] = [{"code": "read"}]  # a notification's focus
+        resources.append({"type": "Subscription", "supportedProfile": [ids.BACKPORT_SUBSCRIPTION],
+                          "interaction": [{"code": "create"}, {"code": "read"}]})
+    if authenticated:
+        security = {"cors": False,
+                    "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                             "code": "SMART-on-FHIR"}]}],
+                    "description": "Every request but this statement and /healthz needs a bearer JWT signed by a key "
+                                   "of the server's JWKS (SMART Backend Services style: iss = sub = the client id, aud = "
+                                   "this server's URL, exp), with the scope of the action: system/Claim.write for "
+                                   "$submit, system/Claim.read for $inquire, system/Subscription.write to subscribe, "
+                                   "or system/*.read for reads."}
+    else:
+        security = {"cors": False,
+                    "description": "Unauthenticated: this server listens on a loopback address only (serve --jwks "
+                                   "turns on bearer-token authentication for clients elsewhere)."}
     return checked({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -289,24 +316,5 @@ def capability_statement(version: str, today: date | None = None) -> dict:
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
         "implementationGuide": [ids.PAS_IG],
-        "rest": [{
-            "mode": "server",
-            "security": {
-                "cors": False,
-                "description": "Loopback by default (serve --host 127.0.0.1). A payer deploys it behind its "
-                               "gateway, which authenticates the submitter (PAS: mutual TLS or OAuth 2.0 "
-                               "client credentials) before a request reaches $submit or $inquire.",
-            },
-            "resource": [
-                {"type": "Claim", "supportedProfile": [ids.PROFILES + "profile-claim", ids.PROFILES + "profile-claim-update",
-                                                       ids.PROFILES + "profile-claim-inquiry"],
-                 "operation": [{"name": "submit", "definition": ids.SUBMIT_DEFINITION},
-                               {"name": "inquire", "definition": ids.INQUIRE_DEFINITION}]},
-                {"type": "ClaimResponse", "supportedProfile": [ids.PROFILE_CLAIM_RESPONSE]},
-                {"type": "Questionnaire", "supportedProfile": [ids.DTR_QUESTIONNAIRE],
-                 "interaction": [{"code": "read"}]},
-                {"type": "Subscription", "supportedProfile": [ids.BACKPORT_SUBSCRIPTION],
-                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}]},
-            ],
-        }],
+        "rest": [{"mode": "server", "security": security, "resource": resources}],
     })

@@ -1,7 +1,8 @@
 """``lemtrada-asp serve``: check everything that can fail, then listen (fhir-pas.md, "Commands").
 
 In order: the reason-codes file is read (exit 2), the KB is loaded (exit 3),
-the decision log is opened (exit 2), the port is bound (exit 2 when in use) --
+the decision log is opened (exit 2), the store is opened and migrated (exit 2),
+the port is bound (exit 2 when in use) --
 only then is ``serving on http://HOST:PORT`` printed and requests taken. With
 ``--workers N`` uvicorn spawns N processes sharing the bound socket; each loads
 its own engine once (settings travel in an environment variable, since spawned
@@ -89,12 +90,39 @@ def build_app(options: dict, decider=None, pool=None):
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
                         questionnaire=lambda: form, authenticator=authenticator(options),
-                        docs=options.get("docs", False))
+                        docs=options.get("docs", False), store=worker_store(options))
     if options.get("authorization_window_days"):
         settings.authorization_window_days = options["authorization_window_days"]
     app = create_app(pool, settings)
     app.state.pool = pool
     return app
+
+
+def worker_store(options: dict):
+    """This worker's connection to the store ``serve`` opened and migrated, or None without a store."""
+    if not options.get("database"):
+        return None
+    from .store import Store
+
+    return Store(options["database"])
+
+
+def open_store(database: str | None, data_dir: str | None, store: bool) -> str | None:
+    """The store's URL, its schema migrated (before any worker starts); None with ``--no-store``. Exit 2 when it fails."""
+    if not store:
+        return None
+    from .store import Store, StoreError, migrate, resolve_url
+
+    try:
+        url = resolve_url(database, data_dir)
+        opened = Store(url)
+        try:
+            migrate(opened.engine)
+        finally:
+            opened.close()
+    except StoreError as exc:
+        raise ServeError(str(exc), 2) from None
+    return url
 
 
 def worker_app():
@@ -119,8 +147,13 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
           workers: int, decision_log: str | None, mask_member_ids: bool, *, timeout: float | None = None,
           memory_mb: int | None = None, deciders: int = DECIDERS, jwks: str | None = None,
           audience: str | None = None, insecure: bool = False, docs: bool = False, versions_dir: str | None = None,
-          authorization_window_days: int | None = None) -> None:
-    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
+          authorization_window_days: int | None = None, database: str | None = None,
+          data_dir: str | None = None, store: bool = True) -> None:
+    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start.
+
+    The store (``database``: a URL; else SQLite in ``data_dir``, default the per-user data
+    directory) is opened and migrated before listening; ``store=False`` serves without one.
+    """
     import uvicorn
 
     from ..engine.errors import KnowledgeBaseError
@@ -148,6 +181,7 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
             os.close(os.open(options["decision_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
         except OSError as exc:
             raise ServeError(f"--decision-log {decision_log}: cannot be opened for appending: {exc.strerror}", 2) from None
+    options["database"] = open_store(database, data_dir, store)
     sock = bind(host, port)
     common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="off",
                   http="lemtrada_asp.service.server:BoundedH11", limit_concurrency=MAX_CONNECTIONS)

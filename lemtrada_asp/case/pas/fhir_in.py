@@ -49,6 +49,9 @@ class PasRequest:
     case: dict
     origins: dict[str, str] = field(default_factory=dict)
     lines: list[Line] = field(default_factory=list)  # every Claim.item, the drug line among them
+    # Whether a store reads the request, which can find the authorisation an infoCancelled line cancels
+    # (service/pas/lifecycle.py); without one, such a line is a business error here.
+    stored: bool = False
 
     @property
     def claim(self) -> dict:
@@ -91,12 +94,16 @@ def unwrap_parameters(data: Any) -> Any:
     return data
 
 
-def read_bundle(data: Any) -> PasRequest:
-    """The case a parsed request Bundle maps to, or BundleError with every problem found."""
+def read_bundle(data: Any, *, stored: bool = False) -> PasRequest:
+    """The case a parsed request Bundle maps to, or BundleError with every problem found.
+
+    ``stored``: the caller keeps requests and answers (the lifecycle), so a line marked
+    infoCancelled is its to cancel rather than a business error.
+    """
     _check_shape(data)
     _check_fhir(data)
     problems = Problems()
-    request = PasRequest(data, {})
+    request = PasRequest(data, {}, stored=stored)
     _map(request, problems)
     problems.raise_if_any(_echo_id(request.case.get("id")))
     return request
@@ -295,7 +302,7 @@ def _item(c: dict, claim: Located, index: BundleIndex, problems: Problems,
         return {}, None
     item, i_path = line.item, line.path
     found: dict = {}
-    if line.cancelled:
+    if line.cancelled and not request.stored:
         # A PAS update withdrawing the line: never an approval. Which authorisation it cancels is the
         # store's to find (Claim.related); a request that reaches the mapping with it names none we hold.
         problems.reject(child(i_path, "modifierExtension"), AUTHORIZATION_NOT_FOUND,
