@@ -85,13 +85,16 @@ def test_a_pended_request_is_followed_up_to_approval_with_notifications_and_inqu
     response = response_of(pended)
     assert review_codes(pended) == ["A4"] and "preAuthRef" not in response
     [tracking] = [i["value"] for i in response["identifier"] if i["system"] == TRACKING_SYSTEM]
-    [ask] = [e["resource"] for e in pended["entry"] if e["resource"]["resourceType"] == "CommunicationRequest"]
-    assert response["communicationRequest"] == [{"reference": next(e["fullUrl"] for e in pended["entry"] if e["resource"] is ask)}]
+    asks = [e for e in pended["entry"] if e["resource"]["resourceType"] == "CommunicationRequest"]
+    assert response["communicationRequest"] == [{"reference": e["fullUrl"]} for e in asks]
     missing = [m["valueCode"] for e in response["extension"] if e["url"] == ids.DECISION_EXT
                for m in e["extension"] if m["url"] == "missing"]
-    texts = [p["contentString"] for p in ask["payload"]]
-    assert missing and all(any(t.startswith(f"{m} ") and "needed" not in t[:3] for t in texts) for m in missing)
-    assert ask["about"][0]["reference"] == ids.QUESTIONNAIRE_URL and ask["identifier"][0]["value"] == tracking
+    # PAS's profile takes one payload a CommunicationRequest: one request per missing criterion, in order
+    texts = [p["contentString"] for e in asks for p in e["resource"]["payload"]]
+    assert missing and len(texts) == len(missing) and all(t.startswith(f"{m} ") for t, m in zip(texts, missing))
+    assert all(ids.QUESTIONNAIRE_URL in t for t in texts)
+    assert all(e["resource"]["about"][0]["reference"] == ids.QUESTIONNAIRE_URL and
+               e["resource"]["identifier"][0]["value"] == tracking for e in asks)
 
     [note] = receiver.wait_for(1)
     assert focus_states(note) == ("1", "A4")

@@ -50,11 +50,12 @@ def add_tracking(answer: dict, tracking_id: str) -> dict:
 
 
 def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str) -> dict:
-    """For missing documentation: a PAS CommunicationRequest listing each missing criterion's ``needed`` text.
+    """For missing documentation: one PAS CommunicationRequest per missing criterion, naming its ``needed`` text.
 
-    Each payload is one criterion (``{id} {title}: {needed}``) on the drug line; the
-    last names the DTR Questionnaire whose answers carry the records, which
-    ``about`` also references by its canonical URL.
+    PAS's CommunicationRequest profile takes one payload (0..1), so each missing
+    criterion is a request of its own (``{id} {title}: {needed}``, on the drug line),
+    and each names the DTR Questionnaire whose answers carry the records (its text, and
+    ``about`` by canonical URL). All carry the pended request's tracking identifier.
     """
     missing = decision.get("missing") or []
     if decision.get("decision") != "pend" or not missing:
@@ -62,29 +63,32 @@ def add_communication_request(answer: dict, request_bundle: dict, decision: dict
     response = claim_response(answer)
     claim = request_bundle["entry"][0]["resource"]
     line = (claim.get("item") or [{}])[0].get("sequence", 1)
-    payload = [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
-                "contentString": f"{m['id']} {m['title']}: {m['needed']}"} for m in missing]
-    payload.append({"contentString": f"Send the records by answering the DTR Questionnaire {ids.QUESTIONNAIRE_URL} "
-                                     f"and submitting an update of this request (Claim.related)"})
-    request_id = str(uuid.uuid4())
-    communication = {
-        "resourceType": "CommunicationRequest",
-        "id": request_id,
-        "meta": {"profile": [COMMUNICATION_REQUEST_PROFILE]},
-        "identifier": [{"system": TRACKING_SYSTEM, "value": tracking_id}],
-        "status": "active",
-        "subject": claim["patient"],
-        "about": [{"reference": ids.QUESTIONNAIRE_URL, "type": "Questionnaire", "display": "DTR Questionnaire lemtrada-pa"}],
-        "authoredOn": response.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "payload": payload,
-        "requester": claim["insurer"],
-        "recipient": [claim["provider"]],
-        "sender": claim["provider"],
-    }
-    checked(communication)
-    full_url = f"urn:uuid:{request_id}"
-    response["communicationRequest"] = [{"reference": full_url}]
-    answer["entry"].insert(1, {"fullUrl": full_url, "resource": communication})
+    how = (f"Send the records by answering the DTR Questionnaire {ids.QUESTIONNAIRE_URL} "
+           f"and submitting an update of this request (Claim.related).")
+    authored = response.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    references, entries = [], []
+    for m in missing:
+        request_id = str(uuid.uuid4())
+        communication = {
+            "resourceType": "CommunicationRequest",
+            "id": request_id,
+            "meta": {"profile": [COMMUNICATION_REQUEST_PROFILE]},
+            "identifier": [{"system": TRACKING_SYSTEM, "value": tracking_id}],
+            "status": "active",
+            "subject": claim["patient"],
+            "about": [{"reference": ids.QUESTIONNAIRE_URL, "type": "Questionnaire", "display": "DTR Questionnaire lemtrada-pa"}],
+            "authoredOn": authored,
+            "payload": [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
+                         "contentString": f"{m['id']} {m['title']}: {m['needed']}. {how}"}],
+            "requester": claim["insurer"],
+            "recipient": [claim["provider"]],
+            "sender": claim["provider"],
+        }
+        checked(communication)
+        references.append({"reference": f"urn:uuid:{request_id}"})
+        entries.append({"fullUrl": f"urn:uuid:{request_id}", "resource": communication})
+    response["communicationRequest"] = references
+    answer["entry"][1:1] = entries
     return answer
 
 
