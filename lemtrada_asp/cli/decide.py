@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
+from ..render.text import error_text
 from .options import (
     IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
 )
@@ -106,7 +107,7 @@ def decide(
                     with stop.writing():
                         if not result.ok:
                             counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
-                            click.echo(f"error: {result.error_text}", err=True)
+                            click.echo(f"error: {error_text(result.error)}", err=True)
                             if output_format == "json":
                                 click.echo(json.dumps(result.error, ensure_ascii=False))
                         elif output_format == "json":

@@ -10,6 +10,7 @@ import click
 
 from ..engine import guard
 from ..engine.errors import InputError
+from ..render.text import error_text
 from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
@@ -125,7 +126,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
             if not result.ok:
                 summary.invalid += 1
                 unreadable += result.exit_status == IO_ERROR
-                click.echo(f"error: {result.error_text}", err=True)
+                click.echo(f"error: {error_text(result.error)}", err=True)
                 continue
             summary.compared += 1
             if change is not None:
@@ -166,7 +167,9 @@ def _summary_text(summary, base_name: str, kb_name: str) -> str:
 def _change_text(change: dict) -> str:
     from ..analysis.changes import outcome_label
 
-    head = f"{change['case_id']} ({change['source']}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
+    from ..render.text import printable
+
+    head = f"{printable(change['case_id'])} ({printable(change['source'])}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
     lines = [head]
     for key in change["changed"]:
         if key in ("decision", "pend_reason"):

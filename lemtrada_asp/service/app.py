@@ -50,7 +50,8 @@ class Settings:
     final_denials: bool = False
     reason_codes: dict[str, str] = field(default_factory=dict)
     decision_log: str | None = None
-    mask_member_ids: bool = False
+    mask_key: bytes | None = None  # --mask-member-ids: the HMAC key of the decision log's member tokens
+    log_requests: bool = False  # --log-requests: the decision log keeps request bodies
     questionnaire: Callable[[], dict] | None = None
 
 
@@ -90,7 +91,8 @@ async def _body(request: Request) -> bytes:
 def create_app(decider: Decider, settings: Settings) -> FastAPI:
     app = FastAPI(title="lemtrada-asp", version=decider.tool_version,
                   description="Prior authorization for Lemtrada: Da Vinci PAS $submit and a JSON decision API.")
-    log = DecisionLog(settings.decision_log, settings.mask_member_ids) if settings.decision_log else None
+    log = (DecisionLog(settings.decision_log, mask_key=settings.mask_key, log_requests=settings.log_requests)
+           if settings.decision_log else None)
     lock = threading.Lock()  # one engine per worker; decisions in it are taken one at a time
 
     def decide(case: dict, corrections: bool = False) -> dict:

@@ -48,14 +48,18 @@ def build_app(options: dict, decider=None):
 
     decider = decider or Decider(options.get("kb_dir"))
     form = questionnaire(decider.kb_root)
+    from .decision_log import load_mask_key
+
+    key = load_mask_key(options.get("mask_key_file")) if options.get("mask_member_ids") else None
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
-                        decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
-                        questionnaire=lambda: form)
+                        decision_log=options.get("decision_log"), mask_key=key,
+                        log_requests=options.get("log_requests", False), questionnaire=lambda: form)
     return create_app(decider, settings)
 
 
 def worker_app():
     """uvicorn's factory in each spawned worker process."""
+    reopen_on_sighup()
     return build_app(json.loads(os.environ[SETTINGS_ENV]))
 
 
@@ -73,8 +77,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
-    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
+          workers: int, decision_log: str | None, log: dict | None = None) -> None:
+    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start.
+
+    ``log``: ``log_requests``, ``mask_member_ids`` and ``mask_key_file`` of the decision log.
+    """
     import uvicorn
 
     from ..engine.errors import KnowledgeBaseError
@@ -82,17 +89,15 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
 
     options = {"kb_dir": kb_dir, "final_denials": final_denials, "reason_codes": read_reason_codes(reason_codes),
                "decision_log": os.path.abspath(decision_log) if decision_log else None,
-               "mask_member_ids": mask_member_ids}
+               **(log or {})}
     try:
         decider = Decider(kb_dir)
     except KnowledgeBaseError as exc:
         raise ServeError(f"knowledge base error: {exc}", 3) from None
     if decision_log:
-        try:
-            os.close(os.open(options["decision_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
-        except OSError as exc:
-            raise ServeError(f"--decision-log {decision_log}: cannot be opened for appending: {exc.strerror}", 2) from None
+        _check_log(options)
     sock = bind(host, port)
+    reopen_on_sighup()
     common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="off")
     if workers == 1:
         config = uvicorn.Config(build_app(options, decider), **common)
@@ -107,6 +112,31 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
         from uvicorn.supervisors import Multiprocess
 
         Multiprocess(config, sockets=[sock]).run()
+
+
+def _check_log(options: dict) -> None:
+    """The decision log opens as it must (0600, no link) and masking has its key, before listening."""
+    from .decision_log import DecisionLog, DecisionLogError, load_mask_key
+
+    try:
+        if options.get("mask_member_ids"):
+            load_mask_key(options.get("mask_key_file"))
+        log = DecisionLog(options["decision_log"])
+    except DecisionLogError as exc:
+        raise ServeError(str(exc), 2) from None
+    if log.tightened is not None:
+        print(f"note: decision log {log.path} was mode {log.tightened:04o}; made 0600 (it holds member health information)",
+              file=sys.stderr, flush=True)
+    log.close()
+
+
+def reopen_on_sighup() -> None:
+    """SIGHUP reopens the decision log (after logrotate), in this process and in each worker."""
+    import signal
+
+    from .decision_log import reopen_all
+
+    signal.signal(signal.SIGHUP, lambda signum, frame: reopen_all())
 
 
 def _server_class():
