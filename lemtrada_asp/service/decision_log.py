@@ -329,7 +329,7 @@ class DecisionLog:
         if seq > 1 and fresh:
             entry["continues"] = "the rotated file before this one"
         if self.log_requests:
-            entry["input"] = mask_request(received, key) if key else received
+            entry["input"] = mask_case(mask_request(received, key), key) if key else received  # a Bundle, or a case
         return (json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
 
     def record(self, *, endpoint: str, received: Any, case: Any, decision: dict, kb_version: str,
