@@ -55,7 +55,7 @@ def replay(logs: tuple[str, ...], kb_dir: Path | None, base_dir: Path | None, ve
 
 def _verify(logs: list[str], output_format: str, state: dict) -> None:
     from ..render.text import printable
-    from ..service.decision_log import verify
+    from ..service.decision_log import chain_head, verify
 
     broken = notes = 0
     for gap in verify(logs):
@@ -65,10 +65,14 @@ def _verify(logs: list[str], output_format: str, state: dict) -> None:
             click.echo(json.dumps({"file": gap.path, "line": gap.number, "problem": gap.what, "note": gap.note}, ensure_ascii=False))
         else:
             click.echo(f"{printable(gap.path)}:{gap.number}: {'note: ' if gap.note else ''}{printable(gap.what)}")
+    seq, digest = chain_head(logs[-1])
     if output_format == "text":
         names = ", ".join(printable(log) for log in logs)
         click.echo(f"{names}: {broken} line{'s' if broken != 1 else ''} edited, deleted, inserted or torn" if broken
                    else f"{names}: the hash chain is whole")
+        click.echo(f"chain head: seq {seq}, {digest} (record it elsewhere: a tail cut or rewritten later will not match)")
+    else:
+        click.echo(json.dumps({"broken": broken, "head": {"seq": seq, "hash": digest}}))
     state["status"] = CHANGED if broken else 0
 
 

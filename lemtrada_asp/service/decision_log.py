@@ -47,7 +47,7 @@ from typing import Any, Iterator
 from ..engine.errors import LemtradaError
 
 __all__ = [
-    "DecisionLog", "DecisionLogError", "GENESIS", "KEY_ENV", "MIN_KEY_BYTES", "Gap", "LogLine",
+    "DecisionLog", "DecisionLogError", "chain_head", "GENESIS", "KEY_ENV", "MIN_KEY_BYTES", "Gap", "LogLine",
     "line_hash", "load_mask_key", "mask_case", "mask_request", "mask_value", "read_log", "read_lines", "reopen_all", "verify",
 ]
 
@@ -434,6 +434,22 @@ class Gap:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.number}: {self.what}"
+
+
+def chain_head(path: str) -> tuple[int | None, str]:
+    """The seq and hash of a log's last line (what to record elsewhere, to notice a rewritten or cut tail)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        last = next(_tail(fd, os.fstat(fd).st_size), None)
+    finally:
+        os.close(fd)
+    if last is None:
+        return None, GENESIS
+    try:
+        seq = json.loads(last).get("seq")
+    except (ValueError, AttributeError):
+        seq = None
+    return (seq if isinstance(seq, int) else None), line_hash(last)
 
 
 def verify(paths: list[str]) -> Iterator[Gap]:
