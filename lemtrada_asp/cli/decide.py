@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from ..render.text import error_text
 from .options import (
     IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
 )
@@ -107,6 +106,8 @@ def decide(
                     with stop.writing():
                         if not result.ok:
                             counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
+                            from ..render.text import error_text  # here: a clean run never imports it
+
                             click.echo(f"error: {error_text(result.error)}", err=True)
                             if output_format == "json":
                                 click.echo(json.dumps(result.error, ensure_ascii=False))

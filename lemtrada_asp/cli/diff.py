@@ -10,7 +10,7 @@ import click
 
 from ..engine import guard
 from ..engine.errors import InputError
-from ..render.text import error_text
+from ..render.text import error_text, printable
 from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
@@ -166,8 +166,6 @@ def _summary_text(summary, base_name: str, kb_name: str) -> str:
 
 def _change_text(change: dict) -> str:
     from ..analysis.changes import outcome_label
-
-    from ..render.text import printable
 
     head = f"{printable(change['case_id'])} ({printable(change['source'])}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
     lines = [head]

@@ -56,6 +56,7 @@ KEY_ENV = "LEMTRADA_MASK_KEY"  # the environment variable that may hold the mask
 MIN_KEY_BYTES = 16  # a mask key shorter than this is refused (HMAC-SHA-256 takes up to 64)
 TOKEN_HEX = 32  # hex digits of the HMAC kept in a token: 128 bits
 _TAIL_BLOCK = 65536
+_SEQ_LOOKBACK = 1000  # lines read back past torn or foreign ones to find the last seq
 
 
 class DecisionLogError(LemtradaError):
@@ -105,13 +106,17 @@ _DROPPED_KEYS = ("name", "address", "telecom", "photo", "contact")
 _MEMBER_REFERENCES = ("patient", "subject", "beneficiary", "subscriber", "policyHolder")
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
 def _mask_identifier(value: Any, key: bytes) -> Any:
-    if isinstance(value, str):
-        return mask_value(value, key)
+    if _scalar(value):
+        return mask_value(str(value), key)
     if isinstance(value, dict):
         value = dict(value)
-        if isinstance(value.get("value"), str):
-            value["value"] = mask_value(value["value"], key)
+        if _scalar(value.get("value")):
+            value["value"] = mask_value(str(value["value"]), key)
         return value
     if isinstance(value, list):
         return [_mask_identifier(v, key) for v in value]
@@ -175,8 +180,8 @@ def mask_case(case: Any, key: bytes) -> Any:
         return case
     case = copy.deepcopy(case)
     member = case["member"]
-    if isinstance(member.get("id"), str):
-        member["id"] = mask_value(member["id"], key)
+    if member.get("id") is not None:
+        member["id"] = mask_value(str(member["id"]), key) if _scalar(member["id"]) else None
     member.pop("name", None)
     request = case.get("request")
     born = member.get("birth_date")
@@ -301,6 +306,8 @@ class DecisionLog:
         for n, raw in enumerate(_tail(fd, info.st_size)):
             if n == 0:
                 prev = line_hash(raw)
+            if n > _SEQ_LOOKBACK:
+                break  # a log of another format before this one: the chain starts again at seq 1
             try:
                 seq = int(json.loads(raw)["seq"])
                 break
@@ -466,7 +473,6 @@ def verify(paths: list[str]) -> Iterator[Gap]:
     seqs: list[int | None] = []  # their seq (None: not a chained line)
     places: list[tuple[str, int]] = []
     pending: list[Gap] = []
-    started = False
 
     def last_seq(back: int = 1) -> int | None:
         return seqs[-back] if len(seqs) >= back else None
@@ -488,7 +494,7 @@ def verify(paths: list[str]) -> Iterator[Gap]:
                 if not hashes:
                     if prev == GENESIS and seq == 1:
                         pass
-                    elif prev != GENESIS and entry.get("continues") and started is False:
+                    elif prev != GENESIS and entry.get("continues"):
                         found.append(Gap(path, line.number, f"goes on from a rotated file (seq {seq - 1}, {prev}): "
                                                            "give that file first to check the link", note=True))
                     else:
@@ -512,7 +518,6 @@ def verify(paths: list[str]) -> Iterator[Gap]:
                     found.append(Gap(path, line.number, f"breaks the chain (seq {seq} after seq {last_seq()}): edited or moved"))
             yield from pending
             pending = found
-            started = True
             hashes = [*hashes[-1:], line_hash(line.raw)]
             if chained:
                 seqs = [*seqs[-1:], entry["seq"]]
