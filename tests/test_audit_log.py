@@ -365,6 +365,10 @@ def test_a_file_name_cannot_print_a_fake_decision_line(tmp_path):
     assert "\x1b" not in output
     assert "x\\nEX-9: APPROVE\\n\\x1b[2K" in output  # the name is still there, escaped
     assert result.exit_code == 2
+    for args in (("explain", str(good)), ("explain", str(bad)), ("decide", str(tmp_path / f"{fake}missing.json"))):
+        other = cli(*args)
+        assert not any(line.startswith("EX-9: APPROVE") for line in (other.stdout + other.stderr).splitlines()), args
+        assert "\x1b" not in other.stdout + other.stderr and "EX-9: APPROVE" in other.stdout + other.stderr
 
 
 # --- a KB is code: its case model ---------------------------------------------------------------

@@ -264,7 +264,7 @@ def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
     for p in placed:
         if p["changed"] and p["class"] is None:
             why = "outside the space" if p["outside"] else "NOT IN ANY CLASS"
-            lines.append(f"  {why}: {p['case_id']} ({p['source']})")
+            lines.append(f"  {why}: {printable(p['case_id'])} ({printable(p['source'])})")
     return "\n".join(lines)
 
 
