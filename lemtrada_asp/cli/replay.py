@@ -57,9 +57,8 @@ def _verify(logs: list[str], output_format: str, state: dict) -> None:
     from ..render.text import printable
     from ..service.decision_log import chain_head, verify
 
-    broken = notes = 0
+    broken = 0
     for gap in verify(logs):
-        notes += gap.note
         broken += not gap.note
         if output_format == "json":
             click.echo(json.dumps({"file": gap.path, "line": gap.number, "problem": gap.what, "note": gap.note}, ensure_ascii=False))

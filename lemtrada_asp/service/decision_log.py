@@ -480,6 +480,7 @@ def verify(paths: list[str]) -> Iterator[Gap]:
     for path in paths:
         for line in read_lines(path):
             found: list[Gap] = []
+            opens_file = line.number == 1
             entry = line.entry
             chained = entry is not None and isinstance(entry.get("prev"), str) and isinstance(entry.get("seq"), int)
             if entry is None or not line.terminated:
@@ -499,6 +500,9 @@ def verify(paths: list[str]) -> Iterator[Gap]:
                                                            "give that file first to check the link", note=True))
                     else:
                         found.append(Gap(path, line.number, f"does not start the chain: line(s) before it deleted (its seq is {seq})"))
+                elif opens_file and prev == GENESIS and seq == 1:
+                    found.append(Gap(path, line.number, "starts a new chain (a log begun afresh, not a rotation "
+                                                        "the server followed)", note=True))
                 elif prev == hashes[-1]:
                     before = last_seq()
                     if before is not None and seq != before + 1:
