@@ -116,8 +116,8 @@ def test_a_manifest_naming_a_case_model_that_does_not_load_is_named(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
     manifest = kb / "policy.toml"
-    manifest.write_text(manifest.read_text().replace("lemtrada_asp.case:CASE_MODEL", "no_such_module:MODEL"))
-    assert_kb_error(decide_with(kb, tmp_path, INITIAL), "case model 'no_such_module:MODEL' does not load")
+    manifest.write_text(manifest.read_text().replace("lemtrada_asp.case:CASE_MODEL", "lemtrada_asp.no_such_module:MODEL"))
+    assert_kb_error(decide_with(kb, tmp_path, INITIAL), "case model 'lemtrada_asp.no_such_module:MODEL' does not load")
 
 
 def test_a_broken_kb_outranks_bad_input_exit_3_not_2(tmp_path):

@@ -58,6 +58,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     outcome = {"problems": 0}
 
     def body() -> None:
+        _say_if_code(kb_dir)
         with guard.running("the exhaustive analysis (check-kb, every possible case)"):
             analysis = KbAnalysis(kb_dir)
             findings = check(kb_dir, analysis)
@@ -91,6 +92,18 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
 
     run_guarded(body)
     sys.exit(1 if outcome["problems"] else 0)
+
+
+def _say_if_code(kb_dir) -> None:
+    """A KB whose case model is a .py file of its own is code: say so before that code runs."""
+    from ..engine.casemodel import case_model_file
+    from ..engine.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(kb_dir)
+    own = case_model_file(kb.manifest.case_model, kb.directory)  # refuses one outside the KB or the package (exit 3)
+    if own is not None:
+        click.echo(f"note: this knowledge base is code: its case model {own} is a Python file of the KB, run by every "
+                   "command that opens it (this one included); review and trust it as you would a program")
 
 
 def _cache_report(kb) -> int:

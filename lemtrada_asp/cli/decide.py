@@ -106,7 +106,9 @@ def decide(
                     with stop.writing():
                         if not result.ok:
                             counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
-                            click.echo(f"error: {result.error_text}", err=True)
+                            from ..render.text import error_text  # here: a clean run never imports it
+
+                            click.echo(f"error: {error_text(result.error)}", err=True)
                             if output_format == "json":
                                 click.echo(json.dumps(result.error, ensure_ascii=False))
                         elif output_format == "json":

@@ -10,6 +10,7 @@ import click
 
 from ..engine import guard
 from ..engine.errors import InputError
+from ..render.text import error_text, printable
 from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
@@ -133,7 +134,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
             if not result.ok:
                 summary.invalid += 1
                 unreadable += result.exit_status == IO_ERROR
-                click.echo(f"error: {result.error_text}", err=True)
+                click.echo(f"error: {error_text(result.error)}", err=True)
                 continue
             summary.compared += 1
             if change is not None:
@@ -181,7 +182,7 @@ def _summary_text(summary, base_name: str, kb_name: str) -> str:
 def _change_text(change: dict) -> str:
     from ..analysis.changes import outcome_label
 
-    head = f"{change['case_id']} ({change['source']}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
+    head = f"{printable(change['case_id'])} ({printable(change['source'])}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
     lines = [head]
     for key in change["changed"]:
         if key in ("decision", "pend_reason"):
@@ -278,7 +279,7 @@ def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
     for p in placed:
         if p["changed"] and p["class"] is None:
             why = "outside the space" if p["outside"] else "NOT IN ANY CLASS"
-            lines.append(f"  {why}: {p['case_id']} ({p['source']})")
+            lines.append(f"  {why}: {printable(p['case_id'])} ({printable(p['source'])})")
     return "\n".join(lines)
 
 

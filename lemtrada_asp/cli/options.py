@@ -178,7 +178,9 @@ def fail_io(exc: OSError, where: str | None = None, verb: str | None = None) -> 
     """An I/O error as a plain message and exit status 4."""
     if where is None and not exc.filename:
         where, verb = "standard output", verb or "write"
-    where = where or str(exc.filename)
+    from ..render.text import printable  # a file name is whoever made it: escaped
+
+    where = printable(where or str(exc.filename))
     reason = exc.strerror or str(exc)
     click.echo(f"error: cannot {verb or 'read or write'} {where}: {reason}", err=True)
     try:  # output that could not be written must not fail again at exit
@@ -255,8 +257,15 @@ class IsoDate(click.ParamType):
 
 
 def _fail(exc: LemtradaError) -> None:
+    from ..engine.errors import InputError
+
     kind = "knowledge base error" if isinstance(exc, KnowledgeBaseError) else "error"
-    click.echo(f"{kind}: {exc}", err=True)
+    if isinstance(exc, InputError):  # names a file or case: its control characters escaped
+        from ..render.text import error_text
+
+        click.echo(f"{kind}: {error_text(exc.as_json())}", err=True)
+    else:
+        click.echo(f"{kind}: {exc}", err=True)
     finish(exc.exit_status)
 
 

@@ -24,9 +24,18 @@ from .options import KB_OPTION
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes, each with its own loaded engine.")
 @click.option("--decision-log", "decision_log", type=click.Path(dir_okay=False), default=None,
-              help="Append one JSON line per decision to FILE, durable before the answer is sent.")
+              help="Append one JSON line per decision to FILE (mode 0600, hash-chained, durable before the answer "
+                   "is sent; SIGHUP or a rename reopens it). It holds member health information: see "
+                   "lemtrada_asp/service/AUDIT.md.")
+@click.option("--log-requests", is_flag=True,
+              help="In the decision log, keep each request body as received too (default: the case, the decision, "
+                   "ids, versions and client only).")
 @click.option("--mask-member-ids", is_flag=True,
-              help="In the decision log, replace member identifiers (Patient.identifier, Coverage ids) by a hash.")
+              help="In the decision log, replace every member identifier by a keyed HMAC-SHA-256 token and drop or "
+                   "generalise names, birth dates and addresses. Needs --mask-key-file or $LEMTRADA_MASK_KEY.")
+@click.option("--mask-key-file", "mask_key_file", type=click.Path(dir_okay=False), default=None,
+              help="The secret key of --mask-member-ids (at least 16 bytes; never written to the log). "
+                   "Default: the environment variable LEMTRADA_MASK_KEY.")
 # --- bounds and authentication (service/limits.py, service/auth.py, service/SECURITY.md) ---
 @click.option("--timeout", type=click.FloatRange(min=0), default=guard.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds one decision may run; past it the decider process is killed and replaced, and the "
@@ -58,10 +67,10 @@ from .options import KB_OPTION
 @click.option("--store/--no-store", "store", default=True, show_default=True,
               help="--no-store: answer without storing anything (no idempotency, updates, $inquire or Subscriptions).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool, timeout: float, memory_mb: int,
-          deciders: int, jwks: str | None, audience: str | None, insecure: bool, docs: bool,
-          versions_dir: str | None, authorization_window_days: int | None, data_dir: str | None, database: str | None,
-          store: bool) -> None:
+          workers: int, decision_log: str | None, log_requests: bool, mask_member_ids: bool, mask_key_file: str | None,
+          timeout: float, memory_mb: int, deciders: int, jwks: str | None, audience: str | None, insecure: bool,
+          docs: bool, versions_dir: str | None, authorization_window_days: int | None, data_dir: str | None,
+          database: str | None, store: bool) -> None:
     """Serve Da Vinci PAS ($submit, $inquire, Subscriptions) and the JSON decision API over HTTP.
 
     Endpoints: POST /fhir/Claim/$submit, POST /fhir/Claim/$inquire,
@@ -73,9 +82,10 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
     lemtrada_asp/service/SECURITY.md and PAS.md.
 
     Exit status: 0 after SIGINT or SIGTERM (requests in flight get a bounded
-    grace, see SECURITY.md); 2 a bad option, the store unusable, the port in
-    use, or a non-loopback host without --jwks; 3 the knowledge base does not
-    load.
+    grace, see SECURITY.md); 2 a bad option (a decision log that cannot be
+    opened 0600 or is a symbolic link, masking without a key), the store
+    unusable, the port in use, or a non-loopback host without --jwks; 3 the
+    knowledge base does not load.
     """
     from ..engine.knowledge import KbRef
 
@@ -89,10 +99,15 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
         click.echo(f"error: serve needs the service extra (pip install 'lemtrada-asp[service]'): {exc}", err=True)
         sys.exit(2)
     try:
-        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log,
-            mask_member_ids, timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks,
-            audience=audience, insecure=insecure, docs=docs, versions_dir=versions_dir,
-            authorization_window_days=authorization_window_days, database=database, data_dir=data_dir, store=store)
+        if mask_key_file and not mask_member_ids:
+            raise click.UsageError("--mask-key-file goes with --mask-member-ids")
+        if (mask_member_ids or log_requests) and not decision_log:
+            raise click.UsageError("--mask-member-ids and --log-requests shape the decision log: give --decision-log FILE")
+        log = {"log_requests": log_requests, "mask_member_ids": mask_member_ids, "mask_key_file": mask_key_file}
+        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log, log,
+            timeout=timeout, memory_mb=memory_mb, deciders=deciders, jwks=jwks, audience=audience, insecure=insecure,
+            docs=docs, versions_dir=versions_dir, authorization_window_days=authorization_window_days,
+            database=database, data_dir=data_dir, store=store)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_status)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
+from ..render.text import error_text, printable
 from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
 
 
@@ -73,12 +74,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
             if not result.ok:
                 totals["invalid"] += 1
                 unreadable.append(result.exit_status == IO_ERROR)
-                emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {result.error_text}")
+                emit({"source": result.source, "result": "invalid", "problems": result.error["problems"]}, f"INVALID {error_text(result.error)}")
                 continue
             decision = result.decision
             if tracker is not None:
                 tracker.add(result.statuses or {})
-            label = f"{result.source} ({decision['case_id']})"
+            label = f"{printable(result.source)} ({printable(decision['case_id'])})"
             expected_at = expectation_for(result.source)
             if expected_at is None:
                 totals["failed"] += 1
@@ -89,7 +90,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
                 expected = load_expectation(expected_at)
             except InputError as exc:
                 totals["invalid"] += 1
-                emit({"source": str(expected_at), "result": "invalid", "problems": [{"field": p.field, "message": p.message} for p in exc.problems]}, f"INVALID {exc.describe()}")
+                emit({"source": str(expected_at), "result": "invalid", "problems": [{"field": p.field, "message": p.message} for p in exc.problems]}, f"INVALID {error_text(exc.as_json())}")
                 continue
             lines = mismatches(expected, decision)
             totals["failed" if lines else "passed"] += 1

@@ -22,7 +22,15 @@ most a few chunks per worker are in flight, and results are yielded in input
 order as they arrive, so memory stays flat. A worker that dies takes its
 tasks with it; the scheduler runs them again on another worker (and each task is
 retried up to RETRIES times if it raises), so no chunk is lost, and since each
-chunk's result is read once, in order, none is duplicated.
+chunk's result is read once, in order, none is duplicated. ``--timeout`` bounds
+the wait for each chunk, as it bounds a chunk in local worker processes (a task
+already running on a remote worker cannot be interrupted by Dask: it is
+cancelled and its result never read). Before
+the client connects, the address is probed (PROBE_SECONDS): a port that refuses,
+or a server that is not a Dask scheduler (one that says nothing, or whose first
+frame is no Dask handshake), is a SchedulerError naming the address, not an
+I/O error of standard output or "memory ran out" (Dask's client would wait
+forever for a silent server, and read any first 8 bytes as a frame length).
 
 PySpark, over the same chunk function (not a dependency; tested when installed)::
 
@@ -42,16 +50,60 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from . import guard
 from .batch import Options, Result, decide_chunk
 from .engine import CHUNK
+from .errors import IO_EXIT_STATUS, LemtradaError
 from .loading import Record
 
 if TYPE_CHECKING:
     from .knowledge import KbRef
 
-__all__ = ["RETRIES", "Run", "decide_on_dask", "merge_shards", "parse_shard", "spark_partition"]
+__all__ = ["PROBE_SECONDS", "RETRIES", "Run", "SchedulerError", "decide_on_dask", "merge_shards", "parse_shard",
+           "probe_scheduler", "spark_partition"]
 
 RETRIES = 3
+PROBE_SECONDS = 10.0  # how long a scheduler has to accept a connection and send its handshake
+MAX_HANDSHAKE_BYTES = 1_000_000  # a Dask handshake is a few hundred bytes; a larger first frame is not one
+DASK_CHUNK_PART = "deciding a chunk of cases on the Dask cluster"
+
+
+class SchedulerError(LemtradaError):
+    """The --scheduler address cannot be reached, or what answers there is not a Dask scheduler (exit 4)."""
+
+    exit_status = IO_EXIT_STATUS
+
+
+def probe_scheduler(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """SchedulerError unless a TCP Dask scheduler at address accepts and sends a handshake frame in time.
+
+    Other transports (tls://, inproc://, ...) are left to Dask's client.
+    """
+    import socket
+    import struct
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise SchedulerError(f"--scheduler {address}: expected an address such as tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds) as conn:
+            header = b""
+            while len(header) < 8:
+                piece = conn.recv(8 - len(header))
+                if not piece:
+                    raise SchedulerError(f"--scheduler {address}: not a Dask scheduler (it closed the connection without a handshake)")
+                header += piece
+    except socket.timeout:
+        raise SchedulerError(f"--scheduler {address}: not a Dask scheduler (no handshake within {seconds:g} s)") from None
+    except OSError as exc:
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there: {exc.strerror or exc}") from None
+    (size,) = struct.unpack("<Q", header)
+    if not 0 < size <= MAX_HANDSHAKE_BYTES:
+        raise SchedulerError(f"--scheduler {address}: not a Dask scheduler (its first bytes are no Dask handshake)")
 EXECUTORS = ("local", "dask")
 
 
@@ -134,7 +186,15 @@ def decide_on_dask(
             n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, silence_logs=40,
         )
-    client = Client(cluster if cluster is not None else scheduler)
+    else:
+        probe_scheduler(scheduler)
+    try:
+        client = Client(cluster if cluster is not None else scheduler, timeout=PROBE_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - Dask's comm errors have no common base but Exception
+        if cluster is not None:
+            cluster.close()
+            raise
+        raise SchedulerError(f"--scheduler {scheduler}: the Dask scheduler refused the client: {exc}") from None
     try:
         slots = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
         yield from stream_futures(client, chunks, kb, options, ahead=2 * slots)
@@ -156,7 +216,18 @@ def stream_futures(client: Any, chunks: Iterator[list[Record]], kb: "str | KbRef
 
 
 def _take(future: Any) -> list[Result]:
-    results = future.result()
+    """A chunk's results, waited for at most --timeout (as a chunk in local worker processes).
+
+    Past it, ResourceExhausted (exit 3, naming the part) rather than the
+    watchdog's hard exit: the generator's ``finally`` then closes the client and
+    a local cluster, whose workers would otherwise go on solving.
+    """
+    limit = guard.time_limit()
+    try:
+        results = future.result(timeout=limit)
+    except TimeoutError:
+        future.cancel()
+        raise guard.ResourceExhausted(f"time (--timeout {limit:g} s)", DASK_CHUNK_PART) from None
     future.release()
     return results
 

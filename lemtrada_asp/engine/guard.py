@@ -28,7 +28,7 @@ from typing import Iterator
 
 from .errors import LemtradaError
 
-__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB", "ResourceExhausted", "install", "running", "current", "memory_error"]
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB", "ResourceExhausted", "install", "running", "current", "memory_error", "time_limit"]
 
 DEFAULT_TIMEOUT = 60.0  # seconds one program part may run; the shipped KB's longest (check-kb's analysis) takes ~1 s
 DEFAULT_MEMORY_MB = 4096  # address space per process; the shipped KB runs in ~250 MB
@@ -76,6 +76,11 @@ def running(part: str) -> Iterator[None]:
         with _lock:
             if entry in _stack:
                 _stack.remove(entry)
+
+
+def time_limit() -> float | None:
+    """The --timeout in force (seconds per program part), None when there is none: for a wait bounded elsewhere."""
+    return _limits.timeout
 
 
 def current() -> str:

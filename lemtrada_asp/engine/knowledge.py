@@ -24,6 +24,7 @@ import clingo
 from . import guard
 from .catalogue import Catalogue, read_catalogue
 from .errors import KnowledgeBaseError
+from .includes import included_files
 
 if TYPE_CHECKING:
     from .overlay import Overlay
@@ -160,6 +161,11 @@ class KnowledgeBase:
         self.root = self.directory / self.manifest.root
         if not self.root.is_file():
             raise KnowledgeBaseError(f"knowledge base {self.directory}: its root {self.root} does not exist")
+        # Before anything is loaded: every #include stays inside this KB or its overlays (engine/includes.py).
+        self.loaded = included_files(
+            [self.root, *(p for o in self.overlays for p in o.files() if p.suffix == ".lp")],
+            [self.directory, *(o.directory for o in self.overlays)],
+        )
 
     @property
     def ref(self) -> KbRef:
@@ -212,12 +218,32 @@ class KnowledgeBase:
 
     @cached_property
     def version(self) -> str:
-        """A hash of every file that decides: the policy's rules, its manifest, its overlays and the encodings."""
+        """A hash of every file that can change a decision.
+
+        The policy's rules (every .lp below the KB) and every file its programs
+        load by #include, whatever its suffix; its manifest; its overlays; the
+        engine's encodings; and the source of its case model (a .py file of the
+        KB, or the module's package: casemodel.case_model_sources).
+        """
+        from .casemodel import case_model_sources
+
         digest = hashlib.sha256()
-        named = [(p.relative_to(self.directory).as_posix(), p) for p in [*self.files(), self.directory / MANIFEST]]
-        for number, overlay in enumerate(self.overlays, 1):
-            named += [(f"overlay{number}/{p.relative_to(overlay.directory).as_posix()}", p) for p in overlay.files()]
+        places = [("", self.directory.resolve())]
+        places += [(f"overlay{n}/", o.directory.resolve()) for n, o in enumerate(self.overlays, 1)]
+
+        def name_of(path: Path) -> str:
+            resolved = path.resolve()
+            for prefix, place in places:
+                if resolved == place or place in resolved.parents:
+                    return prefix + resolved.relative_to(place).as_posix()
+            return resolved.as_posix()  # pragma: no cover - includes are checked to stay inside
+
+        files = {name_of(p): p for p in [*self.files(), self.directory / MANIFEST, *self.loaded]}
+        for overlay in self.overlays:
+            files.update({name_of(p): p for p in overlay.files()})
+        named = sorted(files.items())
         named += [(f"engine/{p.name}", p) for p in sorted(ENCODINGS.glob("*.lp"))]
+        named += case_model_sources(self.manifest.case_model, self.directory)
         for name, path in named:
             digest.update(name.encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")

@@ -15,7 +15,7 @@ from typing import Any
 from ..engine.catalogue import at_least
 from ..engine.record import Decision, Node
 from .markup import markdown_escape
-from .text import STATUS_WORDS, _course
+from .text import STATUS_WORDS, _course, printable
 
 __all__ = ["as_markdown", "as_text", "tree"]
 
@@ -84,8 +84,8 @@ def as_text(data: dict[str, Any], unicode: bool = True) -> str:
 
     head = data["decision"].upper() + (f" ({data['pend_reason'].replace('_', ' ')})" if data["pend_reason"] else "")
     lines = [
-        click.style(f"{data['case_id']}: {head}", bold=True),
-        f"  {data['review_type']} review{_course(data)}; source {data['source']}",
+        click.style(f"{printable(data['case_id'])}: {head}", bold=True),
+        f"  {data['review_type']} review{_course(data)}; source {printable(data['source'])}",
         f"  policy: {data['guideline']['name']}, revised {data['guideline']['revised']}",
         "",
     ]

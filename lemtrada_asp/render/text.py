@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+__all__ = ["STATUS_WORDS", "as_text", "error_text", "printable"]
+
 STATUS_WORDS = {
     "not_met": "not met",
     "applies": "applies",
@@ -11,14 +15,49 @@ STATUS_WORDS = {
 }
 
 
+def printable(text: object) -> str:
+    """Text with every control character escaped (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    A name printed at a terminal (a file name, a case id, a source) comes from
+    whoever made the file: a newline or an escape sequence in it must not print
+    a line of its own (a fake ``EX-9: APPROVE``) or move the cursor.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def error_text(error: dict) -> str:
+    """An input error (InputError.as_json()) as lines for a person: one per problem, names escaped."""
+    source = printable(error.get("source", ""))
+    lines = []
+    for problem in error.get("problems", ()) or ({"field": "", "message": error.get("error", "")},):
+        field, message = printable(problem.get("field", "")), printable(problem.get("message", ""))
+        lines.append(f"{source}: {field}: {message}" if field else f"{source}: {message}")
+    return "\n".join(lines)
+
+
 def as_text(data: dict) -> str:
     """A decision (in its JSON form) as a summary for a person."""
     head = data["decision"].upper()
     if data["pend_reason"]:
         head += f" ({data['pend_reason'].replace('_', ' ')})"
     lines = [
-        f"{data['case_id']}: {head}",
-        f"  {data['review_type']} review{_course(data)}; source {data['source']}",
+        f"{printable(data['case_id'])}: {head}",
+        f"  {data['review_type']} review{_course(data)}; source {printable(data['source'])}",
     ]
     if data.get("policy_version"):
         version = data["policy_version"]

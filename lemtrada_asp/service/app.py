@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -62,7 +61,8 @@ class Settings:
     final_denials: bool = False
     reason_codes: dict[str, str] = field(default_factory=dict)
     decision_log: str | None = None
-    mask_member_ids: bool = False
+    mask_key: bytes | None = None  # --mask-member-ids: the HMAC key of the decision log's member tokens
+    log_requests: bool = False  # --log-requests: the decision log keeps request bodies
     questionnaire: Callable[[], dict] | None = None
     authenticator: Any = None  # auth.Authenticator; None: no authentication (loopback only, server.py)
     docs: bool = False  # serve /docs: the API's own page, rendered here from the OpenAPI schema
@@ -136,21 +136,13 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _takes_client(log: Any) -> bool:
-    """Whether DecisionLog.record takes ``client`` (the decision log of h22-audit does)."""
-    try:
-        return "client" in inspect.signature(log.record).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def create_app(decider: Decider, settings: Settings) -> FastAPI:
     app = FastAPI(title="lemtrada-asp", version=decider.tool_version,
                   description="Prior authorization for Lemtrada: Da Vinci PAS $submit and a JSON decision API.",
                   docs_url=None, redoc_url=None)  # nothing loaded from a CDN: /docs is ours (below), with --docs
     app.router.redirect_slashes = False  # /fhir/metadata/ is no path: 404, not a 307 to another
-    log = DecisionLog(settings.decision_log, settings.mask_member_ids) if settings.decision_log else None
-    log_client = log is not None and _takes_client(log)
+    log = (DecisionLog(settings.decision_log, mask_key=settings.mask_key, log_requests=settings.log_requests)
+           if settings.decision_log else None)
     # An in-process Decider decides one case at a time; a DeciderPool (limits.py) takes its own.
     lock = contextlib.nullcontext() if hasattr(decider, "health") else threading.Lock()
     gate = BodyGate()
@@ -181,10 +173,9 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
     def logged(endpoint: str, received: Any, case: dict, decision: dict, decision_id: str | None = None,
                client: str | None = None) -> None:
         if log is not None:
-            extra = {"client": client} if log_client else {}
             log.record(endpoint=endpoint, received=received, case=case, decision=decision,
                        kb_version=decider.kb_version, tool_version=decider.tool_version, decision_id=decision_id,
-                       **extra)
+                       client=client)
 
     if settings.store is not None:  # mounted first: its $submit is the one that answers
         from .pas.lifecycle import Lifecycle

@@ -87,8 +87,12 @@ def build_app(options: dict, decider=None, pool=None):
                            size=options.get("deciders", DECIDERS), timeout=options.get("timeout"),
                            memory_mb=options.get("memory_mb"), versions_dir=options.get("versions_dir"))
     form = questionnaire(decider.kb_root)
+    from .decision_log import load_mask_key
+
+    key = load_mask_key(options.get("mask_key_file")) if options.get("mask_member_ids") else None
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
-                        decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
+                        decision_log=options.get("decision_log"), mask_key=key,
+                        log_requests=options.get("log_requests", False),
                         questionnaire=lambda: form, authenticator=authenticator(options),
                         docs=options.get("docs", False), store=worker_store(options))
     if options.get("authorization_window_days"):
@@ -127,6 +131,7 @@ def open_store(database: str | None, data_dir: str | None, store: bool) -> str |
 
 def worker_app():
     """uvicorn's factory in each spawned worker process (its deciders die with it: PR_SET_PDEATHSIG)."""
+    reopen_on_sighup()
     return build_app(json.loads(os.environ[SETTINGS_ENV]))
 
 
@@ -144,7 +149,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool, *, timeout: float | None = None,
+          workers: int, decision_log: str | None, log: dict | None = None, *, timeout: float | None = None,
           memory_mb: int | None = None, deciders: int = DECIDERS, jwks: str | None = None,
           audience: str | None = None, insecure: bool = False, docs: bool = False, versions_dir: str | None = None,
           authorization_window_days: int | None = None, database: str | None = None,
@@ -153,6 +158,8 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
 
     The store (``database``: a URL; else SQLite in ``data_dir``, default the per-user data
     directory) is opened and migrated before listening; ``store=False`` serves without one.
+
+    ``log``: ``log_requests``, ``mask_member_ids`` and ``mask_key_file`` of the decision log.
     """
     import uvicorn
 
@@ -166,7 +173,7 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
     shown = f"[{host}]" if ":" in host else host
     options = {"kb_dir": kb_dir, "final_denials": final_denials, "reason_codes": read_reason_codes(reason_codes),
                "decision_log": os.path.abspath(decision_log) if decision_log else None,
-               "mask_member_ids": mask_member_ids, "timeout": timeout or None, "memory_mb": memory_mb or None,
+               **(log or {}), "timeout": timeout or None, "memory_mb": memory_mb or None,
                "deciders": deciders, "jwks": os.path.abspath(jwks) if jwks else None,
                "audience": audience or f"http://{shown}:{port}", "docs": docs,
                "versions_dir": os.path.abspath(versions_dir) if versions_dir else None,
@@ -177,12 +184,10 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
     except KnowledgeBaseError as exc:
         raise ServeError(f"knowledge base error: {exc}", 3) from None
     if decision_log:
-        try:
-            os.close(os.open(options["decision_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
-        except OSError as exc:
-            raise ServeError(f"--decision-log {decision_log}: cannot be opened for appending: {exc.strerror}", 2) from None
+        _check_log(options)
     options["database"] = open_store(database, data_dir, store)
     sock = bind(host, port)
+    reopen_on_sighup()
     common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="off",
                   http="lemtrada_asp.service.server:BoundedH11", limit_concurrency=MAX_CONNECTIONS)
     pool = None
@@ -210,6 +215,31 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
     finally:
         if pool is not None:
             pool.close()
+
+
+def _check_log(options: dict) -> None:
+    """The decision log opens as it must (0600, no link) and masking has its key, before listening."""
+    from .decision_log import DecisionLog, DecisionLogError, load_mask_key
+
+    try:
+        if options.get("mask_member_ids"):
+            load_mask_key(options.get("mask_key_file"))
+        log = DecisionLog(options["decision_log"])
+    except DecisionLogError as exc:
+        raise ServeError(str(exc), 2) from None
+    if log.tightened is not None:
+        print(f"note: decision log {log.path} was mode {log.tightened:04o}; made 0600 (it holds member health information)",
+              file=sys.stderr, flush=True)
+    log.close()
+
+
+def reopen_on_sighup() -> None:
+    """SIGHUP reopens the decision log (after logrotate), in this process and in each worker."""
+    import signal
+
+    from .decision_log import reopen_all
+
+    signal.signal(signal.SIGHUP, lambda signum, frame: reopen_all())
 
 
 def _server_class():
