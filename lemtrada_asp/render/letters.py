@@ -235,6 +235,8 @@ class LetterFacts:
             return {"chart_date": long_date(v("chart_date"))}
         if kind == "months_since_last_dose":
             return {"last_dose": long_date(v("last_dose")), "start": long_date(v("start")), "months": v("months")}
+        if kind == "running_course":
+            return {"started": long_date(v("started")), "last_dose": long_date(v("last_dose"))}
         if kind == "condition":
             return {"condition": words["conditions"].get(v("term"), v("condition").replace("_", " "))}
         if kind == "ms_course":
