@@ -271,7 +271,8 @@ def _courses(course_numbers: list[int]) -> Dim:
 def _interval(months: list[int], due: int | None = None) -> Dim:
     def fragment(m: int) -> Fragment:
         def apply(case: dict) -> None:
-            last = add_months(REQUEST_DATE, -m)
+            # a last dose on the request date would be a course still running ("running"), so 0 months is the day before
+            last = add_months(REQUEST_DATE, -m) if m else REQUEST_DATE - timedelta(days=1)
             case["lemtrada_courses"][0] = {"start_date": last - timedelta(days=4), "days": 5}
             for j, course in enumerate(case["lemtrada_courses"][1:]):
                 course["start_date"] = add_months(last, -12 * (j + 1)) - timedelta(days=4)
