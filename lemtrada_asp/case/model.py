@@ -162,8 +162,17 @@ def placeholder_form(value: str) -> str:
     'none'
     """
     text = _without_format(unicodedata.normalize("NFKC", value)).casefold()
-    text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text)
+    text = "".join(" " if _punctuation(c) else c for c in text)
     return " ".join(text.split())
+
+
+def _punctuation(char: str) -> bool:
+    """Punctuation and brackets (Unicode P*), and any dash-like sign (a minus sign, a
+    box-drawing line), so that a dash of any kind is an entry that says none."""
+    if unicodedata.category(char).startswith("P"):
+        return True
+    name = unicodedata.name(char, "")
+    return any(word in name for word in ("DASH", "HYPHEN", "MINUS", "HORIZONTAL LINE", "HORIZONTAL BAR"))
 
 
 def says_none(value: str) -> bool:
@@ -203,6 +212,10 @@ _CODE_CHARACTERS = re.compile(r"[A-Z0-9.]+")
 def _code(value: str) -> str:
     # A look-alike letter from another script (Cyrillic А in G35.А) would make a code that
     # fails B1 although the prescriber meant G35.A: criteria.md "Codes" makes it an input error.
+    if says_none(value):  # "None" would be code NON.E, failing B1: a denial on an entry that says none
+        raise ValueError(
+            f"{show(value)} says there is none (a placeholder, not a code); leave the list empty ([]) when there is none"
+        )
     normal = normal_code(value)
     if not _CODE_CHARACTERS.fullmatch(normal):
         odd = sorted({c for c in normal if not _CODE_CHARACTERS.fullmatch(c)})

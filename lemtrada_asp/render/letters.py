@@ -256,7 +256,7 @@ class LetterFacts:
     def _fixes(self) -> list[list[str]]:
         fixes = []
         for changes in self.decision.corrections or []:
-            if not all(c.actionable for c in changes):
+            if not all(c.actionable for c in changes) or any(self._only_time(c.id) for c in changes):
                 continue
             steps: list[str] = []
             for change in changes:
@@ -270,6 +270,13 @@ class LetterFacts:
     # --- reasons that pass with time: when a new request can succeed ------------------------------------
     def _failing_facts(self, result: CriterionResult) -> list[Evidence]:
         return [e for reason in result.reasons for e in reason.because]
+
+    def _only_time(self, ident: str) -> bool:
+        """Whether only time can change leaf ident, no change to this request (a course still
+        running fails C3 whatever start is planned): its fix is then no step to offer."""
+        node = self.decision.node(ident)
+        kinds = {fact.kind for fact in node.facts} if node is not None else set()
+        return bool(kinds) and kinds <= set(self.words["only_time"])
 
     def _passes_with_time(self, result: CriterionResult) -> bool:
         """A failed criterion whose every fact behind it passes with time (an infection, a
