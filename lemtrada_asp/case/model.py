@@ -446,9 +446,9 @@ def _overlapping_courses(courses: list[LemtradaCourse]) -> list[Problem]:
                 first, second = sorted((reach, i))
                 problems.append(Problem(
                     f"lemtrada_courses[{second}]",
-                    f"overlaps lemtrada_courses[{first}]: lemtrada_courses[{i}] starts {course.start_date}, on or before "
-                    f"{until}, the last day of lemtrada_courses[{reach}] (start_date {earlier.start_date}, days "
-                    f"{earlier.days}); two prior courses cannot overlap",
+                    f"overlaps lemtrada_courses[{first}]: the course starting {course.start_date} begins on or before "
+                    f"{until}, the last day of the course starting {earlier.start_date} ({earlier.days} days); "
+                    "two prior courses cannot overlap (list each course once, with its own days)",
                 ))
         if reach is None or last_dose(course.start_date, course.days) > last_dose(courses[reach].start_date, courses[reach].days):
             reach = i
