@@ -76,7 +76,8 @@ def full_cases() -> list[Any]:
     """Cases that together give every field."""
     full = vary(INITIAL, {"request.start_date": "2026-05-02", "request.consecutive": False, "prescriber.consultation_with_specialist": True,
                           "concurrent_dmts": ["ocrelizumab"], "active_infections": ["shingles"]})
-    return [validate_case(full, "full"), validate_case(CONTINUATION, "continuation")]
+    running = vary(CONTINUATION, {"lemtrada_courses": [{"start_date": "2026-04-29", "days": 5}]})  # still running
+    return [validate_case(full, "full"), validate_case(CONTINUATION, "continuation"), validate_case(running, "running")]
 
 
 def test_facts_give_exactly_the_declared_predicates():

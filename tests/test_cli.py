@@ -50,7 +50,7 @@ def test_an_approval_shows_the_authorised_course_and_advisories(run, tmp_path):
 def test_decide_json_of_every_example_case_matches_the_decision_format(run):
     result = run("decide", str(CASES_DIR), "--format", "json")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # standard error notes the example cases dated before the KB's effective date
     assert len(lines) >= 30
     for line in lines:
         jsonschema.validate(json.loads(line), SCHEMA)

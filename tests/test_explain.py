@@ -92,7 +92,7 @@ def test_explain_works_on_every_example_case_in_every_format(path):
     for fmt in ("text", "json", "markdown"):
         result = CliRunner().invoke(main, ["explain", str(path), "--format", fmt])
         assert result.exit_code == 0, result.output
-    data = json.loads(CliRunner().invoke(main, ["explain", str(path), "--format", "json"]).output)
+    data = json.loads(CliRunner().invoke(main, ["explain", str(path), "--format", "json"]).stdout)
     assert all(n["status"] != "unknown" for n, _ in walk(data["criteria"]))
 
 

@@ -81,7 +81,7 @@ def test_answer_codes_are_the_case_formats(questionnaire):
         assert len(options[link_id]) == 16
     every = [o["valueCoding"] for opts in options.values() if opts for o in opts]
     assert {c["system"] for c in every} == {ids.CASE_CODES} and all(c["display"] for c in every)
-    assert [o["valueCoding"]["display"] for o in options["concurrent_dmts"]][0] == "Natalizumab (Tysabri)"
+    assert [o["valueCoding"]["display"] for o in options["concurrent_dmts"]][0] == "Natalizumab (Tysabri, Tyruko)"  # case-format.md: Tyruko is an alias
 
 
 def test_items_name_the_criteria_they_settle(questionnaire):

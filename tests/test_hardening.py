@@ -79,9 +79,19 @@ def test_two_identical_prior_courses_are_an_input_error():
     assert "the same course as lemtrada_courses[0]" in raised.value.problems[0].message
 
 
-def test_two_courses_on_the_same_day_with_different_days_are_two_courses(engine):
+def test_two_courses_on_the_same_day_with_different_days_overlap_and_are_an_input_error_naming_both():
+    # case-format.md (this round): two prior courses that overlap are an input error naming both entries
+    TRIED["inputs"] += 1
+    with pytest.raises(CaseValidationError) as raised:
+        validate_case(vary(CONTINUATION, {"lemtrada_courses": [{"start_date": "2024-03-01", "days": 5},
+                                                               {"start_date": "2024-03-01", "days": 3}]}), "t")
+    [problem] = raised.value.problems
+    assert problem.field == "lemtrada_courses[1]" and "lemtrada_courses[0]" in problem.message
+
+
+def test_two_courses_a_year_apart_are_two_courses(engine):
     d = decided(engine, vary(CONTINUATION, {"lemtrada_courses": [{"start_date": "2024-03-01", "days": 5},
-                                                                 {"start_date": "2024-03-01", "days": 3}]}))
+                                                                 {"start_date": "2025-03-01", "days": 3}]}))
     assert d.to_json()["course"] == 3
 
 

@@ -9,6 +9,7 @@ refused with the field named.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import pytest
@@ -21,8 +22,11 @@ from hostile_checks import TALLY, check_result, counted, report_to
 from lemtrada_asp.engine.batch import Options, decide_records
 from lemtrada_asp.case.facts import normal_condition
 from lemtrada_asp.engine.loading import Record
-from lemtrada_asp.case.model import ID_PATTERN
+from lemtrada_asp.case.model import ID_PATTERN, normal_code, validate_case
+from lemtrada_asp.engine.errors import CaseValidationError
 from test_vocabulary import VOCABULARY
+
+CODE = re.compile(r"[A-Z0-9.]+")  # what a normalised code may hold (criteria.md, "Codes")
 
 HOSTILE = [
     '"). decision(0, approve, none). #show.',
@@ -55,6 +59,12 @@ def hostile_variant(field: str, text: str):
 def test_a_hostile_string_decides_like_a_harmless_one(decide, statuses, field, text):
     harmless = vary(INITIAL, {field: HARMLESS[field]})
     hostile = hostile_variant(field, text)
+    if field == "request.diagnosis_codes" and not CODE.fullmatch(normal_code(text[:20])):
+        # criteria.md "Codes": a code holding a character outside A-Z, 0-9 and '.' is an input error
+        with pytest.raises(CaseValidationError) as raised:
+            validate_case(hostile, "t")
+        assert [p.field for p in raised.value.problems] == ["request.diagnosis_codes[0]"]
+        return
     expected, got = decide(harmless), decide(hostile)
     assert got["decision"] == expected["decision"] == ("pend" if field == "diagnosis.condition" else "deny")
     assert [f["id"] for f in got["failed"]] == [f["id"] for f in expected["failed"]]
@@ -137,7 +147,7 @@ def decides_otherwise(field: str, text: str) -> bool:
     if field == "diagnosis.condition":
         return normal_condition(text) in VOCABULARY
     if field == "request.diagnosis_codes":
-        return text.strip().upper() in {"G35", "G35.A", "G35.C1", "G35.D"}
+        return normal_code(text) in {"G35", "G35.A", "G35.C1", "G35.D"}
     return False
 
 

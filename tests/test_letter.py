@@ -84,7 +84,7 @@ def test_a_denial_names_each_failed_criterion_with_guideline_section_and_revisio
 def test_a_denial_gives_the_reason_in_the_members_own_facts(denial):
     member = member_part(denial)
     assert "You were 17 on the day we got the request." in member
-    assert "Your records say natalizumab (Tysabri) worked for you." in member
+    assert "Your records say natalizumab (Tysabri, Tyruko) worked for you." in member
 
 
 def test_a_denial_says_what_could_lead_to_approval_only_where_it_can_be_changed(tmp_path, denial):
@@ -174,7 +174,7 @@ def test_a_state_mandate_pend_explains_the_state_review(tmp_path):
                                                         {"drug": "fingolimod", "outcome": "failed"}]})
     letter = render_letter(decided(tmp_path, case, kb), "markdown", today=TODAY)
     assert "Your state has its own law about step therapy." in member_part(letter)
-    assert "Your records say natalizumab (Tysabri) worked for you." in member_part(letter)
+    assert "Your records say natalizumab (Tysabri, Tyruko) worked for you." in member_part(letter)
 
 
 # --- an approval ----------------------------------------------------------------------

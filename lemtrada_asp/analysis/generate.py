@@ -149,11 +149,14 @@ class _Maker:
             case["active_infections"] = []
         return case
 
-    def _courses(self, today: date, prior: int, months: int, short_by_a_day: bool = False) -> list[dict[str, Any]]:
-        """Prior courses, the latest ending so that `months` whole months have passed by the start."""
+    def _courses(self, today: date, prior: int, months: int, short_by_a_day: bool = False, running: bool = False) -> list[dict[str, Any]]:
+        """Prior courses, the latest ending so that `months` whole months have passed by the start
+        (running: the latest still running on the request date, its last day the day after it)."""
         last_dose = add_months(today, -months)
         if short_by_a_day:
             last_dose += timedelta(days=1)
+        if running:
+            last_dose = today + timedelta(days=1)
         latest = {"start_date": last_dose - timedelta(days=4), "days": 5}
         courses = [latest]
         for back in range(1, prior):
@@ -309,7 +312,9 @@ class _Maker:
             return self._chart_edge(case, today)
         months = self.p["min_months_since_last_dose"] + self.rng.choice((-1, 0, 0, 1))
         case["request"].pop("start_date", None)  # the interval is measured to the request date
-        case["lemtrada_courses"] = self._courses(today, len(courses), months, short_by_a_day=self.rng.random() < 0.4)
+        roll = self.rng.random()  # one draw, as before: a few of the short-by-a-day cases become running ones
+        case["lemtrada_courses"] = self._courses(today, len(courses), months, short_by_a_day=roll < 0.4, running=roll < 0.06)
+
 
     def _response_edge(self, case: dict, today: date) -> None:
         if "lemtrada_courses" not in case:

@@ -44,7 +44,7 @@ RANGES = {"age": (0, 120), "chart_date": (0, 120), "last dose": (0, 240), "reque
 WIDEST = 250  # a numeric input is widened to every value only when its range has at most this many
 # list inputs: how many entries the space gives (dmt_trial grows: see space.build_space)
 CAPACITY = {"concurrent_dmt": 1, "active_infection": 1, "response_objective": 1, "response_symptom": 1,
-            "diagnosis_code": 2, "months_since_last_dose": 1}
+            "diagnosis_code": 2, "months_since_last_dose": 1, "running_course": 1}
 COUNTED = {"prior_course": "lemtrada_courses"}  # lists the space enumerates as a number of entries
 
 

@@ -46,7 +46,7 @@ ENUMERATED = frozenset({
     "case", "request_dose", "request_days", "request_not_consecutive", "diagnosis_code", "age", "member_state", "specialty",
     "consultation", "chart_months_back", "condition", "ms_course", "disease_active", "dmt_trial",
     "concurrent_dmt", "hiv_positive", "active_infection", "prior_course", "months_since_last_dose",
-    "response_documented", "response_objective", "response_symptom",
+    "running_course", "response_documented", "response_objective", "response_symptom",
 })
 
 REQUEST_DATE = date(2026, 5, 1)  # witnesses are dated here; every measure is relative to it
@@ -272,17 +272,28 @@ def _courses(course_numbers: list[int]) -> Dim:
 def _interval(months: list[int], due: int | None = None) -> Dim:
     def fragment(m: int) -> Fragment:
         def apply(case: dict) -> None:
-            last = add_months(REQUEST_DATE, -m)
+            # a last dose on the request date would be a course still running ("running"), so 0 months is the day before
+            last = add_months(REQUEST_DATE, -m) if m else REQUEST_DATE - timedelta(days=1)
             case["lemtrada_courses"][0] = {"start_date": last - timedelta(days=4), "days": 5}
             for j, course in enumerate(case["lemtrada_courses"][1:]):
                 course["start_date"] = add_months(last, -12 * (j + 1)) - timedelta(days=4)
         return apply
 
+    def running(case: dict) -> None:  # the latest course started the day before the request, still running
+        case["lemtrada_courses"][0] = {"start_date": REQUEST_DATE - timedelta(days=1), "days": 5}
+        for j, course in enumerate(case["lemtrada_courses"][1:]):
+            course["start_date"] = add_months(REQUEST_DATE, -12 * (j + 1)) - timedelta(days=4)
+
     values = [_value("none", [], _nothing)] + [
         _value(str(m), [Function("months_since_last_dose", [K, Number(0), Number(m)])], fragment(m), m) for m in months
-    ]
+    ] + [_value("running", [Function("running_course", [K, Number(0)])], running)]
     later = [str(m) for m in months if due is not None and m >= due]
-    return Dim("last dose", values, numeric=True, unit="months before the planned start", preferred=("none", *later[:2]), locate=_by_number("months_since_last_dose", 2, absent="none"))
+    by_months = _by_number("months_since_last_dose", 2, absent="none")
+
+    def locate(dim: Dim, facts: dict) -> str:
+        return "running" if facts.get("running_course") else by_months(dim, facts)
+
+    return Dim("last dose", values, numeric=True, unit="months before the planned start", preferred=("none", *later[:2]), locate=locate)
 
 
 def _dose(doses: list[int], preferred: int | None) -> Dim:

@@ -81,6 +81,16 @@ def _last_dose(case: Case, args) -> str:
     )
 
 
+def _running(case: Case, args) -> str:
+    index = args[1]
+    course = (case.lemtrada_courses or [])[index]
+    until = last_dose(course.start_date, course.days)
+    return (
+        f"lemtrada_courses[{index}]: the course that started {course.start_date} runs until {until}, "
+        f"on or after request.date {case.request.date}: still running"
+    )
+
+
 def _condition(case: Case, args) -> str:
     text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1]
     return f"diagnosis.condition: {_quoted(text)}"
@@ -112,6 +122,7 @@ _RENDERERS = {
     "age": _age,
     "chart_months_back": _chart,
     "months_since_last_dose": _last_dose,
+    "running_course": _running,
     "condition": _condition,
     "active_infection": _infection,
     "diagnosis_code": _code,
@@ -143,6 +154,11 @@ def _course_values(case: Case, args) -> dict[str, Any]:
     return {"last_dose": last_dose(course.start_date, course.days), "start": case.planned_start, "months": args[2]}
 
 
+def _running_values(case: Case, args) -> dict[str, Any]:
+    course = (case.lemtrada_courses or [])[args[1]]
+    return {"started": course.start_date, "last_dose": last_dose(course.start_date, course.days), "received": case.request.date}
+
+
 def _condition_values(case: Case, args) -> dict[str, Any]:
     text = case.diagnosis.condition if case.diagnosis and case.diagnosis.condition else args[1]
     return {"term": args[1], "condition": text}
@@ -152,6 +168,7 @@ _VALUES = {
     "age": lambda c, a: {"age": a[1]},
     "chart_months_back": lambda c, a: {"chart_date": c.chart_date, "months": a[1]},
     "months_since_last_dose": _course_values,
+    "running_course": _running_values,
     "condition": _condition_values,
     "active_infection": lambda c, a: {"infection": (c.active_infections or [])[a[1]]},
     "diagnosis_code": lambda c, a: {"code": (c.request.diagnosis_codes or [])[a[1]]},

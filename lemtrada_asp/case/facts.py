@@ -17,7 +17,7 @@ from clingo import Function, Number, String, Symbol
 
 from .dates import age_in_years, last_dose, months_back, months_since
 from ..engine.casemodel import Name
-from .model import Case
+from .model import Case, normal_code  # noqa: F401 - normal_code re-exported: the one normalisation of codes
 
 INT_MAX = 2**31 - 1  # clingo numbers are 32-bit
 
@@ -83,9 +83,12 @@ def case_facts(case: Case) -> list[tuple]:
 
     for i, _course in enumerate(case.lemtrada_courses or []):
         fact("prior_course", int(i))
-    latest = case.latest_course()
-    if latest:
-        i, course = latest
+    running = case.running_course()
+    last = case.last_course()
+    if running:  # criteria.md, C3: a course still running is not_met, never a negative interval
+        fact("running_course", int(running[0]))
+    elif last:
+        i, course = last
         months = months_since(last_dose(course.start_date, course.days), case.planned_start)
         fact("months_since_last_dose", int(i), int(months))
 
@@ -137,18 +140,6 @@ def quantity(value: int | float) -> int | str:
     if exact == exact.to_integral_value() and abs(exact) <= INT_MAX:
         return int(exact)
     return format(exact.normalize(), "f")
-
-
-def normal_code(code: str) -> str:
-    """ICD-10 codes compare without case or surrounding space ("g35.a " is G35.A).
-
-    The undotted form of X12 claims is the same code: a code longer than three
-    characters without a '.' gets one after its third (G35A is G35.A).
-    """
-    code = code.strip().upper()
-    if len(code) > 3 and "." not in code:
-        code = f"{code[:3]}.{code[3:]}"
-    return code
 
 
 # Apostrophes the spec's normalisation removes: ASCII ' and its typographic forms.

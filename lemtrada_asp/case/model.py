@@ -42,7 +42,7 @@ from .dates import last_dose
 
 # Known DMTs: canonical name -> accepted aliases (case-insensitive), from the case format.
 DMT_ALIASES: dict[str, tuple[str, ...]] = {
-    "natalizumab": ("tysabri",),
+    "natalizumab": ("tysabri", "tyruko"),
     "dimethyl_fumarate": ("tecfidera",),
     "fingolimod": ("gilenya",),
     "teriflunomide": ("aubagio",),
@@ -59,7 +59,10 @@ DMT_ALIASES: dict[str, tuple[str, ...]] = {
     "glatiramer_acetate": ("copaxone", "glatopa"),
     "mitoxantrone": (),
 }
-_DRUG_LOOKUP = {name: name for name in DMT_ALIASES} | {
+# Names accepted beside the brand names: a biosimilar's nonproprietary name with its
+# four-letter suffix (natalizumab-sztn is Tyruko, the case format's alias of natalizumab).
+OTHER_NAMES: dict[str, str] = {"natalizumab_sztn": "natalizumab"}
+_DRUG_LOOKUP = {name: name for name in DMT_ALIASES} | OTHER_NAMES | {
     alias: name for name, aliases in DMT_ALIASES.items() for alias in aliases
 }
 _LEMTRADA = {"alemtuzumab", "lemtrada"}
@@ -136,8 +139,12 @@ def _plain_text(value: str) -> str:
     return value
 
 
-# Entries that say "nothing" in a list of documented items (case format: active_infections).
-PLACEHOLDERS = frozenset({"none", "n/a", "na", "no", "nil", "-"})
+# Entries that say there is nothing to document, normalised (case format, "Entries that
+# say none"). A dash of any kind and an empty entry normalise to "" and are caught too.
+PLACEHOLDERS = frozenset({
+    "none", "none known", "no", "nil", "na", "n a", "not applicable", "negative", "no infection",
+    "no infections", "no active infection", "no active infections", "denies", "unknown",
+})
 
 
 def _without_format(value: str) -> str:
@@ -145,15 +152,77 @@ def _without_format(value: str) -> str:
     return "".join(c for c in value if unicodedata.category(c) != "Cf")
 
 
+def placeholder_form(value: str) -> str:
+    """An entry as the case format compares it with PLACEHOLDERS: NFKC, format characters
+    removed, case-folded, punctuation and brackets (Unicode P*) made spaces, runs of spaces
+    one, trimmed. So "None.", "(none)", "N/A", "N.A." and "—" are "none", "none", "n a",
+    "n a" and "".
+
+    >>> placeholder_form(" (None) ")
+    'none'
+    """
+    text = _without_format(unicodedata.normalize("NFKC", value)).casefold()
+    text = "".join(" " if _punctuation(c) else c for c in text)
+    return " ".join(text.split())
+
+
+def _punctuation(char: str) -> bool:
+    """Punctuation and brackets (Unicode P*), and any dash-like sign (a minus sign, a
+    box-drawing line), so that a dash of any kind is an entry that says none."""
+    if unicodedata.category(char).startswith("P"):
+        return True
+    name = unicodedata.name(char, "")
+    return any(word in name for word in ("DASH", "HYPHEN", "MINUS", "HORIZONTAL LINE", "HORIZONTAL BAR"))
+
+
+def says_none(value: str) -> bool:
+    """Whether a documented entry says there is nothing to document (or nothing at all)."""
+    form = placeholder_form(value)
+    return not form or form in PLACEHOLDERS
+
+
 def _documented_item(value: str) -> str:
-    # "none" in a list of documented infections would be read as an infection named
-    # "none": the case format makes it an input error, so the list is left empty instead.
-    seen = _without_format(unicodedata.normalize("NFKC", value)).strip()
-    if not seen:
-        raise ValueError("expected text, got only format characters (such as a zero-width space)")
-    if seen.casefold() in PLACEHOLDERS:
+    # "None." in a list of documented infections would be read as an infection named
+    # "None.": the case format makes it an input error, so the list is left empty instead.
+    if says_none(value):
         raise ValueError(
-            f"{show(value)} is a placeholder, not a documented item; leave the list empty ([]) when there is none"
+            f"{show(value)} says there is none (a placeholder, not a documented item); "
+            "leave the list empty ([]) when there is none"
+        )
+    return value
+
+
+def normal_code(code: str) -> str:
+    """A diagnosis code as criteria.md "Codes" normalises it: NFKC, format characters
+    (Cf, e.g. a zero-width space) removed, trimmed, upper-cased, and the undotted claim
+    form given its dot after the third character (G35A is G35.A).
+
+    >>> normal_code(" g35a\u200b")
+    'G35.A'
+    """
+    code = _without_format(unicodedata.normalize("NFKC", code)).strip().upper()
+    if len(code) > 3 and "." not in code:
+        code = f"{code[:3]}.{code[3:]}"
+    return code
+
+
+_CODE_CHARACTERS = re.compile(r"[A-Z0-9.]+")
+
+
+def _code(value: str) -> str:
+    # A look-alike letter from another script (Cyrillic А in G35.А) would make a code that
+    # fails B1 although the prescriber meant G35.A: criteria.md "Codes" makes it an input error.
+    if says_none(value):  # "None" would be code NON.E, failing B1: a denial on an entry that says none
+        raise ValueError(
+            f"{show(value)} says there is none (a placeholder, not a code); leave the list empty ([]) when there is none"
+        )
+    normal = normal_code(value)
+    if not _CODE_CHARACTERS.fullmatch(normal):
+        odd = sorted({c for c in normal if not _CODE_CHARACTERS.fullmatch(c)})
+        named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}" for c in odd[:3])
+        raise ValueError(
+            f"{show(value)} is not an ICD-10 code: after normalising it still holds {named}; "
+            "a code is written with the letters A-Z, the digits 0-9 and '.'"
         )
     return value
 
@@ -172,7 +241,7 @@ def Enum(*values: str) -> Any:  # noqa: N802 - a type
 
 Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_plain_text)]
 DocumentedItem = Annotated[Text, AfterValidator(_documented_item)]
-Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_text)]
+Code = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_plain_text), AfterValidator(_code)]
 State = Annotated[str, BeforeValidator(_state)]
 PositiveNumber = Annotated[int | float, PlainValidator(_positive_number)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
@@ -294,10 +363,20 @@ class Case(_Strict):
     def planned_start(self) -> date:
         return self.request.start_date or self.request.date
 
-    def latest_course(self) -> tuple[int, LemtradaCourse] | None:
-        """The prior course that started last (ties: the later-listed one)."""
+    def last_course(self) -> tuple[int, LemtradaCourse] | None:
+        """The prior course with the latest last day (criteria.md, C3: the last dose is the
+        latest last day over all prior courses, not the last day of the latest-starting
+        course). Prior courses never overlap in a valid case, so it is also the one that
+        started last; on a tie (only in a case not yet validated) the later-listed one."""
         courses = list(enumerate(self.lemtrada_courses or []))
-        return max(courses, key=lambda ic: (ic[1].start_date, ic[0])) if courses else None
+        return max(courses, key=lambda ic: (last_dose(ic[1].start_date, ic[1].days), ic[0])) if courses else None
+
+    def running_course(self) -> tuple[int, LemtradaCourse] | None:
+        """The prior course still running on the request date (its last day on or after it), if any."""
+        last = self.last_course()
+        if last and last_dose(last[1].start_date, last[1].days) >= self.request.date:
+            return last
+        return None
 
 
 def validate_case(data: Any, source: str) -> Case:
@@ -348,6 +427,34 @@ def _cross_field_problems(case: Case) -> list[Problem]:
             last_dose(course.start_date, course.days)
         except OverflowError:
             problems.append(Problem(f"lemtrada_courses[{i}].days", "the course would end past the last representable date"))
+    if not any(p.field.startswith("lemtrada_courses") for p in problems):
+        problems += _overlapping_courses(case.lemtrada_courses or [])
+    return problems
+
+
+def _overlapping_courses(courses: list[LemtradaCourse]) -> list[Problem]:
+    """Two prior courses that overlap (one starts on or before the other's last day): an
+    input error naming both entries (case format, "Input errors"), since the last dose
+    could then be read from either. Each later-starting course is checked against the
+    earlier one that ends last, so n courses cost n log n."""
+    problems: list[Problem] = []
+    order = sorted(range(len(courses)), key=lambda i: (courses[i].start_date, i))
+    reach: int | None = None  # the course, among those started so far, with the latest last day
+    for i in order:
+        course = courses[i]
+        if reach is not None:
+            earlier = courses[reach]
+            until = last_dose(earlier.start_date, earlier.days)
+            if course.start_date <= until:
+                first, second = sorted((reach, i))
+                problems.append(Problem(
+                    f"lemtrada_courses[{second}]",
+                    f"overlaps lemtrada_courses[{first}]: the course starting {course.start_date} begins on or before "
+                    f"{until}, the last day of the course starting {earlier.start_date} ({earlier.days} days); "
+                    "two prior courses cannot overlap (list each course once, with its own days)",
+                ))
+        if reach is None or last_dose(course.start_date, course.days) > last_dose(courses[reach].start_date, courses[reach].days):
+            reach = i
     return problems
 
 

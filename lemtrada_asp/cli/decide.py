@@ -10,7 +10,8 @@ import click
 
 from ..engine.errors import InputError
 from .options import (
-    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, note_before_effective,
+    resource_options, run_guarded,
 )
 
 
@@ -85,7 +86,8 @@ def decide(
         from ..render.text import as_text
     run = make_run(executor, scheduler, shard)
 
-    counts = {"written": 0, "invalid": 0, "unreadable": 0}
+    counts = {"written": 0, "invalid": 0, "unreadable": 0, "early": 0}
+    loaded: list = []  # the one Policy of the run (not under --versions, which picks one per case)
     stopped: list[Interrupted] = []
 
     def body() -> None:
@@ -100,6 +102,7 @@ def decide(
                 )
             else:
                 policy = Policy.load(kb_dir)
+                loaded.append(policy)
                 results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
                 for result in with_progress(results):
@@ -112,8 +115,10 @@ def decide(
                             if output_format == "json":
                                 click.echo(json.dumps(result.error, ensure_ascii=False))
                         elif output_format == "json":
+                            counts["early"] += bool(loaded) and not loaded[0].in_force(result.record)
                             click.echo(json.dumps(result.decision, ensure_ascii=False))
                         else:
+                            counts["early"] += bool(loaded) and not loaded[0].in_force(result.record)
                             click.echo(separator + as_text(result.decision))
                             separator = "\n"
                         counts["written"] += 1
@@ -128,6 +133,8 @@ def decide(
                     click.echo(line, err=True)
 
     run_guarded(body)
+    if loaded:
+        note_before_effective(counts["early"], loaded[0])
     if stopped:
         click.echo(
             f"interrupted by {stopped[0].name}: {counts['written']:,} case{'s' if counts['written'] != 1 else ''} "

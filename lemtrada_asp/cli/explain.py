@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded, resource_options
+from .options import KB_OPTION, format_option, note_before_effective, run_guarded, resource_options
 
 
 @click.command()
@@ -36,7 +36,9 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
 
     def body() -> None:
         policy = Policy.load(kb_dir)
-        data = tree(policy.decide(case, corrections=True, details=True))
+        decision = policy.decide(case, corrections=True, details=True)
+        note_before_effective(0 if policy.in_force(decision) else 1, policy)
+        data = tree(decision)
         if output_format == "json":
             click.echo(json.dumps(data, ensure_ascii=False))
         elif output_format == "markdown":

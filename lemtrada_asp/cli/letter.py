@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, IsoDate, fail_io, format_option, resource_options, run_guarded, write_atomically
+from .options import (
+    KB_OPTION, IsoDate, fail_io, format_option, note_before_effective, resource_options, run_guarded, write_atomically,
+)
 
 
 @click.command()
@@ -79,7 +81,9 @@ def letter(
     signer = Signer(reviewer_name, reviewer_credentials, authorization_number)
 
     def body() -> None:
-        decision = Policy.load(kb_dir).decide(case, corrections=True, details=True)
+        policy = Policy.load(kb_dir)
+        decision = policy.decide(case, corrections=True, details=True)
+        note_before_effective(0 if policy.in_force(decision) else 1, policy)
         today = letter_date
         if output_format == "pdf":
             drafted.append(render_pdf(decision, today, signer))

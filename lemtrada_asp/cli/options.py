@@ -291,3 +291,20 @@ def run_guarded(body) -> None:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set LEMTRADA_DEBUG=1 for the traceback)", err=True)
         finish(1)
+
+
+def note_before_effective(count: int, policy) -> None:
+    """Say on standard error how many cases were dated before the KB's effective date
+    (criteria.md, "Policy in force"): they were decided, but never silently, since the
+    revision that decided them was not yet in force on their request date."""
+    if not count:
+        return
+    kb = policy.kb.manifest
+    revision = f", revised {kb.revised}" if getattr(kb, "revised", None) else ""
+    were = "case was" if count == 1 else "cases were"
+    click.echo(
+        f"note: {count:,} {were} dated before {policy.effective_date}, the date this knowledge base "
+        f"({kb.name}{revision}) is in force from; {'it was' if count == 1 else 'each was'} still decided under it. "
+        "--versions DIR decides each under the policy version then in force.",
+        err=True,
+    )

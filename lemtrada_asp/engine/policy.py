@@ -8,6 +8,7 @@ The package's docstring (lemtrada_asp/__init__.py) has a runnable example.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
@@ -45,6 +46,25 @@ class Policy:
     @property
     def version(self) -> str:
         return self.engine.version
+
+    @property
+    def effective_date(self) -> date | None:
+        """The date this KB is in force from (policy.toml ``effective``; None: not declared)."""
+        return self.kb.manifest.effective
+
+    def in_force(self, case: Any) -> bool:
+        """Whether this KB is in force on the case's request date (criteria.md, "Policy in force").
+
+        case: a validated case of this policy's case model, or a Decision (its case). A
+        request dated before the effective date is still decided by ``decide``, never
+        silently: the CLI counts such cases on standard error, the service refuses them
+        unless it runs with policy versions. True when the KB declares no effective date.
+        """
+        effective = self.effective_date
+        case = getattr(case, "case", case) if isinstance(case, Decision) else case
+        if effective is None or case is None:
+            return True
+        return self.engine.case_model.request_date(case) >= effective
 
     def validate(self, data: Any, source: str = "<case>") -> Any:
         """A case of this policy's case model from parsed data; InputError names every bad field."""

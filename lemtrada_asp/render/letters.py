@@ -34,6 +34,7 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
+from ..case.dates import add_months
 from ..case.model import DMT_ALIASES
 from ..engine.catalogue import at_least
 from ..engine.record import CriterionResult, Decision, Evidence, Node
@@ -41,7 +42,7 @@ from ..notices import language, lob
 from ..notices import settings as plan_settings
 from ..notices.context import notice_facts
 from ..notices.settings import Missing
-from .markup import markdown_escape
+from .markup import markdown_escape, plain_escape
 
 FORMATS = ("markdown", "html", "text")
 _FORMAT_FILES = {"markdown": "format/markdown.j2", "html": "format/html.j2", "text": "format/text.j2"}
@@ -60,6 +61,8 @@ def _environment(output_format: str) -> jinja2.Environment:
     )
     if output_format == "markdown":
         esc = lambda value: markdown_escape(str(value))  # noqa: E731
+    elif output_format == "text":  # no markup at all: a Missing value prints as its plain "[missing: ...]"
+        esc = lambda value: plain_escape(str(value))  # noqa: E731
     else:  # html: autoescape does it; a Missing value becomes its <mark> (Markup, so `~` keeps it)
         esc = lambda value: Markup(value.__html__()) if hasattr(value, "__html__") else str(value)  # noqa: E731
     env.filters["esc"] = esc
@@ -188,6 +191,8 @@ class LetterFacts:
             ],
             "fixes": self._fixes(),
             "partly_fixable": any(c.actionable for changes in d.corrections or () for c in changes),
+            "later": self._later(),
+            "lasting": any(not self._passes_with_time(c) for c in d.failed),
             "approved": data["authorized"],
             "member_advisories": [self.text(self.words["advisories"].get(a.id, a.text)) for a in d.advisories],
             "clinical": self._clinical(data),
@@ -235,6 +240,8 @@ class LetterFacts:
             return {"chart_date": long_date(v("chart_date"))}
         if kind == "months_since_last_dose":
             return {"last_dose": long_date(v("last_dose")), "start": long_date(v("start")), "months": v("months")}
+        if kind == "running_course":
+            return {"started": long_date(v("started")), "last_dose": long_date(v("last_dose"))}
         if kind == "condition":
             return {"condition": words["conditions"].get(v("term"), v("condition").replace("_", " "))}
         if kind == "ms_course":
@@ -249,7 +256,7 @@ class LetterFacts:
     def _fixes(self) -> list[list[str]]:
         fixes = []
         for changes in self.decision.corrections or []:
-            if not all(c.actionable for c in changes):
+            if not all(c.actionable for c in changes) or any(self._only_time(c.id) for c in changes):
                 continue
             steps: list[str] = []
             for change in changes:
@@ -259,6 +266,43 @@ class LetterFacts:
             if steps not in fixes:
                 fixes.append(steps)
         return fixes
+
+    # --- reasons that pass with time: when a new request can succeed ------------------------------------
+    def _failing_facts(self, result: CriterionResult) -> list[Evidence]:
+        return [e for reason in result.reasons for e in reason.because]
+
+    def _only_time(self, ident: str) -> bool:
+        """Whether only time can change leaf ident, no change to this request (a course still
+        running fails C3 whatever start is planned): its fix is then no step to offer."""
+        node = self.decision.node(ident)
+        kinds = {fact.kind for fact in node.facts} if node is not None else set()
+        return bool(kinds) and kinds <= set(self.words["only_time"])
+
+    def _passes_with_time(self, result: CriterionResult) -> bool:
+        """A failed criterion whose every fact behind it passes with time (an infection, a
+        course too recent or still running): a new request can succeed later."""
+        facts = self._failing_facts(result)
+        return bool(facts) and all(e.kind in self.words["later"] for e in facts)
+
+    def _later(self) -> list[str]:
+        """When a new request can succeed, one sentence per fact that passes with time,
+        built from the record's evidence and the KB's parameters (templates/member_wording.yaml,
+        later): "once the infection has cleared up", "from <date>"."""
+        said: list[str] = []
+        for result in self.decision.failed:
+            for evidence in self._failing_facts(result):
+                template = self.words["later"].get(evidence.kind)
+                if not template:
+                    continue
+                values: dict[str, Any] = {}
+                if evidence.value("last_dose") is not None:
+                    last = evidence.value("last_dose")
+                    values = {"last_dose": long_date(last),
+                              "date": long_date(add_months(last, self.params["min_months_since_last_dose"]))}
+                sentence = self.text(template, **values)
+                if sentence not in said:
+                    said.append(sentence)
+        return said
 
     # --- pend: exactly the documentation requested ---------------------------------------------------
     def _requests(self, ident: str) -> list[list[list[str]]]:

@@ -58,14 +58,14 @@ class Decider:
             cache_for(policy.engine)
         self.kb_version = self.policy.version
         self.kb_root = self.policy.kb.root
-        self.effective = self.policy.kb.manifest.effective
+        self.effective = self.policy.effective_date
         self.tool_version = tool_version()
 
     def _in_force(self, case: Any) -> tuple[Policy, Any]:
         """The policy that decides the case, and the version it is; BeforeEffectiveDate when none is in force."""
         day = self.policy.engine.case_model.request_date(case)
         if self.versions is None:
-            if self.effective is not None and day < self.effective:
+            if not self.policy.in_force(case):
                 raise BeforeEffectiveDate([("request.date", f"{day} is before this policy's effective date {self.effective} "
                                                             f"(revised {self.policy.kb.manifest.revised}); the server decides "
                                                             f"such a request only when started with --versions")],
