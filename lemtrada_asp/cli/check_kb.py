@@ -41,7 +41,10 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     deciding generated cases both ways.
     Every quoted policy sentence (quotes/2, not_formalised/3) must be in the
     KB's policy text, and every sentence of the text that states a criterion
-    must be quoted or declared not formalised (see `criteria`).
+    must be quoted or declared not formalised (see `criteria`). A rule that
+    reads a parameter at a value its quoted sentence does not state (I2 at 17
+    under "18 years of age or older") is a warning, unless the KB records the
+    departure: departs_from(Subject, Param, Reason).
 
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
@@ -53,6 +56,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
+    from ..analysis.departures import findings as departure_findings
     from ..analysis.trace import findings as trace_findings
 
     outcome = {"problems": 0}
@@ -62,6 +66,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             analysis = KbAnalysis(kb_dir)
             findings = check(kb_dir, analysis)
             findings += trace_findings(analysis.kb)  # quotes against the policy text (analysis/trace.py)
+            findings += departure_findings(analysis.kb, analysis.source)  # rules against their quotes (analysis/departures.py)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
