@@ -23,7 +23,8 @@ from .options import KB_OPTION, run_guarded, resource_options
     help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
          "criteria that can never be met or never fail, gaps between an exclusion and the approvable range of a numeric input, "
          "and the policy checks (criteria that duplicate an exclusion, exclusions a review cannot enforce, code tables against "
-         "the form of MS, data facts naming unknown criteria, states or codes). With FILE, also prove or refute the analyst's "
+         "the form of MS in both reviews, data facts naming unknown criteria, states or codes), and every case the KB handles against "
+         "the policy text's intent, each with a witness decide confirms. With FILE, also prove or refute the analyst's "
          "properties in FILE (ASP constraints; see README).",
 )
 @resource_options
@@ -89,7 +90,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             from ..analysis.workbench_cli import policy_checks
 
             with guard.running("the policy checks (check-kb --properties)"):
-                text, problems = policy_checks(analysis, with_properties or None, kb_dir)
+                text, problems = policy_checks(analysis, with_properties or None, kb_dir, props)
             click.echo("")
             click.echo(text)
             outcome["problems"] += problems
