@@ -262,24 +262,26 @@ def code_tables(analysis: KbAnalysis) -> list[Check]:
     found: list[Check] = []
     reviews = sorted(analysis.kb.catalogue.top)
 
-    def decide(review: str, code: str, course: str, active: bool):
-        case = copy.deepcopy(PLAIN_BY_REVIEW.get(review, PLAIN))
-        case["id"] = f"CODE-{review.upper()}-{code}-{course}-{'active' if active else 'inactive'}"
-        case["request"]["diagnosis_codes"] = [code]
-        case["diagnosis"].update(ms_course=course, active=active)
-        record = engine.decide([(case["id"], validate_case(case, case["id"]))], details=True)[0]
-        return case, record
+    def decide(review: str, course: str, active: bool) -> dict[str, tuple[dict, Any]]:
+        """Every code of MS on the plain case of the review with this form: code -> (case, record), one batch."""
+        cases = {}
+        for code in ICD10_MS:
+            case = copy.deepcopy(PLAIN_BY_REVIEW.get(review, PLAIN))
+            case["id"] = f"CODE-{review.upper()}-{code}-{course}-{'active' if active else 'inactive'}"
+            case["request"]["diagnosis_codes"] = [code]
+            case["diagnosis"].update(ms_course=course, active=active)
+            cases[code] = case
+        records = engine.decide([(c["id"], validate_case(c, c["id"])) for c in cases.values()], details=True)
+        return {code: (case, record) for (code, case), record in zip(cases.items(), records)}
 
     for review in reviews:
         passes: dict[str, list[tuple[str, dict]]] = {}  # code -> forms of another course it passes on, approved
         for form, active in FORMS:
             words = f"{'active' if active else 'non-active'} {form.replace('_', '-')} MS"
-            decided = {}
-            for code in ICD10_MS:
-                try:
-                    decided[code] = decide(review, code, form, active)
-                except KnowledgeBaseError:
-                    return found  # an unsound KB: its faults are check-kb's own problems, reported above
+            try:
+                decided = decide(review, form, active)
+            except KnowledgeBaseError:
+                return found  # an unsound KB: its faults are check-kb's own problems, reported above
             if any(record.review_type != review for _, record in decided.values()):
                 break  # the plain case of this review is not of it under this KB
             approved = [code for code, (_, record) in decided.items() if record.decision == "approve"]
