@@ -121,7 +121,7 @@ def test_the_shipped_suite_kills_every_mutant_but_the_equivalent_ones():
         f"criteria/i1_c1_prescriber.lp:{line['consultation_with_specialist']} condition dropped: not has_consultation(K)"}, survivors
 
 
-def test_a_surviving_parameter_mutant_that_no_decision_reads_is_proved_equivalent(tmp_path):
+def test_a_surviving_parameter_mutant_that_no_decision_reads_but_a_text_states_is_not_called_equivalent(tmp_path):
     kb = KnowledgeBase(KB_DIR)
     folder = suite(tmp_path, {"plain": (INITIAL, {"decision": "approve"})})
     report = run_mutation(kb, load_suite([str(folder)], kb))
@@ -129,7 +129,9 @@ def test_a_surviving_parameter_mutant_that_no_decision_reads_is_proved_equivalen
     age = next(m for m in report.survivors if m.change == "param(min_age_initial, 18) -> 19")
     report.mutants = [premedication, age]
     equivalence(kb, report)
-    assert premedication.equivalent is True
+    # no decision changes (no class, no witness), but the advisory states it: issue 23, finding 9
+    assert premedication.equivalent is False and premedication.witness is None
+    assert "premedication_days" in premedication.note and "advisories" in premedication.note
     assert age.equivalent is False and age.witness["member"]["birth_date"]
     assert age.witness_outcome["original"] != age.witness_outcome["mutant"]
 

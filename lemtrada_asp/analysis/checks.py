@@ -59,6 +59,12 @@ PLAIN = {
     "dmt_history": [{"drug": "natalizumab", "outcome": "failed"}, {"drug": "fingolimod", "outcome": "intolerant"}],
     "concurrent_dmts": [], "hiv_positive": False, "active_infections": [],
 }
+# the same, as a continuation (a course 13 months before, 3 days, a response) that is approved
+PLAIN_CONTINUATION = {
+    **copy.deepcopy(PLAIN), "request": {**PLAIN["request"], "days": 3},
+    "lemtrada_courses": [{"start_date": "2025-03-01", "days": 5}], "response": {"symptoms": ["motor_function"]},
+}
+PLAIN_BY_REVIEW = {"initial": PLAIN, "continuation": PLAIN_CONTINUATION}
 ABSENT = ("absent", "none")
 
 
@@ -69,6 +75,7 @@ class Check:
     message: str
     witness: dict[str, Any] | None = None
     severity: str = "finding"  # a defect of the policy as encoded; "note" for what is likely by design
+    intent: str | None = None  # set when the witness is handled against the policy text's intent: what happens to it
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: [{self.kind}] {self.message}"
@@ -158,6 +165,29 @@ class _Shadow:
         return found
 
     # --- exclusions whose inputs a review never requires ---------------------------------
+    def triggers(self, applies: int) -> list[str]:
+        """The fewest inputs (each with an absent value) without all of which the exclusion never applies.
+
+        Over the whole space at once, not input by input: E5 applies on
+        hiv_positive or on active_infections, so neither alone is needed, but
+        without both it never applies. Empty when the exclusion can apply with
+        every such input absent (it does not rest on documentation).
+        """
+        values = self.program.values
+        gone: dict[str, int] = {}
+        for dim in self.analysis.space.dims:
+            absent = next((v.key for v in dim.values if v.key in ABSENT), None)
+            if absent is not None:
+                gone[dim.name] = values[(dim.name, absent)]
+        if self.sat(applies, *gone.values()):
+            return []
+        needed = dict(gone)
+        for name in list(needed):  # drop each input the exclusion does not need absent to stay off
+            trial = {k: v for k, v in needed.items() if k != name}
+            if not self.sat(applies, *trial.values()):
+                needed = trial
+        return [name for name in needed if self.sat(applies, -needed[name])]
+
     def unenforceable(self) -> list[Check]:
         found = []
         values = self.program.values
@@ -165,23 +195,22 @@ class _Shadow:
             applies = self.status(exclusion, "applies")
             if not self.sat(applies):
                 continue
-            for dim in self.analysis.space.dims:
-                absent = next((v.key for v in dim.values if v.key in ABSENT), None)
-                if absent is None:
+            inputs = self.triggers(applies)
+            if not inputs:
+                continue
+            gone = [values[(name, next(v.key for v in self.analysis.space.dim(name).values if v.key in ABSENT))] for name in inputs]
+            named = " or ".join(inputs)
+            without = inputs[0] if len(inputs) == 1 else ("either " if len(inputs) == 2 else "any of ") + " or ".join(inputs)
+            for review in self.reviews:
+                literals = [self.review(review), self.approved(), *gone]
+                if not self.sat(*literals):
                     continue
-                gone = values[(dim.name, absent)]
-                if self.sat(applies, gone) or not self.sat(applies, -gone):
-                    continue  # the exclusion does not depend on this input being present
-                for review in self.reviews:
-                    literals = [self.review(review), self.approved(), gone]
-                    if not self.sat(*literals):
-                        continue
-                    summary, case = self.witness([l for l in literals if l is not None], f"UNENFORCEABLE-{exclusion}-{review}")
-                    found.append(Check(
-                        "unenforceable", self.catalogue.info(exclusion).section,
-                        f"{self.title(exclusion)} cannot be enforced on the {review} review: it applies only on {dim.name}, "
-                        f"which that review never requires; a case of the {review} review without {dim.name} is approved ({summary})",
-                        case))
+                summary, case = self.witness([l for l in literals if l is not None], f"UNENFORCEABLE-{exclusion}-{review}")
+                found.append(Check(
+                    "unenforceable", self.catalogue.info(exclusion).section,
+                    f"{self.title(exclusion)} cannot be enforced on the {review} review: it applies only on {named}, "
+                    f"which that review never requires; a case of the {review} review without {without} is approved ({summary})",
+                    case))
         return found
 
     # --- what one review approves that the other's criteria reject -------------------------------
@@ -216,41 +245,65 @@ class _Proxy:
 
 
 def code_tables(analysis: KbAnalysis) -> list[Check]:
+    """Each review, each form of MS, each ICD-10 code of MS, decided: what Table 2 accepts against what the review approves.
+
+    A form the review approves with some code but denies with a code of its own
+    (course and activity as the code says) is handled against the text's
+    intent: at continuation, inactive SPMS is approved with G35, G35.A, G35.C1
+    or G35.D but denied with G35.C2. A code of another form that passes B1 on a
+    case the review approves says the table does not check codes against forms.
+    """
     from ..case.model import validate_case
     from ..engine.engine import Engine
 
     engine = Engine(analysis.kb)
     table = {s.arguments[0].string: analysis.source.where(s) or str(analysis.kb.root)
              for s in analysis.source.facts if s.name == "diagnosis_table" and len(s.arguments) == 2 and s.arguments[0].type == SymbolType.String}
-    found = []
+    found: list[Check] = []
+    reviews = sorted(analysis.kb.catalogue.top)
 
-    def decide(code: str, course: str, active: bool):
-        case = copy.deepcopy(PLAIN)
-        case["id"] = f"CODE-{code}-{course}-{'active' if active else 'inactive'}"
-        case["request"]["diagnosis_codes"] = [code]
-        case["diagnosis"].update(ms_course=course, active=active)
-        record = engine.decide([(case["id"], validate_case(case, case["id"]))], details=True)[0]
-        return case, record.statuses()
+    def decide(review: str, course: str, active: bool) -> dict[str, tuple[dict, Any]]:
+        """Every code of MS on the plain case of the review with this form: code -> (case, record), one batch."""
+        cases = {}
+        for code in ICD10_MS:
+            case = copy.deepcopy(PLAIN_BY_REVIEW.get(review, PLAIN))
+            case["id"] = f"CODE-{review.upper()}-{code}-{course}-{'active' if active else 'inactive'}"
+            case["request"]["diagnosis_codes"] = [code]
+            case["diagnosis"].update(ms_course=course, active=active)
+            cases[code] = case
+        records = engine.decide([(c["id"], validate_case(c, c["id"])) for c in cases.values()], details=True)
+        return {code: (case, record) for (code, case), record in zip(cases.items(), records)}
 
-    for code, (course, activity, description) in ICD10_MS.items():
+    for review in reviews:
+        passes: dict[str, list[tuple[str, dict]]] = {}  # code -> forms of another course it passes on, approved
         for form, active in FORMS:
-            if course is not None and form != course or activity is not None and active != activity and course is not None:
-                consistent = False
-            else:
-                consistent = True
+            words = f"{'active' if active else 'non-active'} {form.replace('_', '-')} MS"
             try:
-                case, statuses = decide(code, form, active)
+                decided = decide(review, form, active)
             except KnowledgeBaseError:
                 return found  # an unsound KB: its faults are check-kb's own problems, reported above
-            form_ok = statuses.get("I3") == "met"
-            billed = statuses.get("B1") == "met"
-            words = f"{'active' if active else 'non-active'} {form.replace('_', '-')} MS"
-            if consistent and form_ok and not billed and course is not None:
-                found.append(Check("code_table", "Table 2", f"{code} ({description}) on a case of {words}, a form that meets I3, "
-                                   f"is refused by B1: the code is not in Table 2", case))
-            elif not consistent and billed and code in table and form_ok:
-                found.append(Check("code_table", table[code], f"{code} ({description}) passes B1 on a case of {words}: "
-                                   f"Table 2 does not check the code against the form of MS", case))
+            if any(record.review_type != review for _, record in decided.values()):
+                break  # the plain case of this review is not of it under this KB
+            approved = [code for code, (_, record) in decided.items() if record.decision == "approve"]
+            for code, (course, activity, description) in ICD10_MS.items():
+                case, record = decided[code]
+                statuses = record.statuses()
+                own = course == form and (activity is None or activity == active)
+                billed = statuses.get("B1") == "met"
+                if own and approved and not billed:
+                    found.append(Check(
+                        "code_table", table.get(code, "Table 2"),
+                        f"{code} ({description}) on a case of {words}, which the {review} review approves with "
+                        f"{', '.join(approved)}, is refused by B1: the code of the member's own form is not in Table 2, "
+                        f"so the {review} review denies it",
+                        case, intent=f"{words} is denied on the {review} review with its own code {code}, "
+                                     f"though approved with {', '.join(approved)}"))
+                elif course is not None and course != form and billed and code in table and record.decision == "approve":
+                    passes.setdefault(code, []).append((words, case))
+        for code, cases in passes.items():
+            forms = " and ".join(w for w, _ in cases)
+            found.append(Check("code_table", table[code], f"{code} ({ICD10_MS[code][2]}) passes B1 on the {review} review on "
+                               f"{'cases' if len(cases) > 1 else 'a case'} of {forms}: Table 2 does not check the code against the form of MS", cases[0][1]))
     return found
 
 
@@ -316,6 +369,55 @@ def data_facts_of(kb) -> list[Check]:
     from .program import read_source
 
     return data_facts(SimpleNamespace(source=read_source(kb), kb=kb))
+
+
+@dataclass
+class Intent:
+    """A case the KB handles against the policy text's intent, with a witness and what decide made of it."""
+
+    text: str
+    witness: dict[str, Any]
+    decided: str  # decide's decision on the witness: "deny (failed: I2)"
+
+
+def against_intent(analysis: KbAnalysis, checks: Checks, props=None) -> list[Intent]:
+    """Every case found handled against the text's intent: codes of the member's own form refused,
+    values between an exclusion and what a review approves (gaps); each witness decided by decide."""
+    from ..case.model import validate_case
+    from ..engine.engine import Engine
+
+    info = analysis.kb.catalogue.info
+    items: list[tuple[str, dict]] = [(c.intent, c.witness) for c in checks.findings if c.intent and c.witness]
+    for gap in getattr(props, "gaps", []) or []:
+        if gap.neither and gap.witness is not None:
+            failing = ", ".join(f"{t} ({info(t).title})" for t in gap.failing) or "some criterion"
+            items.append((f"{gap.dimension} {gap.neither} on the {gap.review} review is neither excluded by {gap.exclusion} "
+                          f"({gap.excluded}) nor approvable ({gap.approvable}): it is denied on {failing}", gap.witness))
+    engine = Engine(analysis.kb)
+    found = []
+    for text, witness in items:
+        try:
+            record = engine.decide([(witness["id"], validate_case(witness, witness["id"]))])[0].to_json()
+        except KnowledgeBaseError as exc:  # an unsound KB: its faults are check-kb's own problems, reported above
+            found.append(Intent(text, witness, f"not decided: {exc}"))
+            continue
+        failed = ", ".join(f["id"] for f in record["failed"])
+        decided = record["decision"] + (f" ({record['pend_reason']})" if record["pend_reason"] else "") + (f", failed: {failed}" if failed else "")
+        found.append(Intent(text, witness, decided))
+    return found
+
+
+def intent_text(intents: list[Intent]) -> str:
+    import json
+
+    if not intents:
+        return "Cases handled against the policy text's intent: none found."
+    lines = [f"Cases handled against the policy text's intent ({len(intents)}), each with a witness decide confirms:"]
+    for n, item in enumerate(intents, 1):
+        lines.append(f"  {n}. {item.text}")
+        lines.append(f"      decide: {item.decided}")
+        lines.append("      witness: " + json.dumps(item.witness, ensure_ascii=False))
+    return "\n".join(lines)
 
 
 def as_text(checks: Checks) -> str:

@@ -17,6 +17,13 @@ cases are ground once, with all mutants; each mutant is then one solve under
 the assumption ``wb_mut(M)``. A mutant is killed when some case's outcome no
 longer meets its expectation (or the KB faults on it), and survives otherwise.
 
+An expectation may name fields the suite program does not read off clingo
+(advisories, corrections, because, ...: suite.py); each mutant that survives
+the one program is then written into a KB copy and the cases with such
+expectations are decided by the real engine and checked in full, so a
+parameter that only the texts state (premedication_days in the advisory) is
+killed by a case that expects the advisory.
+
 A surviving mutant may be equivalent: no possible case tells it from the
 original. `equivalence` checks this over the whole abstract space (a KB copy
 with the mutant written in, against the original, as `diff --exhaustive`), so
@@ -36,7 +43,9 @@ import clingo
 from clingo import Function, Number, Symbol
 from clingo import ast
 
+from ..engine.errors import KnowledgeBaseError
 from ..engine.knowledge import KnowledgeBase
+from .suite import beyond_the_suite_program, mismatches, needs_corrections
 from .suiteprog import Located, SuiteCase, failures, kb_statements, literal, solve_suite
 
 FLIPS = {"met": "not_met", "not_met": "met", "undocumented": "not_met"}
@@ -56,6 +65,7 @@ class Mutant:
     equivalent: bool | None = None  # None: not checked
     witness: dict | None = None  # a case that tells the mutant apart (from the whole space)
     witness_outcome: dict | None = None
+    note: str | None = None  # why a survivor is not equivalent though no case's decision changes
 
     @property
     def where(self) -> str:
@@ -65,7 +75,7 @@ class Mutant:
         return {
             "id": self.ident, "where": self.where, "kind": self.kind, "change": self.change, "rule": self.original,
             "killed": bool(self.killed_by), "killed_by": self.killed_by[:3], "equivalent": self.equivalent,
-            "witness": self.witness, "witness_outcome": self.witness_outcome,
+            "witness": self.witness, "witness_outcome": self.witness_outcome, "note": self.note,
         }
 
 
@@ -211,7 +221,50 @@ def run_mutation(kb: KnowledgeBase, cases: Sequence[SuiteCase]) -> MutationRepor
     for mutant in mutants:
         failing = failures(cases, program.solve([Function("wb_mut", [Number(mutant.ident)])]))
         mutant.killed_by = [c.case_id for c, _ in failing]
+    full = [c for c in cases if beyond_the_suite_program(c.expected)]
+    if full:
+        for mutant in mutants:
+            if not mutant.killed_by:
+                mutant.killed_by = _killed_in_full(kb, located, mutant, full)
     return MutationReport(mutants, len(cases), time.perf_counter() - started, len(baseline))
+
+
+def _killed_in_full(kb: KnowledgeBase, located: Sequence[Located], mutant: Mutant, cases: Sequence[SuiteCase]) -> list[str]:
+    """The cases whose full expectation (advisories, corrections, because, ...) the mutant breaks, decided by the engine."""
+    from ..engine.policy import Policy
+
+    corrections = any(needs_corrections(c.expected) for c in cases)
+    with tempfile.TemporaryDirectory(prefix="wb-mutant-") as scratch:
+        copy = Path(scratch) / "kb"
+        shutil.copytree(kb.directory, copy)
+        _write_mutant(copy, located[mutant.target], mutant)
+        try:
+            decided = list(Policy.load(copy).decide_many([c.case for c in cases], corrections=corrections))
+        except KnowledgeBaseError:
+            return [c.case_id for c in cases]  # the mutant breaks the KB: every case notices
+    killed = []
+    for case, record in zip(cases, decided):
+        if not hasattr(record, "to_json") or mismatches(case.expected, record.to_json()):
+            killed.append(case.case_id)
+    return killed
+
+
+def text_parameters(kb: KnowledgeBase) -> set[str]:
+    """Parameters a text states ({name} in the KB's texts, p.name in the letters' member wording)."""
+    from ..engine.catalogue import _PLACEHOLDER
+    from .program import read_source
+
+    names: set[str] = set()
+    for fact in read_source(kb).facts:
+        for arg in fact.arguments:
+            if arg.type == clingo.SymbolType.String:
+                for match in _PLACEHOLDER.finditer(arg.string):
+                    names.update(match.group(1).split("*"))
+    wording = Path(__file__).resolve().parent.parent / "render" / "templates" / "member_wording.yaml"
+    if wording.is_file():
+        text = wording.read_text(encoding="utf-8")
+        names.update(n for n in kb.catalogue.params if f"p.{n}" in text)
+    return names
 
 
 # --- equivalence over the whole space ---------------------------------------------------------
@@ -222,6 +275,7 @@ def equivalence(kb: KnowledgeBase, report: MutationReport, limit: int = 40) -> N
     from .impact import exhaustive_impact
 
     located = kb_statements(kb)
+    stated = text_parameters(kb)
     for mutant in report.survivors[:limit]:
         with tempfile.TemporaryDirectory(prefix="wb-mutant-") as scratch:
             copy = Path(scratch) / "kb"
@@ -229,10 +283,23 @@ def equivalence(kb: KnowledgeBase, report: MutationReport, limit: int = 40) -> N
             _write_mutant(copy, located[mutant.target], mutant)
             impact = exhaustive_impact(kb.directory, copy, limit=3)
         mutant.equivalent = not impact.classes and impact.soundness.complete
+        param = _shifted(mutant)
+        if mutant.equivalent and param in stated:
+            # no decision changes, but what approvals and letters say does: never "equivalent"
+            mutant.equivalent = False
+            mutant.note = (f"no decision changes, but every text that states {param} does (advisories, titles, letters): "
+                           "a case whose expected file names the advisories kills it")
         if impact.classes:
             first = impact.classes[0]
             mutant.witness = first.witness
             mutant.witness_outcome = {"original": first.base, "mutant": first.kb}
+
+
+def _shifted(mutant: Mutant) -> str | None:
+    """The parameter a shift mutant changes."""
+    if mutant.kind != "shift":
+        return None
+    return mutant.change.split("(", 1)[1].split(",", 1)[0].strip()
 
 
 def _write_mutant(directory: Path, item: Located, mutant: Mutant) -> None:
@@ -260,6 +327,8 @@ def as_text(report: MutationReport) -> str:
         lines.append(f"     rule: {mutant.original}")
         if mutant.equivalent:
             lines.append("     equivalent: no possible case decides differently (it cannot be killed)")
+        elif mutant.note:
+            lines.append(f"     not equivalent: {mutant.note}")
         elif mutant.witness is not None:
             from .changes import outcome_label
 

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from clingo import Function, Symbol
+from clingo import Function, String, Symbol
 
 from ..engine.catalogue import criterion_sort_key
 from ..engine.knowledge import KnowledgeBase
@@ -49,6 +49,7 @@ class Gap:
     approvable: str
     neither: str
     failing: list[str]  # top-level criteria that fail for every case in `neither`
+    witness: dict[str, Any] | None = None  # a case in the gap that fails only `failing` (decide denies it)
 
 
 @dataclass
@@ -187,8 +188,29 @@ class KbAnalysis:
                     ]
                     gaps.append(Gap(dim.name, exclusion, review, describe_values(dim, sorted(applies, key=numbers.index)),
                                     describe_values(dim, sorted(approvable, key=numbers.index)),
-                                    describe_values(dim, between) if between else "", failing))
+                                    describe_values(dim, between) if between else "", failing,
+                                    self._gap_witness(dim.name, between[0], review, tops[review], failing, len(gaps) + 1) if between else None))
         return gaps
+
+
+    def _gap_witness(self, dim: str, key: str, review: str, tops: list[str], failing: list[str], n: int) -> dict[str, Any] | None:
+        """A case of the review at the gap's value that fails nothing but `failing`, and no exclusion applies."""
+        program = self.program
+        literals = [program.literal(Function("wb_review", [Function("a"), Function(review)])), program.values[(dim, key)]]
+        for top in tops:
+            if top in failing:
+                continue
+            for status in ("not_met", "undocumented"):
+                literal = program.literal(Function("wb_st", [Function("a"), String(top), Function(status)]))
+                if literal is not None:
+                    literals.append(-literal)
+        for ident, info in self.kb.catalogue.criteria.items():
+            literal = program.literal(Function("wb_st", [Function("a"), String(ident), Function("applies")])) if info.kind == "exclusion" else None
+            if literal is not None:
+                literals.append(-literal)
+        if any(l is None for l in literals) or not program.satisfiable(literals):
+            return None
+        return self.example(literals, f"GAP-{n:03d}").case
 
 
 def _fault_text(fault: Symbol) -> str:

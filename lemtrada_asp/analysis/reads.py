@@ -7,8 +7,13 @@ capture. This module walks every rule (clingo.ast) and works out:
 
 - counts over lists: a ``#count`` over a list input with threshold t needs
   t + 1 entries, named or not; a rule that joins k entries of one list needs k.
-  The space grows its unnamed-DMT slots to match; any other list it cannot grow
-  makes the search incomplete;
+  A count over a *derived* predicate needs as many entries of every list that
+  predicate is derived from, through any chain of rules (``qualified(K, D) :-
+  dmt_trial(K, _, D, failed)`` counted ``>= 2`` needs three dmt_history
+  entries), times the entries one derived atom joins. The space grows its
+  unnamed-DMT slots to match; any other list it cannot grow, or a count whose
+  threshold cannot be read or whose chain is recursive, makes the search
+  incomplete, with the rule's file:line;
 - arithmetic on numeric inputs: ``A + c`` or ``A - c`` compared with a number
   shifts the cut points by c (added); anything else (``A * 2``, a comparison of
   two inputs, ...) widens the input to every value of its range, or, when the
@@ -51,6 +56,7 @@ COUNTED = {"prior_course": "lemtrada_courses"}  # lists the space enumerates as 
 @dataclass
 class Reads:
     demand: dict[str, int] = field(default_factory=dict)  # list predicate -> entries some rule needs
+    demand_at: dict[str, str] = field(default_factory=dict)  # list predicate -> file:line of the count that needs the most
     shifts: set[int] = field(default_factory=set)  # constants added to numeric inputs
     widen: set[str] = field(default_factory=set)  # numeric dimensions to enumerate fully
     compared: set[int] = field(default_factory=set)  # integers of data facts that inputs are compared with
@@ -58,10 +64,13 @@ class Reads:
     notes: list[str] = field(default_factory=list)
 
     def merge(self, other: "Reads") -> "Reads":
-        demand = dict(self.demand)
+        demand, demand_at = dict(self.demand), dict(self.demand_at)
         for k, v in other.demand.items():
-            demand[k] = max(demand.get(k, 0), v)
-        return Reads(demand, self.shifts | other.shifts, self.widen | other.widen, self.compared | other.compared,
+            if v > demand.get(k, 0):
+                demand[k] = v
+                if k in other.demand_at:
+                    demand_at[k] = other.demand_at[k]
+        return Reads(demand, demand_at, self.shifts | other.shifts, self.widen | other.widen, self.compared | other.compared,
                      _unique(self.incomplete + other.incomplete), _unique(self.notes + other.notes))
 
 
@@ -159,9 +168,10 @@ def analyse(statements: Iterable[ast.AST], given_by_case_model: Iterable[str] = 
                         if c:
                             reads.shifts.add(c)
                         changed = True
+    carry, recursive = _reach(rules)
     for rule in rules:
         _comparisons(rule, numeric, reads, values)
-        _lists(rule, reads, values)
+        _lists(rule, reads, values, carry, recursive)
     given = set(given_by_case_model) - set(enumerated)
     for rule in rules:
         for literal_atom in _atoms(rule.body, positive_only=False):
@@ -223,11 +233,83 @@ def _comparisons(rule: ast.AST, numeric: dict[tuple[str, int], str], reads: Read
             reads.shifts.add(-c)
 
 
-def _lists(rule: ast.AST, reads: Reads, values: dict[tuple[str, int], set[int]]) -> None:
-    lists = set(CAPACITY) | {"dmt_trial"} | set(COUNTED)
+LISTS = frozenset(CAPACITY) | {"dmt_trial"} | frozenset(COUNTED)
+MAX_CHAIN = 8  # a derived position resting on more list entries than this: read as recursive
+
+Carry = dict[tuple[str, int], dict[str, int]]  # (predicate, argument position) -> {list: entries one value rests on}
+
+
+def _carried(atoms: Iterable[ast.AST], carry: Carry) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Per variable, the lists whose entries it is bound to (and how many each); per list, the entries the atoms join."""
+    by_var: dict[str, dict[str, int]] = {}
+    joined: dict[str, int] = {}
+    for function in atoms:
+        own: dict[str, int] = {}
+        for position, arg in enumerate(function.arguments):
+            lists = carry.get((function.name, position))
+            if not lists:
+                continue
+            for var in _variables(arg):
+                mine = by_var.setdefault(var, {})
+                for listed, k in lists.items():
+                    mine[listed] = max(mine.get(listed, 0), k)
+            for listed, k in lists.items():
+                own[listed] = max(own.get(listed, 0), k)
+        for listed, k in own.items():
+            joined[listed] = joined.get(listed, 0) + k
+    return by_var, joined
+
+
+def _reach(rules: list[ast.AST]) -> tuple[Carry, set[str]]:
+    """Which argument positions of derived predicates carry the identity of list entries, through any chain of rules.
+
+    A list input carries its entries in every argument but the case key. A head
+    argument carries a list when a variable in it is bound, in the rule's
+    positive body, at a position that carries that list; one value of it rests on
+    as many entries as the body joins. Statuses, ranks and other values drawn
+    from data carry nothing, so the engine's aggregates over statuses need no
+    entries. A position whose entries keep growing (recursion) cannot be bounded:
+    its predicate is returned apart.
+    """
+    carry: Carry = {(name, position): {name: 1} for name in LISTS for position in range(1, 5)}
+    recursive: set[str] = set()
+    heads = []
+    for rule in rules:
+        head = rule.head
+        if head.ast_type == ast.ASTType.Literal and head.atom.ast_type == ast.ASTType.SymbolicAtom \
+                and head.atom.symbol.ast_type == ast.ASTType.Function and head.atom.symbol.name not in LISTS:
+            heads.append((head.atom.symbol, rule))
+    for _ in range(MAX_CHAIN + 2):
+        changed = False
+        for symbol, rule in heads:
+            if symbol.name in recursive:
+                continue
+            by_var, joined = _carried(_atoms(rule.body), carry)
+            for position, arg in enumerate(symbol.arguments):
+                lists = {listed for var in _variables(arg) for listed in by_var.get(var, {})}
+                if not lists:
+                    continue
+                mine = carry.setdefault((symbol.name, position), {})
+                for listed in lists:
+                    k = joined.get(listed, 1)
+                    if k > mine.get(listed, 0):
+                        mine[listed] = k
+                        changed = True
+                        if k > MAX_CHAIN:
+                            recursive.add(symbol.name)
+        if not changed:
+            break
+    else:  # still growing after MAX_CHAIN rounds: a cycle
+        recursive |= {symbol.name for symbol, _ in heads if any(name == symbol.name for name, _ in carry)}
+    return carry, recursive
+
+
+def _lists(rule: ast.AST, reads: Reads, values: dict[tuple[str, int], set[int]],
+           carry: Carry | None = None, recursive: set[str] = frozenset()) -> None:
+    carry = carry or {}
     counts: dict[str, int] = {}
     for function in _atoms(rule.body):
-        if function.name in lists:
+        if function.name in LISTS:
             counts[function.name] = counts.get(function.name, 0) + 1
     for name, k in counts.items():
         if k > 1:
@@ -236,17 +318,35 @@ def _lists(rule: ast.AST, reads: Reads, values: dict[tuple[str, int], set[int]])
         if literal.ast_type != ast.ASTType.Literal or literal.atom.ast_type != ast.ASTType.BodyAggregate:
             continue
         aggregate = literal.atom
-        read = {f.name for e in aggregate.elements for f in _atoms(e.condition, positive_only=False)} & lists
+        read: dict[str, int] = {}  # list -> entries one element of the aggregate rests on
+        loops: set[str] = set()
+        for element in aggregate.elements:
+            condition = list(_atoms(element.condition, positive_only=False))
+            for function in condition:
+                if function.name in LISTS:  # a list read directly: every entry may count
+                    read[function.name] = max(read.get(function.name, 0), 1)
+            # a derived predicate counts entries only when the counted terms carry them
+            by_var, joined = _carried([f for f in condition if f.name not in LISTS], carry)
+            for var in set().union(*(_variables(t) for t in element.terms)) if element.terms else set():
+                for listed in by_var.get(var, {}):
+                    read[listed] = max(read.get(listed, 0), joined.get(listed, 1))
+            loops |= {f.name for f in condition if f.name in recursive}
+        for name in sorted(loops):
+            reads.incomplete.append(f"{_where(aggregate)}: an aggregate over {name}, which is derived recursively from the "
+                                    "case's lists: the entries it needs cannot be bounded")
         if not read:
             continue
         threshold = _threshold(aggregate, rule, values)
-        for name in read:
+        for name, per in sorted(read.items()):
             if name in COUNTED and aggregate.function == ast.AggregateFunction.Count:
                 continue  # the space enumerates this list as a count (cut at the integers compared with)
             if aggregate.function != ast.AggregateFunction.Count or threshold is None:
                 reads.incomplete.append(f"{_where(aggregate)}: an aggregate over {name} whose threshold the analysis cannot read")
                 continue
-            reads.demand[name] = max(reads.demand.get(name, 0), threshold + 1)
+            needed = (threshold + 1) * per
+            if needed > reads.demand.get(name, 0):
+                reads.demand[name] = needed
+                reads.demand_at[name] = _where(aggregate)
 
 
 def _threshold(aggregate: ast.AST, rule: ast.AST, values: dict[tuple[str, int], set[int]]) -> int | None:

@@ -213,7 +213,8 @@ def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
     wanted = max(1, reads.demand.get("dmt_trial", 0))
     fresh_drugs = [d for d in DMT_ALIASES if d not in mentions.constants][:wanted]
     if len(fresh_drugs) < wanted:
-        incomplete.append(f"dmt_history: the KBs count {wanted} entries, but only {len(fresh_drugs)} DMTs they do not name are known")
+        at = reads.demand_at.get("dmt_trial")
+        incomplete.append(f"{at + ': ' if at else ''}dmt_history: the KBs count {wanted} entries, but only {len(fresh_drugs)} DMTs they do not name are known")
     every_drug = [*drugs, *fresh_drugs]
     for slot, drug in enumerate(every_drug):
         fresh_slot = drug in fresh_drugs
@@ -232,7 +233,8 @@ def build_space(mentions: Mentions, params: dict[str, int]) -> Space:
         conflicts += [((later.name, v.key), (earlier.name, "absent")) for v in later.values if v.key != "absent"]
     for name, needed in sorted(reads.demand.items()):
         if name in CAPACITY and needed > CAPACITY[name]:
-            incomplete.append(f"{name}: the KBs count or join {needed} entries of this list, the space gives at most {CAPACITY[name]}")
+            at = reads.demand_at.get(name)
+            incomplete.append(f"{at + ': ' if at else ''}{name}: the KBs count or join {needed} entries of this list, the space gives at most {CAPACITY[name]}")
     for name in sorted(reads.widen):
         low, high = RANGES[name]
         if high - low + 1 <= WIDEST:

@@ -41,17 +41,19 @@ def suite_analyses(paths: list[str], kb_dir: Path | None, coverage: bool, mutate
     return out
 
 
-def policy_checks(analysis, property_file: str | None, kb_dir: Path | None) -> tuple[str, int]:
+def policy_checks(analysis, property_file: str | None, kb_dir: Path | None, props=None) -> tuple[str, int]:
     """The text of `check-kb --properties`' policy checks (and an analyst's file), and how many are problems.
 
     Findings about the policy (a criterion duplicating an exclusion, ...) are
     reported, not counted: the spec fixes those semantics. Data facts that can
-    never take effect and refuted analyst properties are problems.
+    never take effect and refuted analyst properties are problems. Last, the
+    cases the KB handles against the policy text's intent (props: the
+    Properties, for the gaps), each with a witness decided by decide.
     """
-    from .checks import as_text, run_checks
+    from .checks import against_intent, as_text, intent_text, run_checks
 
     checks = run_checks(analysis)
-    texts = [as_text(checks)]
+    texts = [as_text(checks), intent_text(against_intent(analysis, checks, props))]
     problems = len(checks.of("data"))
     if property_file:
         from .userprops import as_text as props_text, check_properties

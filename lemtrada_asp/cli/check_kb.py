@@ -23,7 +23,8 @@ from .options import KB_OPTION, run_guarded, resource_options
     help="Also report, over every possible case: the statuses each criterion can take, approvals while an exclusion applies, "
          "criteria that can never be met or never fail, gaps between an exclusion and the approvable range of a numeric input, "
          "and the policy checks (criteria that duplicate an exclusion, exclusions a review cannot enforce, code tables against "
-         "the form of MS, data facts naming unknown criteria, states or codes). With FILE, also prove or refute the analyst's "
+         "the form of MS in both reviews, data facts naming unknown criteria, states or codes), and every case the KB handles against "
+         "the policy text's intent, each with a witness decide confirms. With FILE, also prove or refute the analyst's "
          "properties in FILE (ASP constraints; see README).",
 )
 @resource_options
@@ -41,7 +42,10 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     deciding generated cases both ways.
     Every quoted policy sentence (quotes/2, not_formalised/3) must be in the
     KB's policy text, and every sentence of the text that states a criterion
-    must be quoted or declared not formalised (see `criteria`).
+    must be quoted or declared not formalised (see `criteria`). A rule that
+    reads a parameter at a value its quoted sentence does not state (I2 at 17
+    under "18 years of age or older") is a warning, unless the KB records the
+    departure: departs_from(Subject, Param, Reason).
 
     Exit status: 0 sound (warnings may be listed); 1 unsound, or with
     --properties a property violated (a case approved while an exclusion
@@ -53,6 +57,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
+    from ..analysis.departures import findings as departure_findings
     from ..analysis.trace import findings as trace_findings
 
     outcome = {"problems": 0}
@@ -63,6 +68,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             analysis = KbAnalysis(kb_dir)
             findings = check(kb_dir, analysis)
             findings += trace_findings(analysis.kb)  # quotes against the policy text (analysis/trace.py)
+            findings += departure_findings(analysis.kb, analysis.source)  # rules against their quotes (analysis/departures.py)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
         click.echo(f"Checking knowledge base {analysis.kb.directory}")
@@ -85,7 +91,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             from ..analysis.workbench_cli import policy_checks
 
             with guard.running("the policy checks (check-kb --properties)"):
-                text, problems = policy_checks(analysis, with_properties or None, kb_dir)
+                text, problems = policy_checks(analysis, with_properties or None, kb_dir, props)
             click.echo("")
             click.echo(text)
             outcome["problems"] += problems

@@ -25,10 +25,14 @@ def criteria(output_format: str, matrix: bool, case_paths: tuple[str, ...], kb_d
     it encodes (the KB's quotes/2 facts, each with the rule's file:line and the
     line of the policy text it is found on), and those it declares not
     formalised (not_formalised/3) and why. `check-kb` verifies every quote
-    against the policy text shipped in the KB.
+    against the policy text shipped in the KB. A rule that reads a parameter
+    at a value its sentence does not state is shown under the sentence as a
+    departure from the text, with the reason the KB records for it
+    (departs_from/3), or as not recorded.
 
     Exit status: 0 listed; 3 the knowledge base does not load.
     """
+    from ..analysis.departures import departures
     from ..analysis.trace import exercised, load_wording, matrix as build_matrix, read_trace
     from ..engine.knowledge import KnowledgeBase
 
@@ -53,9 +57,13 @@ def criteria(output_format: str, matrix: bool, case_paths: tuple[str, ...], kb_d
             return
         entries = trace.criteria()
         others = [{"subject": q.subject, "text": q.text, "rule": _shown(q.where), "policy_line": q.line, "why": q.why} for q in trace.others()]
+        departed = [{**d.as_json(), "rule": _shown(d.where)} for d in departures(kb)]
         for e in entries:
             for s in e["sentences"] + e["not_formalised"]:
                 s["rule"] = _shown(s["rule"])
+            e["departures"] = [d for d in departed if d["subject"] == e["id"]]
+        for o in others:
+            o["departures"] = [d for d in departed if d["subject"] == o["subject"] and d["quote"] == o["text"]]
         if output_format == "json":
             click.echo(json.dumps({**head, "criteria": entries, "other": others}, ensure_ascii=False))
         elif output_format == "markdown":
@@ -96,6 +104,7 @@ def _text(head: dict, entries: list[dict], others: list[dict]) -> str:
             lines.append(f"{pad}    \"{s['text']}\"  ({s['rule']}; policy line {s['policy_line']})")
         for s in e["not_formalised"]:
             lines.append(f"{pad}    not formalised: \"{s['text']}\": {s['why']}  ({s['rule']})")
+        lines += [f"{pad}    {_departure(d)}" for d in e.get("departures", [])]
         if not e["sentences"]:
             lines.append(f"{pad}    (no policy sentence quoted)")
     if others:
@@ -103,7 +112,15 @@ def _text(head: dict, entries: list[dict], others: list[dict]) -> str:
         for o in others:
             what = f"not formalised ({o['why']})" if o["why"] else "quotes"
             lines.append(f"  {o['subject']}  {what}: \"{o['text']}\"  ({o['rule']})")
+            lines += [f"    {_departure(d)}" for d in o.get("departures", [])]
     return "\n".join(lines)
+
+
+def _departure(d: dict) -> str:
+    """A rule that reads a parameter at a value its sentence does not state, and why (departs_from/3)."""
+    said = " or ".join(str(n) for n in d["quoted"])
+    why = f"recorded: {d['reason']}" if d["reason"] is not None else "NOT RECORDED (check-kb warns; record it with departs_from/3)"
+    return f"departs from the text: {d['param']} = {d['value']} where the sentence says {said}; {why}"
 
 
 def _md(text) -> str:
@@ -119,6 +136,7 @@ def _markdown(head: dict, entries: list[dict], others: list[dict]) -> str:
     for e in entries:
         said = "<br>".join(f"\u201c{_md(s['text'])}\u201d ({_md(s['rule'])})" for s in e["sentences"])
         said += "".join(f"<br>*not formalised:* \u201c{_md(s['text'])}\u201d: {_md(s['why'])}" for s in e["not_formalised"])
+        said += "".join(f"<br>*{_md(_departure(d))}*" for d in e.get("departures", []))
         lines.append(f"| {_md(e['id'])} | {_md(e['title'])} | {_md(e['section'])} | {e['kind']} | {_md(_params(e['parameters']))} | {said} |")
     if others:
         lines += ["", "## Other parts of the knowledge base", "", "| Part | Sentence | Rule |", "|---|---|---|"]
@@ -142,6 +160,7 @@ def _html(head: dict, entries: list[dict], others: list[dict]) -> str:
     for e in entries:
         said = "".join(f"<li>&ldquo;{_h(s['text'])}&rdquo; <code>{_h(s['rule'])}</code></li>" for s in e["sentences"])
         said += "".join(f"<li><em>not formalised:</em> &ldquo;{_h(s['text'])}&rdquo;: {_h(s['why'])}</li>" for s in e["not_formalised"])
+        said += "".join(f"<li><em>{_h(_departure(d))}</em></li>" for d in e.get("departures", []))
         rows.append(f"<tr><td>{_h(e['id'])}</td><td>{_h(e['title'])}</td><td>{_h(e['section'])}</td><td>{_h(e['kind'])}</td>"
                     f"<td>{_h(_params(e['parameters']))}</td><td><ul>{said}</ul></td></tr>")
     table = ("<table><tr><th>Id</th><th>Title</th><th>Section</th><th>Kind</th><th>Parameters</th><th>Policy sentences</th></tr>\n"

@@ -20,20 +20,27 @@ from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_
 @click.option("--threshold", type=click.FloatRange(0, 100), default=None, metavar="PCT",
               help="With --coverage: exit 1 when fewer than PCT percent of the policy's rules fired on the cases.")
 @click.option("--mutate", is_flag=True, help="Mutation testing: mutate each leaf rule and parameter, run the cases against every mutant, report each mutant no case kills (file:line, what changed), with a case that would kill it or why none can.")
+@click.option("--accept", is_flag=True, help="Rewrite the expected file of each case that fails to what was decided (its keys and leading comments kept), "
+              "after showing the change as a diff: an intended change of the KB is one command.")
 @format_option(["text", "json"], "text: a PASS/FAIL line per case and a summary; json: one object per case, then a summary object (with the coverage).")
 @JOBS_OPTION
 @executor_options
 @resource_options
-def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, output_format: str, jobs: int | None,
-         executor: str, scheduler: str | None, shard: str | None) -> None:
+def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold: float | None, mutate: bool, accept: bool, output_format: str,
+         jobs: int | None, executor: str, scheduler: str | None, shard: str | None) -> None:
     """Decide test cases and compare each with its expected outcome.
 
     A test case is a case file NAME.yaml (or .json) with NAME.expected.yaml
-    beside it, giving any of: decision, pend_reason, failed, missing,
-    authorized_mg. PATHS are case files or directories (default: the example
-    suite cases/ of the source checkout). A failure lists each key that differs;
-    for failed and missing ids, -ID was expected but not decided, +ID was
-    decided but not expected.
+    beside it, giving any field of the decision format: decision, pend_reason,
+    review_type, course, failed, missing (ids), authorized, advisories,
+    corrections (each alternative a list of ids), kb_version; or the short
+    forms authorized_mg and because (per criterion id, its because lines).
+    PATHS are case files or directories (default: the example suite cases/ of
+    the source checkout). A failure lists each key that differs; for failed
+    and missing ids, -ID was expected but not decided, +ID was decided but not
+    expected. With --accept, each failing case's expected file is rewritten
+    to what was decided (the diff is shown first) and the case counts as
+    accepted.
 
     With --coverage, also which rules of the policy's files fired on the cases
     (per file and line; those that never did are listed) and which decisions
@@ -53,11 +60,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         expectation_for,
         load_expectation,
         mismatches,
+        needs_corrections,
     )
     from ..engine.policy import Policy
     from .progress import with_progress
 
-    totals = {"passed": 0, "failed": 0, "invalid": 0}
+    totals = {"passed": 0, "failed": 0, "invalid": 0, "accepted": 0}
     unreadable: list[bool] = []  # per invalid input: whether it could not be read (I/O, exit 4)
     tracker = None
 
@@ -67,7 +75,8 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     def body() -> None:
         nonlocal tracker
         targets = list(paths) or [_shown(default_suite_dir())]
-        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
+        policy = Policy.load(kb_dir)
+        results = policy.decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
         for result in with_progress(results):
@@ -92,7 +101,15 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
                 totals["invalid"] += 1
                 emit({"source": str(expected_at), "result": "invalid", "problems": [{"field": p.field, "message": p.message} for p in exc.problems]}, f"INVALID {error_text(exc.as_json())}")
                 continue
+            if needs_corrections(expected) and "corrections" not in decision:
+                decision = policy.decide(result.record.case, corrections=True, source=result.source).to_json()
             lines = mismatches(expected, decision)
+            if lines and accept:
+                shown = _accept(expected_at, expected, decision)
+                totals["accepted"] += 1
+                emit({"source": result.source, "case_id": decision["case_id"], "result": "accepted", "differences": lines,
+                      "rewritten": str(expected_at), "diff": shown}, f"ACCEPTED {label}\n{shown}")
+                continue
             totals["failed" if lines else "passed"] += 1
             emit({"source": result.source, "case_id": decision["case_id"], "result": "fail" if lines else "pass", "differences": lines},
                  f"{'FAIL' if lines else 'PASS'} {label}" + "".join(f"\n     {line}" for line in lines))
@@ -110,12 +127,14 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         run_guarded(workbench)
     count = sum(totals.values())
     summary = f"{count} case{'s' if count != 1 else ''}: {totals['passed']} passed, {totals['failed']} failed" + (
-        f", {totals['invalid']} invalid" if totals["invalid"] else "")
+        f", {totals['invalid']} invalid" if totals["invalid"] else "") + (
+        f", {totals['accepted']} accepted (expected files rewritten)" if totals["accepted"] else "")
     report = tracker.report() if tracker is not None else None
     if output_format == "json":
         if report is not None and "rules" in extra:
             report = {**report, "rules": extra["rules"]}
-        click.echo(json.dumps({"summary": {"cases": count, **totals}, **({"coverage": report} if report else {}),
+        summed = totals if accept else {k: v for k, v in totals.items() if k != "accepted"}
+        click.echo(json.dumps({"summary": {"cases": count, **summed}, **({"coverage": report} if report else {}),
                                **({"mutation": extra["mutation"]} if "mutation" in extra else {})}))
     else:
         click.echo(summary)
@@ -131,6 +150,19 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         sys.exit(InputError.exit_status)
     if totals["failed"] or extra.get("fail"):
         sys.exit(1)
+
+
+def _accept(path: Path, expected: dict, decision: dict) -> str:
+    """Rewrite an expected file to what was decided; the change, as a unified diff."""
+    import difflib
+
+    from ..analysis.suite import accepted, expectation_text
+
+    old = path.read_text(encoding="utf-8")
+    new = expectation_text(accepted(expected, decision), old)
+    path.write_text(new, encoding="utf-8")
+    shown = _shown(path)
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{shown}", f"b/{shown}")).rstrip("\n")
 
 
 def _shown(path: Path) -> str:
