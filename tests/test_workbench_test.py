@@ -130,6 +130,7 @@ def test_a_missing_default_suite_is_a_clear_error(monkeypatch, tmp_path):
     import lemtrada_asp.analysis.suite as suite_module
 
     monkeypatch.setattr(suite_module, "__file__", str(tmp_path / "pkg" / "suite.py"))
+    monkeypatch.chdir(tmp_path)  # no ./cases here either
     result = invoke("test")
     assert result.exit_code == 2
     assert "no test suite given" in result.output and "Traceback" not in result.output

@@ -10,7 +10,8 @@ import click
 
 from ..engine.errors import InputError
 from .options import (
-    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, resource_options, run_guarded,
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, kb_header, make_run, resource_options,
+    run_guarded,
 )
 
 
@@ -100,6 +101,8 @@ def decide(
                 )
             else:
                 policy = Policy.load(kb_dir)
+                if output_format == "text":
+                    click.echo(kb_header(policy.kb))
                 results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
                 for result in with_progress(results):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, run_guarded, resource_options
+from .options import KB_OPTION, format_option, kb_header, run_guarded, resource_options
 
 
 @click.command()
@@ -32,13 +32,15 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
     from ..render.explain import as_markdown, as_text, tree
 
     def body() -> None:
-        data = tree(Policy.load(kb_dir).decide(case, corrections=True, details=True))
+        policy = Policy.load(kb_dir)
+        data = tree(policy.decide(case, corrections=True, details=True))
         if output_format == "json":
             click.echo(json.dumps(data, ensure_ascii=False))
         elif output_format == "markdown":
             click.echo(as_markdown(data), nl=False)
         else:
             encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+            click.echo(kb_header(policy.kb))
             click.echo(as_text(data, unicode=encoding == "utf8"))
 
     run_guarded(body)

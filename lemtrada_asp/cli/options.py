@@ -282,3 +282,22 @@ def run_guarded(body) -> None:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set LEMTRADA_DEBUG=1 for the traceback)", err=True)
         finish(1)
+
+
+def shown_path(path: Path) -> str:
+    """A path as a reader would type it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def kb_header(kb) -> str:
+    """The first line of a text output: which KB decided (its path, overlays, policy and version).
+
+    Why: after a plain ``pip install .`` the installed copy decides, not ``kb/`` of the
+    checkout; a reader must see which one it was without guessing.
+    """
+    names = " + ".join([shown_path(kb.directory), *(shown_path(o.directory) for o in kb.overlays)])
+    manifest = kb.manifest
+    return f"knowledge base: {names} ({manifest.name}, revised {manifest.revised}; {kb.version})"

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from ..engine.errors import InputError
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
+from .options import (
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, kb_header, make_run, resource_options, run_guarded,
+)
 
 
 @click.command()
@@ -66,7 +68,10 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
     def body() -> None:
         nonlocal tracker
         targets = list(paths) or [_shown(default_suite_dir())]
-        results = Policy.load(kb_dir).decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
+        policy = Policy.load(kb_dir)
+        if output_format == "text":
+            click.echo(kb_header(policy.kb))
+        results = policy.decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
         for result in with_progress(results):
