@@ -118,3 +118,9 @@ def edited_kb(tmp_path: Path, file: str, *, replace: tuple[str, str] | None = No
         text = text.rstrip("\n") + "\n" + append + "\n"
     path.write_text(text)
     return kb
+
+
+@pytest.fixture(autouse=True)
+def _no_plan_settings_from_the_environment(monkeypatch):
+    """A developer's LEMTRADA_PLAN must not change what the letter tests see."""
+    monkeypatch.delenv("LEMTRADA_PLAN", raising=False)

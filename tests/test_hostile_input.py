@@ -493,7 +493,7 @@ def test_an_explicit_str_tag_is_plain_text(engine, catalogue_ids):
         (BASE_YAML + "---\n" + BASE_YAML, "malformed YAML at line 11 column 1: expected a single document in the stream, but found another document"),
         ("", "expected a case object (a mapping), got nothing"),
         ("- just\n- a list\n", "expected a case object (a mapping), got a list"),
-        ("id: [unclosed\n", "malformed YAML at line 2 column 1"),
+        ("id: [unclosed\n", "malformed YAML at line 1 column 5"),  # where the bracket opens
         ("id: Y-1\nrequest: {date: 2026-05-01}\n\tx: 1\n", "malformed YAML at line 3 column 1: while scanning for the next token, found character '\\t'"),
     ],
 )

@@ -86,8 +86,16 @@ def decide(
         from ..render.text import as_text
     run = make_run(executor, scheduler, shard)
 
-    counts = {"written": 0, "invalid": 0, "unreadable": 0}
+    counts = {"written": 0, "invalid": 0, "unreadable": 0, "finished": 0}
     stopped: list[Interrupted] = []
+
+    def every_line_written() -> bool:
+        """A signal that came after the last line (the workers shutting down) stops nothing:
+        the run is complete when every input has its line (counted only then; unknown for
+        standard input or a shard)."""
+        from .progress import input_size
+
+        return versions_dir is None and shard is None and counts["written"] == input_size(paths)
 
     def body() -> None:
         separator = ""
@@ -105,7 +113,7 @@ def decide(
                     click.echo(kb_header(policy.kb))
                 results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
-                for result in with_progress(results):
+                for result in with_progress(results, paths=None if shard else paths):
                     with stop.writing():
                         if not result.ok:
                             counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
@@ -118,10 +126,16 @@ def decide(
                             click.echo(separator + as_text(result.decision))
                             separator = "\n"
                         counts["written"] += 1
+                counts["finished"] = 1
             except Interrupted as exc:
-                stopped.append(exc)
+                if not counts["finished"] and not every_line_written():
+                    stopped.append(exc)
             finally:
-                results.close()  # stops the workers if the batch did not finish
+                try:
+                    results.close()  # stops the workers if the batch did not finish
+                except Interrupted as exc:  # a signal while the finished batch shut down: nothing was lost
+                    if not counts["finished"] and not every_line_written():
+                        stopped.append(exc)
             if verbose:
                 from ..engine.cache import cache_for
 

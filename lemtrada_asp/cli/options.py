@@ -52,6 +52,15 @@ def KB_OPTION(command):
 
     return _KB(_OVERLAY(with_overlays))
 
+PLAN_OPTION = click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The plan's settings (name, phone, appeal address, ...: see lemtrada_asp/notices/plan.example.yaml). "
+         "Default: the file in $LEMTRADA_PLAN, else only the TTY number is set and the rest print as [missing: ...].",
+)
+
 JOBS_OPTION = click.option(
     "--jobs",
     "-j",

@@ -74,7 +74,7 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         results = policy.decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
-        for result in with_progress(results):
+        for result in with_progress(results, paths=None if shard else targets):
             if not result.ok:
                 totals["invalid"] += 1
                 unreadable.append(result.exit_status == IO_ERROR)
