@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from lemtrada_asp.cli import main
 
-from conftest import CASES_DIR, INITIAL, REPO, vary
+from conftest import CASES_DIR, INITIAL, REPO, require_pdf, vary
 
 EXAMPLE_PLAN = REPO / "lemtrada_asp" / "notices" / "plan.example.yaml"
 DENIED = CASES_DIR / "a-first-course-requested-for-three-days-is-denied-for-dose.yaml"
@@ -262,8 +262,7 @@ def test_a_sigterm_before_the_last_line_still_stops_the_run_and_says_so(monkeypa
 
 
 def _pdf_or_skip():
-    pytest.importorskip("weasyprint", reason="PDF letters need the [pdf] extra (WeasyPrint and Pango)")
-    return pytest.importorskip("pypdf", reason="reading a PDF back needs pypdf (the [pdf] extra)")
+    return require_pdf()
 
 
 def _fonts_and_text(pypdf, path: Path) -> tuple[set[str], str]:
@@ -313,6 +312,22 @@ def test_a_character_no_shipped_font_draws_stops_the_pdf_naming_its_code_point(t
     assert "U+0905" in result.output and "empty boxes" in result.output
     assert not out.exists()
     assert run("letter", str(case), "--format", "html").exit_code == 0  # HTML leaves the fonts to the reader
+
+
+def test_a_machine_without_pango_skips_the_pdf_tests_saying_what_is_missing(monkeypatch):
+    class NoPango:
+        """What importing WeasyPrint does where Pango is not installed: an OSError."""
+
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "weasyprint":
+                raise OSError("cannot load library 'libpango-1.0-0': No such file")
+            return None
+
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoPango(), *sys.meta_path])
+    with pytest.raises(pytest.skip.Exception, match="PDF letters need Pango, a system library"):
+        require_pdf()
 
 
 def test_the_fonts_ship_with_their_licence_and_keep_the_package_small():
