@@ -88,6 +88,7 @@ def test_markdown_nests_the_tree_and_escapes_case_text(tmp_path):
     assert "<script>" not in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name.rsplit(".", 1)[0] for p in EXAMPLES])
 def test_explain_works_on_every_example_case_in_every_format(path):
     for fmt in ("text", "json", "markdown"):

@@ -340,6 +340,7 @@ def pdfs(tmp_path_factory, examples):
     return texts
 
 
+@pytest.mark.slow
 def test_a_pdf_of_each_kind_of_letter_carries_every_required_element_in_its_text(pdfs, examples):
     n = notice_facts(lob.select(None), TODAY, RECEIVED)
     kinds = {letter_kind(r) for r in examples.values()}
