@@ -180,7 +180,7 @@ def test_progress_shows_the_total_the_percentage_and_the_time_left_when_the_inpu
 def test_explain_of_a_directory_asks_for_one_case_without_naming_an_api_function():
     result = run("explain", str(CASES_DIR))
     assert result.exit_code == 2
-    assert "expected exactly one case" in result.output and "lemtrada-asp decide takes many" in result.output
+    assert "expected exactly one case" in result.output and "the decide command takes many" in result.output
     assert "decide_many" not in result.output
 
 
