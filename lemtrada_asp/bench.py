@@ -1,7 +1,8 @@
 """Benchmark: cases per second per core, one-case latency, memory on a million cases.
 
-    python -m lemtrada_asp.bench              # the README table (and the million-case stream)
-    python -m lemtrada_asp.bench --quick      # without the million-case stream
+    python -m lemtrada_asp.bench                  # aligned text (and the million-case stream)
+    python -m lemtrada_asp.bench --markdown       # the same as one markdown table, for a document
+    python -m lemtrada_asp.bench --quick          # without the million-case stream
 
 Everything is measured as CPU time of the process that does the work
 (time.process_time in this process, getrusage of the child for subprocesses), so
@@ -130,7 +131,8 @@ def million(n: int, seed: int) -> tuple[float, float, int]:
 @click.option("--runs", default=11, show_default=True, help="Fresh-process runs for the one-case row.")
 @click.option("--million-cases", default=1_000_000, show_default=True, help="Cases streamed for the memory row.")
 @click.option("--quick", is_flag=True, help="Skip the million-case stream.")
-def main(n: int, baseline_cases: int, seed: int, runs: int, million_cases: int, quick: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print one markdown table (every row, latency and memory too), for a document.")
+def main(n: int, baseline_cases: int, seed: int, runs: int, million_cases: int, quick: bool, markdown: bool) -> None:
     """Print cases/s per core (CPU time, median of 3 interleaved rounds), latency and peak memory."""
     set_for_batches()  # as the command line sets its process (engine/collector.py), for every row
     kb = KnowledgeBase()
@@ -161,22 +163,33 @@ def main(n: int, baseline_cases: int, seed: int, runs: int, million_cases: int, 
             "cache, cold": f"shipped design: cache from empty ({n:,} cases)",
             "cache, warm": f"shipped design: cache warm, same {n:,} cases again",
         }
-        click.echo("| workload (1 core, CPU time, median of 3 interleaved rounds) | cases/s | × baseline | with corrections: cases/s | × baseline |")
-        click.echo("| --- | ---: | ---: | ---: | ---: |")
         base = {c: statistics.median(rows[("baseline", c)]) for c in (False, True)}
+        table = [["workload (1 core, CPU time, median of 3 interleaved rounds)", "cases/s", "× baseline",
+                  "with corrections: cases/s", "× baseline"]]
         for key, name in names.items():
             plain, fixed = statistics.median(rows[(key, False)]), statistics.median(rows[(key, True)])
-            click.echo(f"| {name} | {plain:,.0f} | {plain / base[False]:.1f}× | {fixed:,.0f} | {fixed / base[True]:.1f}× |")
-        click.echo(
-            f"\nOne case in a fresh process (lemtrada-asp decide CASE --format json, median of {runs}): "
-            f"{cpu * 1000:.0f} ms CPU, {wall * 1000:.0f} ms wall"
-        )
+            table.append([name, f"{plain:,.0f}", f"{plain / base[False]:.1f}×", f"{fixed:,.0f}", f"{fixed / base[True]:.1f}×"])
+        table.append([f"one case in a fresh process (decide CASE --format json, median of {runs})",
+                      f"{cpu * 1000:.0f} ms CPU", f"{wall * 1000:.0f} ms wall", "", ""])
         if not quick:
             seconds, peak_mb, lines = million(million_cases, seed)
-            click.echo(
-                f"{lines:,} cases streamed (decide - --format json --no-corrections --jobs 1): "
-                f"{lines / seconds:,.0f} cases/s CPU, peak resident memory {peak_mb:,.0f} MB"
-            )
+            table.append([f"{lines:,} cases streamed (decide - --format json --no-corrections --jobs 1)",
+                          f"{lines / seconds:,.0f}", "", "", f"peak {peak_mb:,.0f} MB"])
+        click.echo(render_table(table, markdown))
+
+
+def render_table(table: list[list[str]], markdown: bool) -> str:
+    """Rows as a markdown table (numbers right-aligned) or as aligned text for a terminal."""
+    if markdown:
+        head, *body = table
+        lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in table
+    )
+
 
 
 if __name__ == "__main__":

@@ -118,3 +118,25 @@ def edited_kb(tmp_path: Path, file: str, *, replace: tuple[str, str] | None = No
         text = text.rstrip("\n") + "\n" + append + "\n"
     path.write_text(text)
     return kb
+
+
+@pytest.fixture(autouse=True)
+def _no_plan_settings_from_the_environment(monkeypatch):
+    """A developer's LEMTRADA_PLAN must not change what the letter tests see."""
+    monkeypatch.delenv("LEMTRADA_PLAN", raising=False)
+
+
+def require_pdf():
+    """pypdf, after checking that WeasyPrint can make a PDF here; else skip, saying what is missing.
+
+    The README's test command installs the [pdf] extra, but WeasyPrint also loads Pango,
+    a system library a bare container may lack: that is a skip with its reason, not an
+    error (pytest.importorskip alone lets WeasyPrint's OSError through).
+    """
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"PDF letters need the [pdf] extra (pip install 'lemtrada-asp[pdf]'): {exc}")
+    except OSError as exc:
+        pytest.skip(f"PDF letters need Pango, a system library WeasyPrint loads (Debian: libpango-1.0-0 libpangoft2-1.0-0): {exc}")
+    return pytest.importorskip("pypdf", reason="reading a PDF back needs pypdf (the [pdf] extra)")

@@ -88,6 +88,7 @@ def shipped():
     return Engine(KnowledgeBase(KB_DIR))
 
 
+@pytest.mark.slow
 def test_the_cache_gives_the_plain_paths_bytes_on_examples_generated_and_random_cases(shipped):
     cases = corpus(shipped, 450, 200)
     plain, cached, cache = both_ways(shipped, cases)
@@ -95,6 +96,7 @@ def test_the_cache_gives_the_plain_paths_bytes_on_examples_generated_and_random_
     assert cache.hits >= len(cases) // 2  # the whole second pass, at least, came from memory
 
 
+@pytest.mark.slow
 def test_with_details_and_with_corrections_too(shipped):
     cases = corpus(shipped, 150, 100, seed=9)
     plain, cached, _ = both_ways(shipped, cases, details=True)
@@ -106,6 +108,7 @@ def test_with_details_and_with_corrections_too(shipped):
     assert any('"corrections": [[' in line for line in cached)
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_the_cap_and_the_output_stays_the_same(shipped):
     cases = corpus(shipped, 200, 100, seed=3)
     plain, cached, cache = both_ways(shipped, cases, cap=7)
@@ -157,6 +160,7 @@ def append(text):
     [(change_parameter, False), (append(NEW_LEAF), True), (append(COUNT_RULE), False)],
     ids=["parameter", "new-leaf", "count-rule"],
 )
+@pytest.mark.slow
 def test_an_edited_kb_is_cached_as_derived_from_its_own_rules(tmp_path, shipped, edit, new_leaf):
     engine = edited_kb(tmp_path, edit)
     cases = corpus(engine, 200, 100, seed=11)
@@ -176,6 +180,7 @@ ACTIONABLE_AGE = 'actionable("I2").\n'  # the policy's data: which changes a mem
 @pytest.mark.parametrize(
     "edit", [change_parameter, append(NEW_LEAF), append(ACTIONABLE_AGE)], ids=["parameter", "new-leaf", "actionable"]
 )
+@pytest.mark.slow
 def test_an_edited_kbs_corrections_are_solved_above_the_leaves_with_the_correctors_bytes(tmp_path, shipped, edit):
     engine = edited_kb(tmp_path, edit)
     cases = corpus(engine, 100, 60, seed=21)[:150]
@@ -408,6 +413,7 @@ def test_a_decision_level_the_kb_gets_wrong_is_reported_as_the_whole_program_rep
 JOINED_SHOW = '#show both_failed(K) : status(K, "I1", not_met), status(K, "I2", not_met).\n'
 
 
+@pytest.mark.slow
 def test_an_output_resting_on_two_criteria_joins_them_into_one_part(tmp_path):
     engine = edited_kb(tmp_path, append(JOINED_SHOW))
     cache = DecisionCache(engine)
@@ -458,6 +464,7 @@ finding(K, "I8", not_met, drugs(N)) :- case(K), N = #count { D : step_drug("I4.a
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", [WHOLE_HISTORY, LOCAL_IN_AGGREGATE], ids=["whole-history", "local-in-aggregate"])
 def test_a_leaf_that_reads_more_than_its_drug_is_keyed_by_the_whole_history(tmp_path, text):
     engine = edited_kb(tmp_path, append(text))

@@ -160,6 +160,7 @@ def brute_force(case) -> list[frozenset[str]]:
     return []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name.rsplit(".", 1)[0] for p in EXAMPLES])
 def test_corrections_of_every_example_case_are_all_least_sets_the_decision_rules_accept(corrector, path):
     [item] = iter_items([str(path)], validate_case)

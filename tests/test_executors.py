@@ -67,11 +67,13 @@ def cluster():
         yield cluster
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_decides_like_one_process(corpus, alone, cluster):
     results = lines(decide_paths([str(corpus)], chunk=CHUNK, jobs=2, run=Run("dask", cluster.scheduler_address)))
     assert results == alone
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_decides_under_an_overlay_like_one_process(corpus, alone, cluster):
     changed = KbRef(None, [Path(__file__).parent / "fixtures" / "overlays" / "interval-11-months"])
     expected = lines(decide_paths([str(corpus)], engine=Engine(KnowledgeBase(changed)), chunk=CHUNK, jobs=1))

@@ -129,6 +129,7 @@ def test_a_generated_case_written_as_a_bundle_reads_back_as_itself(case):
     assert read_request(to_bundle(case))[0].case == expected(case)
 
 
+@pytest.mark.slow
 def test_the_corpus_exercises_every_field_and_decides_the_same_from_bundles():
     fields = {f"{k}.{sub}" if isinstance(v, dict) else k for c in CORPUS for k, v in c.items()
               for sub in (v if isinstance(v, dict) else [None])}

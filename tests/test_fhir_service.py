@@ -341,6 +341,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0():
         httpx.get(url + "/healthz", timeout=2)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_load_leaves_no_torn_or_lost_line_for_an_answered_request(tmp_path):
     log = tmp_path / "decisions.jsonl"
     key = tmp_path / "mask.key"

@@ -54,6 +54,7 @@ def hostile_variant(field: str, text: str):
     return vary(INITIAL, {field: value})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", list(HARMLESS))
 @pytest.mark.parametrize("text", HOSTILE)
 def test_a_hostile_string_decides_like_a_harmless_one(decide, statuses, field, text):
@@ -151,6 +152,7 @@ def decides_otherwise(field: str, text: str) -> bool:
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("as_yaml", [False, True], ids=["json", "yaml"])
 @pytest.mark.parametrize("field", list(FIELDS))
 @pytest.mark.parametrize("text", TRICKS, ids=lambda t: repr(t[:12]))

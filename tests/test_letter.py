@@ -197,6 +197,7 @@ def test_an_approval_states_the_course_units_and_advisories(tmp_path):
 # --- every example, every format; escaping; the command ------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name.rsplit(".", 1)[0] for p in EXAMPLES])
 def test_a_letter_is_drafted_for_every_example_case_in_every_format(path, tmp_path):
     for fmt in ("markdown", "html", "text"):
@@ -246,6 +247,7 @@ def reading_text(decision) -> str:
     return " ".join(line if line[-1] in ".!?:" else line + "." for line in lines)
 
 
+@pytest.mark.slow
 def test_every_example_letter_reads_at_or_below_an_eighth_grade_level(capsys):
     grades, smog = {}, {}
     for path in EXAMPLES:

@@ -22,7 +22,7 @@ import textstat
 import yaml
 from click.testing import CliRunner
 
-from conftest import CASES_DIR, DELETE, INITIAL, KB_DIR, vary
+from conftest import CASES_DIR, DELETE, INITIAL, KB_DIR, require_pdf, vary
 from lemtrada_asp.cli import main
 from lemtrada_asp.engine.loading import is_case_file
 from lemtrada_asp.engine.policy import Policy
@@ -324,8 +324,7 @@ def letter_kind(record) -> tuple:
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory, examples):
     """The PDF of the first example of each kind of letter (letter_kind), by the letter command."""
-    pytest.importorskip("weasyprint")
-    pypdf = pytest.importorskip("pypdf")
+    pypdf = require_pdf()
     firsts: dict[tuple, str] = {}
     for name, record in examples.items():
         firsts.setdefault(letter_kind(record), name)
@@ -341,6 +340,7 @@ def pdfs(tmp_path_factory, examples):
     return texts
 
 
+@pytest.mark.slow
 def test_a_pdf_of_each_kind_of_letter_carries_every_required_element_in_its_text(pdfs, examples):
     n = notice_facts(lob.select(None), TODAY, RECEIVED)
     kinds = {letter_kind(r) for r in examples.values()}
@@ -358,7 +358,7 @@ def test_a_pdf_of_each_kind_of_letter_carries_every_required_element_in_its_text
 
 
 def test_pdf_goes_to_standard_output_when_no_file_is_given(tmp_path):
-    pytest.importorskip("weasyprint")
+    require_pdf()
     path = tmp_path / "c.json"
     path.write_text(json.dumps(INITIAL))
     result = CliRunner().invoke(main, ["letter", str(path), "--format", "pdf"])

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-pypdf = pytest.importorskip("pypdf")
-pytest.importorskip("weasyprint")
+from conftest import require_pdf  # noqa: E402
+
+pypdf = require_pdf()  # the whole module: skipped, with the reason, where no PDF can be made
 
 from lemtrada_asp.notices import language  # noqa: E402
 from lemtrada_asp.notices.pdf import PdfError, html_to_pdf  # noqa: E402

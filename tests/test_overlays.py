@@ -98,6 +98,7 @@ def test_every_overlay_is_a_few_lines():
         assert len(lines) <= 10, (name, lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FULL_COPIES))
 def test_an_overlay_diffs_exactly_like_a_full_edited_copy(tmp_path, corpus, base_results, name):
     by_overlay = changes(base_results, KbRef(KB_DIR, [OVERLAYS / name]), corpus)

@@ -151,6 +151,7 @@ def sources_free_of(sentinel: int, count: int) -> None:
     assert sentinel > count, f"the sentinel {sentinel} could be a case number in the source: pick another"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(params()))
 def test_every_numeric_parameter_reaches_the_outputs_that_state_it(tmp_path, name, base_outputs):
     sentinel = SENTINELS.get(name, 4000 + sorted(params()).index(name))  # in no date, id or other output

@@ -75,6 +75,7 @@ def test_normalising_drops_whitespace_and_emphasis_only():
     assert not covers("Fatigue and more", "Fatigue")  # a short sentence is covered only by a quote inside it
 
 
+@pytest.mark.slow
 def test_check_kb_fails_with_file_and_line_when_a_quote_is_altered(tmp_path):
     kb = edited(tmp_path, "criteria/i2_age.lp", 'quotes("I2", "The member is 18 years of age or older").',
                 'quotes("I2", "The member is at least 18 years old").')

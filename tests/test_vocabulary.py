@@ -147,6 +147,7 @@ def spellings(draw, term: str) -> str:
     return lead + "".join(out) + trail
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_text_that_normalises_to_a_term_decides_as_that_term(engine, data):

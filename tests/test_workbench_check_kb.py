@@ -23,6 +23,7 @@ def line_of(kb: Path, file: str, text: str) -> str:
     return f"{kb / file}:{next(i for i, line in enumerate(lines, start=1) if text in line)}"
 
 
+@pytest.mark.slow
 def test_the_shipped_kb_is_sound():
     result = check("--kb", str(KB_DIR))
     assert result.exit_code == 0, result.output
@@ -50,6 +51,7 @@ UNSOUND = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file, replace, append, located_at, message", UNSOUND)
 def test_an_unsound_catalogue_is_reported_with_file_and_line(tmp_path, file, replace, append, located_at, message):
     kb = edited_kb(tmp_path, file, replace=replace, append=append)
@@ -60,6 +62,7 @@ def test_an_unsound_catalogue_is_reported_with_file_and_line(tmp_path, file, rep
     assert "Unsound" in result.output
 
 
+@pytest.mark.slow
 def test_a_leaf_with_no_finding_rule_at_all_is_reported(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
@@ -71,6 +74,7 @@ def test_a_leaf_with_no_finding_rule_at_all_is_reported(tmp_path):
     assert f'{where}: problem: no rule derives a finding for leaf "I2"' in result.output
 
 
+@pytest.mark.slow
 def test_a_leaf_without_a_status_for_some_cases_is_found_with_those_cases(tmp_path):
     kb = edited_kb(tmp_path, "criteria/i2_age.lp", replace=('finding(K, "I2", met', 'finding(K, "I2x", met'))
     result = check("--kb", str(kb))
@@ -78,6 +82,7 @@ def test_a_leaf_without_a_status_for_some_cases_is_found_with_those_cases(tmp_pa
     assert '"I2" gets no status' in result.output and "age: 18 or more years" in result.output
 
 
+@pytest.mark.slow
 def test_a_case_with_two_decisions_is_found(tmp_path):
     kb = edited_kb(tmp_path, "hooks.lp", append="decision(K, approve, none) :- case(K), member_state(K, \"TX\").")
     result = check("--kb", str(kb))
@@ -85,6 +90,7 @@ def test_a_case_with_two_decisions_is_found(tmp_path):
     assert "a case gets 2 decisions" in result.output and "member.state: TX" in result.output
 
 
+@pytest.mark.slow
 def test_an_orphan_node_is_a_warning_not_a_problem(tmp_path):
     kb = edited_kb(tmp_path, "catalogue.lp", replace=('child("I4", ("I4.a"; "I4.b")).', 'child("I4", "I4.b").'))
     result = check("--kb", str(kb))
@@ -92,6 +98,7 @@ def test_an_orphan_node_is_a_warning_not_a_problem(tmp_path):
     assert 'warning: node "I4.a" is not under any top-level criterion' in result.output
 
 
+@pytest.mark.slow
 def test_properties_of_the_shipped_kb_report_the_age_17_gap():
     result = check("--properties")
     assert result.exit_code == 0, result.output
@@ -105,6 +112,7 @@ def test_properties_of_the_shipped_kb_report_the_age_17_gap():
     assert "approvable: 17 or more years" in out[continuation:continuation + 200]
 
 
+@pytest.mark.slow
 def test_a_policy_hook_that_approves_despite_an_exclusion_is_found_with_a_witness(tmp_path):
     # The engine's skeleton makes an applied exclusion a failure; a policy rule that
     # approves anyway gives the case two decisions, which check-kb finds and shows.
@@ -118,6 +126,7 @@ def test_a_policy_hook_that_approves_despite_an_exclusion_is_found_with_a_witnes
     assert "diagnosis.condition:" in line and "crohns_disease" in line and ": other" not in line, line
 
 
+@pytest.mark.slow
 def test_properties_find_a_criterion_that_can_never_be_met(tmp_path):
     kb = edited_kb(tmp_path, "criteria/i7_c4_dose.lp", replace=("request_days(K, N), not request_not_consecutive(K).", "request_days(K, N), not request_not_consecutive(K), N > D."))
     result = check("--properties", "--kb", str(kb))

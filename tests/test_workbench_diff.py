@@ -128,12 +128,14 @@ def transitions(output: str) -> dict[str, int]:
     return table
 
 
+@pytest.mark.slow
 def test_a_kb_compared_with_an_unchanged_copy_changes_nothing(tmp_path, small_corpus):
     result = run("diff", "--kb", str(copy_kb(tmp_path, "same")), str(small_corpus))
     assert result.exit_code == 0, result.output
     assert "500 cases compared: 0 changed, 500 unchanged." in result.output
 
 
+@pytest.mark.slow
 def test_texas_in_the_mandate_table_only_turns_denials_into_state_mandate_pends(tmp_path, texas_corpus):
     kb = texas_kb(tmp_path)
     result = run("diff", "--kb", str(kb), str(texas_corpus), "--format", "json")
@@ -149,6 +151,7 @@ def test_texas_in_the_mandate_table_only_turns_denials_into_state_mandate_pends(
         assert change["statuses"] == {}  # no criterion changed: the decision rule did
 
 
+@pytest.mark.slow
 def test_removing_natalizumab_only_loosens_and_always_through_i4(tmp_path, small_corpus):
     result = run("diff", "--kb", str(no_natalizumab_kb(tmp_path)), str(small_corpus), "--format", "json")
     assert result.exit_code == 1
@@ -162,6 +165,7 @@ def test_removing_natalizumab_only_loosens_and_always_through_i4(tmp_path, small
         assert change["statuses"]["I4.a"]["kb"] == "not evaluated"
 
 
+@pytest.mark.slow
 def test_text_output_has_the_transition_table_then_each_case_with_why(tmp_path, small_corpus):
     result = run("diff", "--base", str(KB_DIR), "--kb", str(no_natalizumab_kb(tmp_path)), str(small_corpus))
     out = result.output
@@ -171,9 +175,10 @@ def test_text_output_has_the_transition_table_then_each_case_with_why(tmp_path, 
     assert re.search(r"\n\S+ \(.*corpus.jsonl:\d+\): .* -> .*\n(    .*\n)*    because: I4 ", out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EDITS))
 def test_the_readme_shows_the_transitions_the_diff_gives(tmp_path, corpus, name):
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "lemtrada_asp" / "analysis" / "README.md").read_text()  # the workbench guide
     section = readme[readme.index(f"<!-- diff example: {name} -->"):]
     section = section[: section.index("```", section.index("```") + 3)]
     documented = transitions(section)
@@ -190,6 +195,7 @@ def test_invalid_cases_are_reported_and_the_others_still_compared(tmp_path):
     assert "2 cases compared: 1 changed" in result.output and "T-2 (" in result.output
 
 
+@pytest.mark.slow
 def test_a_broken_kb_exits_3_and_standard_input_is_refused(tmp_path, small_corpus):
     kb = copy_kb(tmp_path, "broken")
     edit(kb / "hooks.lp", None, "decision(K, approve :- case(K).")
@@ -203,11 +209,13 @@ def test_a_broken_kb_exits_3_and_standard_input_is_refused(tmp_path, small_corpu
 # --- every possible case ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_exhaustive_on_an_unchanged_copy_finds_no_class(tmp_path):
     result = run("diff", "--exhaustive", "--kb", str(copy_kb(tmp_path, "same")))
     assert result.exit_code == 0 and "No case decides differently." in result.output
 
 
+@pytest.mark.slow
 def test_exhaustive_texas_is_one_class_of_i4_only_failures_in_texas(tmp_path):
     result = run("diff", "--exhaustive", "--kb", str(texas_kb(tmp_path)), "--format", "json")
     assert result.exit_code == 1
@@ -220,6 +228,7 @@ def test_exhaustive_texas_is_one_class_of_i4_only_failures_in_texas(tmp_path):
     assert classes[0]["confirmed"]
 
 
+@pytest.mark.slow
 def test_exhaustive_witnesses_are_case_files_that_decide_confirms_under_both_kbs(tmp_path):
     kb = no_natalizumab_kb(tmp_path)
     out = tmp_path / "witnesses"
@@ -237,6 +246,7 @@ def test_exhaustive_witnesses_are_case_files_that_decide_confirms_under_both_kbs
         assert after["decision"] == cls["witness_outcome"]["kb"]["decision"]
 
 
+@pytest.mark.slow
 def test_exhaustive_finds_the_same_changes_as_a_10000_case_generated_corpus(tmp_path):
     """Done when: every case a 10,000-case corpus finds changed lies in an exhaustive class, and no other."""
     kb = any_dmt_kb(tmp_path)

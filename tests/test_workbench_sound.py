@@ -77,6 +77,7 @@ def test_coverage_threshold_fails_below_it(tmp_path):
     assert "pend (information)" in rules["decisions_never_reached"]
 
 
+@pytest.mark.slow
 def test_the_shipped_suite_fires_every_rule_that_some_case_can_fire():
     kb = KnowledgeBase(KB_DIR)
     possible, firable, incomplete = whole_space(kb)
@@ -91,6 +92,7 @@ def test_the_shipped_suite_fires_every_rule_that_some_case_can_fire():
 # --- mutation testing -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_mutant_the_suite_does_not_pin_down_survives_with_file_and_line_until_a_case_kills_it(tmp_path):
     kb = KnowledgeBase(KB_DIR)
     folder = suite(tmp_path, {"plain": (INITIAL, {"decision": "approve", "authorized_mg": 60})})
@@ -105,6 +107,7 @@ def test_a_mutant_the_suite_does_not_pin_down_survives_with_file_and_line_until_
     assert report.baseline_failures == 0
 
 
+@pytest.mark.slow
 def test_the_shipped_suite_kills_every_mutant_but_the_equivalent_ones():
     kb = KnowledgeBase(KB_DIR)
     report = run_mutation(kb, load_suite([str(CASES_DIR)], kb))
@@ -121,6 +124,7 @@ def test_the_shipped_suite_kills_every_mutant_but_the_equivalent_ones():
         f"criteria/i1_c1_prescriber.lp:{line['consultation_with_specialist']} condition dropped: not has_consultation(K)"}, survivors
 
 
+@pytest.mark.slow
 def test_a_surviving_parameter_mutant_that_no_decision_reads_but_a_text_states_is_not_called_equivalent(tmp_path):
     kb = KnowledgeBase(KB_DIR)
     folder = suite(tmp_path, {"plain": (INITIAL, {"decision": "approve"})})
@@ -201,6 +205,7 @@ def count_change(tmp_path_factory):
     return analysis, analysis.run()
 
 
+@pytest.mark.slow
 def test_every_changed_case_of_a_corpus_lies_in_a_class_of_the_count_change(count_change, corpus):
     analysis, impact = count_change
     assert impact.complete and impact.incomplete == [] and all(c.confirmed for c in impact.classes)
@@ -215,6 +220,7 @@ def test_every_changed_case_of_a_corpus_lies_in_a_class_of_the_count_change(coun
     assert "I4 (base): not_met" in cls.describe() and "I4 (edited): met" in cls.describe()
 
 
+@pytest.mark.slow
 def test_classify_places_each_given_case_in_a_class_in_json(tmp_path, corpus):
     kb = edited_kb("texas_mandate", tmp_path)
     result = run("diff", "--exhaustive", "--kb", str(kb), "--classify", str(corpus), str(CASES_DIR), "--format", "json")
@@ -257,6 +263,7 @@ def shipped_checks():
     return run_checks(KbAnalysis(KB_DIR))
 
 
+@pytest.mark.slow
 def test_criteria_that_duplicate_an_exclusion_are_found(shipped_checks):
     messages = [c.message for c in shipped_checks.of("duplicate")]
     assert any(m.startswith("I5 ") and "exclusion E5" in m for m in messages)
@@ -264,6 +271,7 @@ def test_criteria_that_duplicate_an_exclusion_are_found(shipped_checks):
     assert len(messages) == 2
 
 
+@pytest.mark.slow
 def test_exclusions_a_continuation_cannot_enforce_are_found_with_approved_witnesses(shipped_checks, engine):
     from lemtrada_asp.case.model import validate_case
 
@@ -276,6 +284,7 @@ def test_exclusions_a_continuation_cannot_enforce_are_found_with_approved_witnes
     assert engine.decide([("w", validate_case(witness, "w"))])[0].decision == "approve"
 
 
+@pytest.mark.slow
 def test_an_inactive_spms_continuation_is_approved_and_reported(shipped_checks, engine):
     from lemtrada_asp.case.model import validate_case
 
@@ -284,12 +293,14 @@ def test_an_inactive_spms_continuation_is_approved_and_reported(shipped_checks, 
     assert engine.decide([("w", validate_case(i3.witness, "w"))])[0].decision == "approve"
 
 
+@pytest.mark.slow
 def test_code_tables_inconsistent_with_the_form_of_ms_are_found(shipped_checks):
     messages = [c.message for c in shipped_checks.of("code_table")]
     assert any(m.startswith("G35.C0") and "active secondary-progressive" in m and "refused by B1" in m for m in messages)
     assert any(m.startswith("G35.C1") and "relapsing-remitting" in m and "passes B1" in m for m in messages)
 
 
+@pytest.mark.slow
 def test_the_shipped_kb_has_no_data_fact_naming_what_cannot_exist(shipped_checks):
     assert shipped_checks.of("data") == []
 
@@ -313,6 +324,7 @@ def test_data_facts_that_can_never_take_effect_are_reported_with_file_and_line(t
 # --- analyst-written properties --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_analyst_properties_are_proved_over_the_space_or_refuted_with_a_witness_decide_confirms(engine):
     from lemtrada_asp.case.model import validate_case
 
@@ -325,6 +337,7 @@ def test_analyst_properties_are_proved_over_the_space_or_refuted_with_a_witness_
     assert decided.decision == refuted.decided["decision"] and decided.attributes
 
 
+@pytest.mark.slow
 def test_check_kb_properties_file_refutes_a_property_and_reports_a_mandate_that_never_takes_effect(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)

@@ -34,6 +34,7 @@ def random_assignments(space: Space, n: int, seed: int) -> list[dict[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_abstract_case_is_a_valid_case_file_that_lands_back_on_itself(shipped):
     _, space, _ = shipped
     for n, assignment in enumerate(random_assignments(space, 400, 1)):
@@ -41,6 +42,7 @@ def test_every_abstract_case_is_a_valid_case_file_that_lands_back_on_itself(ship
         assert space.locate(case) == assignment
 
 
+@pytest.mark.slow
 def test_the_analysis_program_decides_every_abstract_case_as_decide_does(shipped, engine):
     _, space, program = shipped
     assignments = random_assignments(space, 300, 2)
@@ -92,6 +94,7 @@ def test_a_constraint_that_leaves_some_cases_without_an_answer_is_found(tmp_path
     assert "rules the case out" in result.output and "age: 101 or more years" in result.output
 
 
+@pytest.mark.slow
 def test_the_space_covers_every_input_predicate_a_case_can_give():
     from lemtrada_asp.case.facts import case_symbols
     from lemtrada_asp.analysis.generate import generate_cases

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -98,6 +99,7 @@ def test_coverage_counts_statuses_and_separates_impossible_from_unexercised(tmp_
     assert "Rule coverage over 2 cases" in text and "Never exercised" in text and "I2 undocumented" in text
 
 
+@pytest.mark.slow
 def test_the_shipped_suite_exercises_every_possible_status():
     result = invoke("test", str(CASES_DIR), "--coverage", "--format", "json")
     coverage = json.loads(result.output.splitlines()[-1])["coverage"]
@@ -130,6 +132,7 @@ def test_a_missing_default_suite_is_a_clear_error(monkeypatch, tmp_path):
     import lemtrada_asp.analysis.suite as suite_module
 
     monkeypatch.setattr(suite_module, "__file__", str(tmp_path / "pkg" / "suite.py"))
+    monkeypatch.chdir(tmp_path)  # no ./cases here either
     result = invoke("test")
     assert result.exit_code == 2
     assert "no test suite given" in result.output and "Traceback" not in result.output

@@ -78,13 +78,18 @@ def observed(decision: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_suite_dir() -> Path:
-    """The example cases of the checkout this package runs from (cases/ beside lemtrada_asp/)."""
+    """The example cases: ./cases of the checkout the command runs in, else cases/ beside the package.
+
+    Why the working directory first: after a non-editable install the package lives in
+    site-packages, but a user running ``lemtrada-asp test`` in a checkout means its cases.
+    """
     package = Path(__file__).resolve().parent.parent
-    candidate = package.parent / "cases"
-    if candidate.is_dir():
-        return candidate
+    here = Path("cases")
+    for candidate in (here, package.parent / "cases"):
+        if candidate.is_dir() and any(candidate.rglob("*.expected.*")):
+            return candidate
     raise InputError(
-        str(candidate),
+        str(here.resolve()),
         [Problem("", "no test suite given and none found here (the example cases ship with the source checkout, "
                      "not the installed package); give the case files or directories to test")],
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..engine import guard
-from .options import KB_OPTION, run_guarded, resource_options
+from .options import KB_OPTION, kb_header, run_guarded, resource_options
 
 
 @click.command("check-kb")
@@ -27,8 +27,10 @@ from .options import KB_OPTION, run_guarded, resource_options
          "the policy text's intent, each with a witness decide confirms. With FILE, also prove or refute the analyst's "
          "properties in FILE (ASP constraints; see README).",
 )
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list the decision cache's derivation: which leaves read which inputs, or why the KB gets the plain path.")
 @resource_options
-def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
+def check_kb(kb_dir: Path | None, with_properties: str | None, verbose: bool) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
     Checked: every criterion id has a title and section (criterion/3); every
@@ -38,8 +40,8 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
     gets exactly one decision, every evaluated node one status, and an answer.
     Then a probe corpus of generated cases is decided. Last, the decision
     cache's derivation (which leaves read which inputs, what the decision reads
-    besides) is listed, or why the KB gets the plain path, and checked by
-    deciding generated cases both ways.
+    besides) is checked by deciding generated cases both ways; -v lists it, or
+    why the KB gets the plain path.
     Every quoted policy sentence (quotes/2, not_formalised/3) must be in the
     KB's policy text, and every sentence of the text that states a criterion
     must be quoted or declared not formalised (see `criteria`). A rule that
@@ -71,7 +73,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
             findings += departure_findings(analysis.kb, analysis.source)  # rules against their quotes (analysis/departures.py)
         problems = [f for f in findings if f.severity == "problem"]
         warnings = [f for f in findings if f.severity != "problem"]
-        click.echo(f"Checking knowledge base {analysis.kb.directory}")
+        click.echo("Checking " + kb_header(analysis.kb))  # the base and every overlay
         click.echo(f"  catalogue: {len(analysis.kb.catalogue.criteria)} criteria and exclusions")
         click.echo(f"  every possible case: {len(analysis.space.dims)} inputs, {analysis.space.size():.3g} abstract cases searched for faults")
         for finding in problems + warnings:
@@ -81,7 +83,7 @@ def check_kb(kb_dir: Path | None, with_properties: str | None) -> None:
         else:
             click.echo("Sound" + (f", with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ": no problems found."))
         outcome["problems"] = len(problems)
-        outcome["problems"] += _cache_report(analysis.kb)
+        outcome["problems"] += _cache_report(analysis.kb, verbose)
         if with_properties is not None:
             with guard.running("the exhaustive analysis (check-kb --properties)"):
                 props = analysis.properties()
@@ -112,8 +114,12 @@ def _say_if_code(kb_dir) -> None:
                    "command that opens it (this one included); review and trust it as you would a program")
 
 
-def _cache_report(kb) -> int:
-    """The decision cache's derivation for this KB, verified on generated cases: 1 if they differ."""
+def _cache_report(kb, verbose: bool = False) -> int:
+    """The decision cache's derivation for this KB, verified on generated cases: 1 if they differ.
+
+    Quiet unless asked (-v) or wrong: an analyst checking a rule needs the verdict, not
+    the cache's internals; a difference prints everything, since it is a bug to report.
+    """
     from ..analysis.generate import PARAMETERS, generate_cases
     from ..engine.cache import verify
     from ..engine.engine import Engine
@@ -133,7 +139,12 @@ def _cache_report(kb) -> int:
     except KnowledgeBaseError:  # an unsound KB: reported above, nothing to compare
         click.echo("decision cache: not verified (the knowledge base does not decide the generated cases)")
         return 0
-    for line in lines:
+    if verbose or differ:
+        shown = lines
+    else:
+        state = lines[0].split(";")[0] if lines else "decision cache"
+        shown = [f"{state} (-v: how it is derived)"] + [line for line in lines if line.startswith("decision cache verified")]
+    for line in shown:
         click.echo(line)
     return 1 if differ else 0
 

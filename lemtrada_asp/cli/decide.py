@@ -10,8 +10,8 @@ import click
 
 from ..engine.errors import InputError
 from .options import (
-    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, make_run, note_before_effective,
-    resource_options, run_guarded,
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, finish, format_option, kb_header, make_run,
+    note_before_effective, resource_options, run_guarded,
 )
 
 
@@ -86,9 +86,17 @@ def decide(
         from ..render.text import as_text
     run = make_run(executor, scheduler, shard)
 
-    counts = {"written": 0, "invalid": 0, "unreadable": 0, "early": 0}
+    counts = {"written": 0, "invalid": 0, "unreadable": 0, "early": 0, "finished": 0}
     loaded: list = []  # the one Policy of the run (not under --versions, which picks one per case)
     stopped: list[Interrupted] = []
+
+    def every_line_written() -> bool:
+        """A signal that came after the last line (the workers shutting down) stops nothing:
+        the run is complete when every input has its line (counted only then; unknown for
+        standard input or a shard)."""
+        from .progress import input_size
+
+        return versions_dir is None and shard is None and counts["written"] == input_size(paths)
 
     def body() -> None:
         separator = ""
@@ -103,9 +111,11 @@ def decide(
             else:
                 policy = Policy.load(kb_dir)
                 loaded.append(policy)
+                if output_format == "text":
+                    click.echo(kb_header(policy.kb))
                 results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
             try:
-                for result in with_progress(results):
+                for result in with_progress(results, paths=None if shard else paths):
                     with stop.writing():
                         if not result.ok:
                             counts["unreadable" if result.exit_status == IO_ERROR else "invalid"] += 1
@@ -122,10 +132,16 @@ def decide(
                             click.echo(separator + as_text(result.decision))
                             separator = "\n"
                         counts["written"] += 1
+                counts["finished"] = 1
             except Interrupted as exc:
-                stopped.append(exc)
+                if not counts["finished"] and not every_line_written():
+                    stopped.append(exc)
             finally:
-                results.close()  # stops the workers if the batch did not finish
+                try:
+                    results.close()  # stops the workers if the batch did not finish
+                except Interrupted as exc:  # a signal while the finished batch shut down: nothing was lost
+                    if not counts["finished"] and not every_line_written():
+                        stopped.append(exc)
             if verbose:
                 from ..engine.cache import cache_for
 

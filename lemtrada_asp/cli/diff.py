@@ -130,7 +130,7 @@ def _corpus(paths, base_dir, kb_dir, output_format: str, jobs: int | None, run=N
     import tempfile  # here, not at the top: every command's start-up would pay for it
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run)):
+        for result, change in with_progress(compare_paths(paths, base_dir, kb_dir, jobs=workers, run=run), paths=None if run is not None and run.shard else paths):
             if not result.ok:
                 summary.invalid += 1
                 unreadable += result.exit_status == IO_ERROR

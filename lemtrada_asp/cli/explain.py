@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import KB_OPTION, format_option, note_before_effective, run_guarded, resource_options
+from .options import KB_OPTION, format_option, kb_header, note_before_effective, run_guarded, resource_options
 
 
 @click.command()
@@ -50,6 +50,7 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
             click.echo(page.encode("utf-8"))  # the charset the page declares, whatever the terminal's
         else:
             encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+            click.echo(kb_header(policy.kb))
             click.echo(as_text(data, unicode=encoding == "utf8"))
 
     run_guarded(body)

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from .options import (
-    KB_OPTION, IsoDate, fail_io, format_option, note_before_effective, resource_options, run_guarded, write_atomically,
+    KB_OPTION, PLAN_OPTION, IsoDate, fail_io, format_option, note_before_effective, resource_options, run_guarded,
+    write_atomically,
 )
 
 
@@ -41,6 +42,7 @@ from .options import (
     default=None,
     help="The authorisation number the plan's system gave an approval. Default: a [missing: ...] placeholder.",
 )
+@PLAN_OPTION
 @KB_OPTION
 @resource_options
 def letter(
@@ -51,6 +53,7 @@ def letter(
     reviewer_name: str | None,
     reviewer_credentials: str | None,
     authorization_number: str | None,
+    plan_file: Path | None,
     kb_dir: Path | None,
 ) -> None:
     """Draft the notice the plan sends about CASE.
@@ -66,19 +69,24 @@ def letter(
 
     The rules of appeal (deadlines, fair hearing, external review) are those of
     the case's coverage.line_of_business, or the default when it has none; the
-    plan's name, phone and addresses come from the plan settings. Anything no
-    one gave (a member ID, an authorisation number) prints as [missing: ...].
+    plan's name, phone and addresses come from the plan settings (--plan FILE,
+    or the file named by $LEMTRADA_PLAN). Anything no one gave (a member ID,
+    an authorisation number) prints as [missing: ...].
 
-    Exit status: 0 drafted; 1 no PDF can be made; 2 invalid input (or a --date
-    that does not exist); 3 knowledge base or notice data error, or time or
+    Exit status: 0 drafted; 1 no PDF can be made (WeasyPrint missing, or a
+    character no shipped font draws); 2 invalid input (or a --date that does
+    not exist, or --format pdf to a terminal); 3 knowledge base or notice data error, or time or
     memory ran out; 4 the case or the output file cannot be read or written
     (--out is written atomically: a temporary file beside it, then renamed).
     """
     from ..engine.policy import Policy
     from ..render.letters import Signer, render_letter, render_pdf
 
+    if output_format == "pdf" and out is None and sys.stdout.isatty():  # refused before any work
+        click.echo("error: a PDF is not printed to a terminal; use --out FILE.pdf or redirect the output", err=True)
+        sys.exit(2)
     drafted: list[str | bytes] = []
-    signer = Signer(reviewer_name, reviewer_credentials, authorization_number)
+    signer = Signer(reviewer_name, reviewer_credentials, authorization_number, str(plan_file) if plan_file else None)
 
     def body() -> None:
         policy = Policy.load(kb_dir)
@@ -94,9 +102,6 @@ def letter(
     result = drafted[0]
     if out is None:
         if isinstance(result, bytes):
-            if sys.stdout.isatty():
-                click.echo("error: a PDF is not printed to a terminal; use --out FILE.pdf or redirect the output", err=True)
-                sys.exit(1)
             sys.stdout.buffer.write(result)
             sys.stdout.buffer.flush()
         else:

@@ -52,6 +52,15 @@ def KB_OPTION(command):
 
     return _KB(_OVERLAY(with_overlays))
 
+PLAN_OPTION = click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The plan's settings (name, phone, appeal address, ...: see lemtrada_asp/notices/plan.example.yaml). "
+         "Default: the file in $LEMTRADA_PLAN, else only the TTY number is set and the rest print as [missing: ...].",
+)
+
 JOBS_OPTION = click.option(
     "--jobs",
     "-j",
@@ -308,3 +317,22 @@ def note_before_effective(count: int, policy) -> None:
         "--versions DIR decides each under the policy version then in force.",
         err=True,
     )
+
+
+def shown_path(path: Path) -> str:
+    """A path as a reader would type it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def kb_header(kb) -> str:
+    """The first line of a text output: which KB decided (its path, overlays, policy and version).
+
+    Why: after a plain ``pip install .`` the installed copy decides, not ``kb/`` of the
+    checkout; a reader must see which one it was without guessing.
+    """
+    names = " + ".join([shown_path(kb.directory), *(shown_path(o.directory) for o in kb.overlays)])
+    manifest = kb.manifest
+    return f"knowledge base: {names} ({manifest.name}, revised {manifest.revised}; {kb.version})"

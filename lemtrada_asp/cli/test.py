@@ -10,7 +10,9 @@ import click
 
 from ..engine.errors import InputError
 from ..render.text import error_text, printable
-from .options import IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, make_run, resource_options, run_guarded
+from .options import (
+    IO_ERROR, JOBS_OPTION, KB_OPTION, executor_options, format_option, kb_header, make_run, resource_options, run_guarded,
+)
 
 
 @click.command()
@@ -76,10 +78,12 @@ def test(paths: tuple[str, ...], kb_dir: Path | None, coverage: bool, threshold:
         nonlocal tracker
         targets = list(paths) or [_shown(default_suite_dir())]
         policy = Policy.load(kb_dir)
+        if output_format == "text":
+            click.echo(kb_header(policy.kb))
         results = policy.decide_paths(targets, jobs=jobs, details=coverage, run=make_run(executor, scheduler, shard))
         if coverage:
             tracker = _coverage(kb_dir)
-        for result in with_progress(results):
+        for result in with_progress(results, paths=None if shard else targets):
             if not result.ok:
                 totals["invalid"] += 1
                 unreadable.append(result.exit_status == IO_ERROR)

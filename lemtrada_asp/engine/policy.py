@@ -79,7 +79,7 @@ class Policy:
         if len(results) != 1:
             what = "no case" if not results else f"{len(results)} cases"
             where = source or str(case)
-            raise InputError(where, [Problem("", f"expected exactly one case, found {what} (decide_many takes many)")])
+            raise InputError(where, [Problem("", f"expected exactly one case, found {what}: give one case file (the decide command takes many)")])
         [result] = results
         if result.record is None:
             raise result.exception

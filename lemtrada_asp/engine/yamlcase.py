@@ -115,6 +115,23 @@ _CaseYamlLoader.add_implicit_resolver(
 _CaseYamlLoader.add_implicit_resolver(_YAML + "int", _YAML_INT, list("-+0123456789"))
 
 
+def yaml_error_place(exc: yaml.MarkedYAMLError) -> str:
+    """' at line L column C: what is wrong', at the line the writer must fix.
+
+    PyYAML notices an unclosed bracket or quote only where the text goes on without it,
+    often the next line; its context mark is where that bracket or quote was opened,
+    which is the line to fix (a YAML error on line 5 is reported at line 5, not 6).
+    """
+    problem, context = exc.problem_mark, exc.context_mark
+    unclosed = bool(exc.context) and ("flow" in exc.context or exc.context.startswith("while scanning"))
+    mark = context if unclosed and context is not None else problem
+    where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+    said = f"{exc.context}, " if exc.context and exc.context != exc.problem else ""
+    noticed = (f" (noticed at line {problem.line + 1} column {problem.column + 1})"
+               if mark is not problem and problem is not None and problem.line != mark.line else "")
+    return f"{where}: {said}{exc.problem}{noticed}"
+
+
 def load_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_CaseYamlLoader)  # noqa: S506 - a SafeLoader subclass
@@ -122,9 +139,6 @@ def load_yaml(text: str) -> Any:
         mark = exc.problem_mark
         raise Unreadable(f"{exc.problem} (line {mark.line + 1} column {mark.column + 1})", exc.field) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        context = f"{exc.context}, " if exc.context and exc.context != exc.problem else ""
-        raise Unreadable(f"malformed YAML{where}: {context}{exc.problem}") from None
+        raise Unreadable(f"malformed YAML{yaml_error_place(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the YAML library trips on is the input's fault
         raise Unreadable(f"malformed YAML: {type(exc).__name__}: {show(str(exc))}") from None

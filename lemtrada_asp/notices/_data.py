@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ..engine.yamlcase import yaml_error_place
 from .errors import NoticeDataError
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,10 +26,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise NoticeDataError(source, [f"cannot read: {exc.strerror or exc}"]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise NoticeDataError(source, [f"not valid YAML{yaml_error_place(exc)}"]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise NoticeDataError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
+        raise NoticeDataError(source, [f"not valid YAML ({exc})"]) from None
     if not isinstance(raw, dict):
         raise NoticeDataError(source, [f"expected a mapping of fields, got {type(raw).__name__}"])
     return raw

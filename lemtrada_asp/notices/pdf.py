@@ -9,6 +9,10 @@ this module refuses HTML without them rather than write a PDF that fails the sta
 
 WeasyPrint is an optional dependency (the ``[pdf]`` extra: it needs Pango), imported
 only when a PDF is asked for, so deciding cases never needs it.
+
+The PDF is set only in the fonts shipped with the package (typefaces.py), never the
+system's: a notice looks the same on every machine, and a character no shipped font
+draws is refused before rendering (a PdfError naming it) instead of printed as a box.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import re
 from html import unescape
 
 from ..engine.errors import LemtradaError
+
+__all__ = ["PdfError", "VARIANT", "document_lang", "document_title", "html_to_pdf"]
 
 VARIANT = "pdf/ua-1"
 
@@ -40,8 +46,21 @@ def html_to_pdf(html: str, base_url: str | None = None) -> bytes:
         raise PdfError(f"PDF output needs WeasyPrint: pip install 'lemtrada-asp[pdf]' ({exc})") from None
     except OSError as exc:
         raise PdfError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from None
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    from .typefaces import font_css, missing_characters  # noqa: PLC0415  (fontTools comes with WeasyPrint)
+
+    missing = missing_characters(html)
+    if missing:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise PdfError(
+            f"cannot make the PDF: no font shipped for the notices draws {shown}; the PDF would show empty boxes "
+            "there (use --format html, or add the characters to the fonts: lemtrada_asp/notices/typefaces.py)"
+        )
+    fonts = FontConfiguration()
+    stylesheet = weasyprint.CSS(string=font_css(), font_config=fonts)
     document = weasyprint.HTML(string=html, base_url=base_url)
-    return document.write_pdf(pdf_variant=VARIANT, pdf_tags=True)
+    return document.write_pdf(pdf_variant=VARIANT, pdf_tags=True, stylesheets=[stylesheet], font_config=fonts)
 
 
 def document_title(html: str) -> str:

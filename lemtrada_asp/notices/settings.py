@@ -9,6 +9,7 @@ smoothed over. A setting left null becomes a ``Missing`` value that prints as
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -84,8 +85,26 @@ class PlanSettings:
             raise AttributeError(name) from None
 
 
+PLAN_ENV = "LEMTRADA_PLAN"  # the plan settings file, when --plan does not name one
+
+
 def plan_file() -> Path:
+    """The package's own settings (only the TTY relay number set): used when no file is given."""
     return package_file("notices", "plan.yaml")
+
+
+def plan_source(path: str | Path | None = None) -> Path:
+    """Which settings file a letter uses: ``--plan FILE``, else $LEMTRADA_PLAN, else the package's.
+
+    Why outside the package: a plan's name, phone and appeal address belong to the plan,
+    kept with its own files, not edited inside an installed package (where an upgrade
+    would lose them).
+    """
+    if path:
+        return Path(path)
+    if os.environ.get(PLAN_ENV):
+        return Path(os.environ[PLAN_ENV])
+    return plan_file()
 
 
 @lru_cache(maxsize=None)
@@ -94,9 +113,10 @@ def load(path: str | None = None) -> PlanFile:
     return validate(PlanFile, read_yaml(where), str(where))
 
 
-def for_plan(plan_id: str | None, path: str | None = None) -> PlanSettings:
-    """The settings for a case's ``coverage.plan_id`` (the top values when it has none)."""
-    data = load(path)
+def for_plan(plan_id: str | None, path: str | Path | None = None) -> PlanSettings:
+    """The settings for a case's ``coverage.plan_id`` (the top values when it has none),
+    from the file ``plan_source(path)`` names."""
+    data = load(str(plan_source(path)))
     base = data.model_dump(exclude={"plans"})
     chosen = data.plans.get(plan_id) if plan_id else None
     if chosen is not None:

@@ -93,6 +93,7 @@ class Signer:
     reviewer_name: str | None = None
     reviewer_credentials: str | None = None
     authorization_number: str | None = None
+    plan_file: str | None = None  # the plan settings (--plan); None: $LEMTRADA_PLAN, else the package's
 
 
 def render_letter(
@@ -155,7 +156,7 @@ class LetterFacts:
         case = self.case
         coverage, member = case.coverage, case.member
         rules = lob.select(coverage.line_of_business if coverage else None)
-        plan = plan_settings.for_plan(coverage.plan_id if coverage else None)
+        plan = plan_settings.for_plan(coverage.plan_id if coverage else None, signer.plan_file)
         phone, tty = str(plan.phone), str(plan.tty)
         state = member.state if member else None
         return {
