@@ -217,7 +217,8 @@ def maximal_case(ident: str = "T-MAX") -> dict:
             "concurrent_dmts": [drugs[i % 4] for i in range(MAX_LIST_ITEMS)],
             "active_infections": [f"infection {i:03d} " + "x" * 186 for i in range(MAX_LIST_ITEMS)],
             # distinct courses: two identical ones are an input error (case format)
-            "lemtrada_courses": [{"start_date": f"{2000 + i % 25}-01-{1 + i // 25:02d}", "days": 5} for i in range(MAX_LIST_ITEMS)],
+            # one course a quarter from 2000 on: as many as the limit allows, none overlapping another (an input error)
+            "lemtrada_courses": [{"start_date": f"{2000 + i // 4}-{1 + 3 * (i % 4):02d}-01", "days": 5} for i in range(MAX_LIST_ITEMS)],
             "response": {"objective": ["mri_activity_reduced"] * MAX_LIST_ITEMS, "symptoms": ["fatigue"] * MAX_LIST_ITEMS},
         },
     )

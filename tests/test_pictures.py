@@ -168,7 +168,8 @@ def test_case_text_that_is_markup_appears_escaped_in_the_explanation(hostile_cas
 
 def test_a_case_id_that_is_markup_is_escaped_by_the_renderer():
     from lemtrada_asp.engine.policy import Policy
-    from lemtrada_asp.render.html import explanation_page, policy_sentences
+    from lemtrada_asp.analysis.trace import policy_sentences
+    from lemtrada_asp.render.html import explanation_page
 
     policy = Policy.load(KB_DIR)
     decision = replace(policy.decide(str(DENIED), details=True), case_id=HOSTILE)

@@ -20,6 +20,7 @@ from ..engine.catalogue import criterion_sort_key
 from ..engine.engine import Engine
 from ..engine.errors import InputError, Problem
 from ..engine.knowledge import KnowledgeBase
+from ..render.text import outcome_label
 from .suite import KEYS, observed
 
 NOT_EVALUATED = "not evaluated"
@@ -64,11 +65,6 @@ class Summary:
             "invalid": self.invalid,
             "transitions": [{"from": a, "to": b, "count": n} for (a, b), n in self.transitions.most_common()],
         }
-
-
-def outcome_label(outcome: dict) -> str:
-    reason = outcome.get("pend_reason")
-    return outcome["decision"] + (f" ({reason})" if reason else "")
 
 
 def compare(base: Result, edited: Result) -> Change | None:

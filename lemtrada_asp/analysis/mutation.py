@@ -330,7 +330,7 @@ def as_text(report: MutationReport) -> str:
         elif mutant.note:
             lines.append(f"     not equivalent: {mutant.note}")
         elif mutant.witness is not None:
-            from .changes import outcome_label
+            from ..render.text import outcome_label
 
             o = mutant.witness_outcome
             lines.append(f"     killed by a case like this one ({outcome_label(o['original'])} -> {outcome_label(o['mutant'])} under the mutant):")

@@ -39,7 +39,7 @@ from clingo import Symbol, SymbolType
 from ..engine.catalogue import _PLACEHOLDER, criterion_sort_key, kind_words
 from ..engine.knowledge import KnowledgeBase
 
-__all__ = ["PolicyText", "Quote", "Statement", "Trace", "normalise", "read_trace"]
+__all__ = ["PolicyText", "Quote", "Statement", "Trace", "normalise", "policy_sentences", "read_trace"]
 
 MIN_CONTAINED = 30  # a sentence this long may be covered by a longer quote that contains it
 _MARKS = re.compile(r"\^\[[^\]]*\]|\^\([^)]*\)|\*|[\u2070-\u209f\u00b9\u00b2\u00b3]")
@@ -366,3 +366,12 @@ def load_wording() -> dict[str, Any]:
 
 def sort_ids(ids: Iterable[str]) -> list[str]:
     return sorted(ids, key=criterion_sort_key)
+
+
+def policy_sentences(kb) -> dict[str, list[dict[str, Any]]]:
+    """Criterion id -> the policy sentences its rules quote (quotes/2), with their line in the policy text."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for quote in read_trace(kb).quotes:
+        if quote.criterion and quote.formalised:
+            found.setdefault(quote.subject, []).append({"text": quote.text, "policy_line": quote.line})
+    return found

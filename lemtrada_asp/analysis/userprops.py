@@ -121,7 +121,7 @@ def check_properties(path: Path, kb_dir: str | Path | None = None) -> list[Prope
 def as_text(results: list[Property]) -> str:
     import json
 
-    from .changes import outcome_label
+    from ..render.text import outcome_label
 
     lines = ["Analyst properties:"]
     for p in results:

@@ -180,7 +180,7 @@ def _summary_text(summary, base_name: str, kb_name: str) -> str:
 
 
 def _change_text(change: dict) -> str:
-    from ..analysis.changes import outcome_label
+    from ..render.text import outcome_label
 
     head = f"{printable(change['case_id'])} ({printable(change['source'])}): {outcome_label(change['base'])} -> {outcome_label(change['kb'])}"
     lines = [head]
@@ -284,7 +284,7 @@ def _classified_text(impact, summary: dict, placed: list[dict]) -> str:
 
 
 def _exhaustive_text(impact, summary: dict, written: list[str | None]) -> str:
-    from ..analysis.changes import outcome_label
+    from ..render.text import outcome_label
 
     lines = [
         f"base {summary['base']}  ->  kb {summary['kb']}",

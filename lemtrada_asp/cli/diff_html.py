@@ -53,7 +53,8 @@ class HtmlReport:
         self._pending = []
 
     def report(self, summary: dict, spool) -> None:
-        from ..render.html import diff_report, policy_sentences
+        from ..analysis.trace import policy_sentences
+        from ..render.html import diff_report
 
         def changes():
             spool.seek(0)

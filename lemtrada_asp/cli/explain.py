@@ -44,7 +44,8 @@ def explain(case: str, output_format: str, kb_dir: Path | None) -> None:
         elif output_format == "markdown":
             click.echo(as_markdown(data), nl=False)
         elif output_format == "html":
-            from ..render.html import explanation_page, policy_sentences
+            from ..analysis.trace import policy_sentences
+            from ..render.html import explanation_page
 
             page = explanation_page(data, policy_sentences(policy.kb), kb_name=policy.kb.name)
             click.echo(page.encode("utf-8"))  # the charset the page declares, whatever the terminal's

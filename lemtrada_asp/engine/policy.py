@@ -62,9 +62,10 @@ class Policy:
         """
         effective = self.effective_date
         case = getattr(case, "case", case) if isinstance(case, Decision) else case
-        if effective is None or case is None:
+        request_date = getattr(self.engine.case_model, "request_date", None)  # optional, as for policy versions
+        if effective is None or case is None or request_date is None:
             return True
-        return self.engine.case_model.request_date(case) >= effective
+        return request_date(case) >= effective
 
     def validate(self, data: Any, source: str = "<case>") -> Any:
         """A case of this policy's case model from parsed data; InputError names every bad field."""

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 from ..engine.catalogue import at_least
 from ..engine.record import Decision
 from .explain import STATUS_RANK, tree
-from .text import STATUS_WORDS
+from .text import STATUS_WORDS, outcome_label
 
 __all__ = [
     "STATUS_MARKS",
@@ -41,7 +41,6 @@ __all__ = [
     "diff_report",
     "explanation_page",
     "matrix_svg",
-    "policy_sentences",
     "status_words",
     "transitions_svg",
     "tree_html",
@@ -78,7 +77,7 @@ def _environment() -> jinja2.Environment:
     env.filters["glyph"] = lambda status: STATUS_MARKS.get(status, ("-", ""))[0]
     env.filters["css"] = lambda status: STATUS_MARKS.get(status, ("", "other"))[1]
     env.filters["count_words"] = _count_words
-    env.filters["outcome"] = _outcome_label
+    env.filters["outcome"] = outcome_label
     env.filters["listed"] = _listed
     env.globals["DECISION_MARKS"] = DECISION_MARKS
     return env
@@ -87,12 +86,6 @@ def _environment() -> jinja2.Environment:
 def status_words(status: str) -> str:
     """A status in words (not_met: "not met"); diff's "not evaluated" stays as it is."""
     return STATUS_WORDS.get(status, status.replace("_", " "))
-
-
-def _outcome_label(outcome: dict[str, Any]) -> str:
-    from ..analysis.changes import outcome_label  # here: it imports the batch engine, which explain does not need
-
-    return outcome_label(outcome)
 
 
 def _listed(value: Any) -> str:
@@ -106,17 +99,6 @@ def _count_words(node: dict[str, Any]) -> str:
     """An at-least-N node says so: its children are not all needed, nor any one."""
     n = at_least(node.get("kind", ""))
     return f"at least {n} of {len(node.get('children', []))}" if n is not None else ""
-
-
-def policy_sentences(kb) -> dict[str, list[dict[str, Any]]]:
-    """Criterion id -> the policy sentences its rules quote (quotes/2), with their line in the policy text."""
-    from ..analysis.trace import read_trace
-
-    found: dict[str, list[dict[str, Any]]] = {}
-    for quote in read_trace(kb).quotes:
-        if quote.criterion and quote.formalised:
-            found.setdefault(quote.subject, []).append({"text": quote.text, "policy_line": quote.line})
-    return found
 
 
 def _tree_data(decision: Decision | dict[str, Any]) -> dict[str, Any]:

@@ -119,3 +119,9 @@ def _criterion(entry: dict) -> list[str]:
             lines.append(f"{indent}{reason['id']}  {reason['title']}: {STATUS_WORDS.get(reason['status'], reason['status'])}")
         lines += [f"{indent}  because {fact}" for fact in reason["because"]]
     return lines
+
+
+def outcome_label(outcome: dict) -> str:
+    """A decision and its pend reason as diff and the reports word them: "pend (information)"."""
+    reason = outcome.get("pend_reason")
+    return outcome["decision"] + (f" ({reason})" if reason else "")
