@@ -25,15 +25,25 @@ from .options import KB_OPTION
               help="Append one JSON line per decision to FILE, durable before the answer is sent.")
 @click.option("--mask-member-ids", is_flag=True,
               help="In the decision log, replace member identifiers (Patient.identifier, Coverage ids) by a hash.")
+@click.option("--data-dir", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of the SQLite store, made on first start (default: $XDG_DATA_HOME/lemtrada-asp, "
+                   "else ~/.local/share/lemtrada-asp).")
+@click.option("--database", default=None, metavar="URL",
+              help="Store requests, answers and authorisations in this database instead: postgresql://USER@HOST:PORT/NAME "
+                   "(several servers may share it) or sqlite:///FILE.")
+@click.option("--store/--no-store", "store", default=True, show_default=True,
+              help="--no-store: answer without storing anything (no idempotency, updates, $inquire or Subscriptions).")
 def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
+          workers: int, decision_log: str | None, mask_member_ids: bool, data_dir: str | None, database: str | None,
+          store: bool) -> None:
     """Serve Da Vinci PAS $submit and the JSON decision API over HTTP.
 
-    Endpoints: POST /fhir/Claim/$submit, GET /fhir/metadata,
-    GET /fhir/Questionnaire/lemtrada-pa, POST /v1/decide, GET /healthz
-    (OpenAPI docs at /docs). The KB is loaded before listening.
+    Endpoints: POST /fhir/Claim/$submit, POST /fhir/Claim/$inquire,
+    POST /fhir/Subscription, GET /fhir/metadata, GET /fhir/Questionnaire/lemtrada-pa,
+    POST /v1/decide, GET /healthz (OpenAPI docs at /docs). The KB is loaded and the
+    store opened (SQLite in the data directory unless --database) before listening.
 
-    Exit status: 0 after SIGINT or SIGTERM; 2 a bad option or the port in use;
+    Exit status: 0 after SIGINT or SIGTERM; 2 a bad option, the store unusable or the port in use;
     3 the knowledge base does not load.
     """
     from ..engine.knowledge import KbRef
@@ -46,7 +56,8 @@ def serve(host: str, port: int, kb_dir: Path | None, final_denials: bool, reason
         click.echo(f"error: serve needs the service extra (pip install 'lemtrada-asp[service]'): {exc}", err=True)
         sys.exit(2)
     try:
-        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log, mask_member_ids)
+        run(host, port, str(kb_dir) if kb_dir else None, final_denials, reason_codes, workers, decision_log, mask_member_ids,
+            database=database, data_dir=data_dir, store=store)
     except ServeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_status)

@@ -52,6 +52,7 @@ class Settings:
     decision_log: str | None = None
     mask_member_ids: bool = False
     questionnaire: Callable[[], dict] | None = None
+    store: Any = None  # a service.store.Store: $submit goes through the stored lifecycle (service/pas/)
 
 
 def fhir(status: int, content: dict) -> JSONResponse:
@@ -101,6 +102,13 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         if log is not None:
             log.record(endpoint=endpoint, received=received, case=case, decision=decision,
                        kb_version=decider.kb_version, tool_version=decider.tool_version, decision_id=decision_id)
+
+    if settings.store is not None:  # mounted first: its $submit is the one that answers
+        from .pas.lifecycle import Lifecycle
+        from .pas.routes import router
+
+        app.include_router(router(Lifecycle(settings.store, decide, final_denials=settings.final_denials,
+                                            reason_codes=settings.reason_codes, logged=logged), _body, fhir))
 
     def submit(body: bytes) -> JSONResponse:
         import uuid

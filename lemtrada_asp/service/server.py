@@ -1,7 +1,8 @@
 """``lemtrada-asp serve``: check everything that can fail, then listen (fhir-pas.md, "Commands").
 
 In order: the reason-codes file is read (exit 2), the KB is loaded (exit 3),
-the decision log is opened (exit 2), the port is bound (exit 2 when in use) --
+the decision log is opened (exit 2), the store is opened and migrated (exit 2),
+the port is bound (exit 2 when in use) --
 only then is ``serving on http://HOST:PORT`` printed and requests taken. With
 ``--workers N`` uvicorn spawns N processes sharing the bound socket; each loads
 its own engine once (settings travel in an environment variable, since spawned
@@ -50,8 +51,36 @@ def build_app(options: dict, decider=None):
     form = questionnaire(decider.kb_root)
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_member_ids=options["mask_member_ids"],
-                        questionnaire=lambda: form)
+                        questionnaire=lambda: form, store=worker_store(options))
     return create_app(decider, settings)
+
+
+def worker_store(options: dict):
+    """This worker's connection to the store ``serve`` opened and migrated, or None without a store."""
+    if not options.get("database"):
+        return None
+    from .store import Store
+
+    return Store(options["database"])
+
+
+def open_store(database: str | None, data_dir: str | None, store: bool) -> str | None:
+    """The store's URL, its schema migrated (before any worker starts); None with ``--no-store``. Exit 2 when it fails."""
+    if not store:
+        return None
+    from .store import StoreError, migrate, resolve_url
+    from .store import Store
+
+    try:
+        url = resolve_url(database, data_dir)
+        opened = Store(url)
+        try:
+            migrate(opened.engine)
+        finally:
+            opened.close()
+    except StoreError as exc:
+        raise ServeError(str(exc), 2) from None
+    return url
 
 
 def worker_app():
@@ -73,8 +102,13 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_codes: str | None,
-          workers: int, decision_log: str | None, mask_member_ids: bool) -> None:
-    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start."""
+          workers: int, decision_log: str | None, mask_member_ids: bool, *, database: str | None = None,
+          data_dir: str | None = None, store: bool = True) -> None:
+    """Run the service until SIGTERM/SIGINT; ServeError for a reason not to start.
+
+    The store (``database``: a URL; else SQLite in ``data_dir``, default the per-user data
+    directory) is opened and migrated before listening; ``store=False`` serves without one.
+    """
     import uvicorn
 
     from ..engine.errors import KnowledgeBaseError
@@ -92,6 +126,7 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
             os.close(os.open(options["decision_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
         except OSError as exc:
             raise ServeError(f"--decision-log {decision_log}: cannot be opened for appending: {exc.strerror}", 2) from None
+    options["database"] = open_store(database, data_dir, store)
     sock = bind(host, port)
     common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="off")
     if workers == 1:

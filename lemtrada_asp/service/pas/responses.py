@@ -1,0 +1,167 @@
+"""What the lifecycle adds to the response Bundle ``service/fhir_out.py`` builds.
+
+Functions applied to that Bundle, never a second ClaimResponse builder: the
+tracking identifier of a pended answer (as PAS's pended examples carry one in
+``ClaimResponse.identifier``), the ``communicationRequest`` naming each missing
+criterion's ``needed`` text with a link to the DTR Questionnaire, the cancelled
+lines of an update (``infoCancelled``: no authorisation, X12 306 ``C``), and the
+business-error answer of a request that names no stored request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from ...case.pas import ids
+from ..fhir_out import checked
+
+__all__ = ["human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+           "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
+
+TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
+CANCELLED_CODE = "C"  # X12 306 (HCR01): Cancelled
+COMMUNICATION_REQUEST_PROFILE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-communicationrequest"
+SERVICE_LINE_NUMBER = ids.PAS + "serviceLineNumber"
+AUTHORISATION_EXTENSIONS = {ids.ITEM_ISSUE_DATE, ids.ITEM_PERIOD, ids.ITEM_AUTHORIZED_DETAIL}
+# X12 AAA03 (element 901) "Input Errors": the reason for an update naming no stored request
+ERROR_SYSTEM = "https://codesystem.x12.org/005010/901"
+INPUT_ERRORS = "33"
+
+
+def claim_response(answer: dict) -> dict:
+    return answer["entry"][0]["resource"]
+
+
+def tracking_of(answer: dict) -> str | None:
+    """The tracking number of an answer, if it carries one."""
+    for ident in claim_response(answer).get("identifier") or []:
+        if ident.get("system") == TRACKING_SYSTEM:
+            return ident.get("value")
+    return None
+
+
+def add_tracking(answer: dict, tracking_id: str) -> dict:
+    """The tracking identifier, after the Claim's own identifiers (PAS pended examples: a trace number)."""
+    response = claim_response(answer)
+    response["identifier"] = [*(response.get("identifier") or []),
+                              {"system": TRACKING_SYSTEM, "value": tracking_id, "assigner": {"display": "lemtrada-asp"}}]
+    return answer
+
+
+def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str) -> dict:
+    """For missing documentation: a PAS CommunicationRequest listing each missing criterion's ``needed`` text.
+
+    Each payload is one criterion (``{id} {title}: {needed}``) on the drug line; the
+    last names the DTR Questionnaire whose answers carry the records, which
+    ``about`` also references by its canonical URL.
+    """
+    missing = decision.get("missing") or []
+    if decision.get("decision") != "pend" or not missing:
+        return answer
+    response = claim_response(answer)
+    claim = request_bundle["entry"][0]["resource"]
+    line = (claim.get("item") or [{}])[0].get("sequence", 1)
+    payload = [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
+                "contentString": f"{m['id']} {m['title']}: {m['needed']}"} for m in missing]
+    payload.append({"contentString": f"Send the records by answering the DTR Questionnaire {ids.QUESTIONNAIRE_URL} "
+                                     f"and submitting an update of this request (Claim.related)"})
+    request_id = str(uuid.uuid4())
+    communication = {
+        "resourceType": "CommunicationRequest",
+        "id": request_id,
+        "meta": {"profile": [COMMUNICATION_REQUEST_PROFILE]},
+        "identifier": [{"system": TRACKING_SYSTEM, "value": tracking_id}],
+        "status": "active",
+        "subject": claim["patient"],
+        "about": [{"reference": ids.QUESTIONNAIRE_URL, "type": "Questionnaire", "display": "DTR Questionnaire lemtrada-pa"}],
+        "authoredOn": response.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "payload": payload,
+        "requester": claim["insurer"],
+        "recipient": [claim["provider"]],
+        "sender": claim["provider"],
+    }
+    checked(communication)
+    full_url = f"urn:uuid:{request_id}"
+    response["communicationRequest"] = [{"reference": full_url}]
+    answer["entry"].insert(1, {"fullUrl": full_url, "resource": communication})
+    return answer
+
+
+def cancel_lines(answer: dict, sequences: list[int]) -> dict:
+    """Every item of ``sequences`` answered X12 306 ``C`` (Cancelled), without an authorisation.
+
+    When no line keeps an authorisation the ClaimResponse loses ``preAuthRef`` and
+    ``preAuthPeriod``; when every line is cancelled its disposition says so and
+    the criterion notes (about a request no longer made) go.
+    """
+    response = claim_response(answer)
+    cancelled = set(sequences)
+    items = response.get("item") or []
+    for item in items:
+        if item.get("itemSequence") not in cancelled:
+            continue
+        item["extension"] = [e for e in item.get("extension") or [] if e.get("url") not in AUTHORISATION_EXTENSIONS]
+        if not item["extension"]:
+            del item["extension"]
+        item.pop("noteNumber", None)
+        for adjudication in item.get("adjudication") or []:
+            for ext in adjudication.get("extension") or []:
+                if ext.get("url") == ids.REVIEW_ACTION:
+                    ext["extension"] = [
+                        {"url": ids.REVIEW_ACTION_CODE, "valueCodeableConcept": {"coding": [
+                            {"system": ids.X12_306, "code": CANCELLED_CODE, "display": "Cancelled"}]}}]
+    still = [i for i in items if i.get("itemSequence") not in cancelled and any(
+        e.get("url") == ids.ITEM_AUTHORIZED_DETAIL for e in i.get("extension") or [])]
+    if not still:
+        response.pop("preAuthRef", None)
+        response.pop("preAuthPeriod", None)
+    if items and all(i.get("itemSequence") in cancelled for i in items):
+        response["disposition"] = "Cancelled: " + ", ".join(f"line {s}" for s in sorted(cancelled)) + \
+                                  " cancelled by the requester (infoCancelled); no authorisation is in force"
+        response.pop("processNote", None)
+    checked(response)
+    return answer
+
+
+def human_reviewed(answer: dict) -> dict:
+    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review")."""
+    for ext in claim_response(answer).get("extension") or []:
+        if ext.get("url") == ids.REVIEWER:
+            ext["extension"] = [{"url": "wasHumanReviewedFlag", "valueBoolean": True}]
+    return answer
+
+
+def error_answer(request_bundle: dict, message: str, *, decision_id: str | None = None, now: datetime | None = None) -> dict:
+    """A business error (PAS: ClaimResponse ``outcome`` ``error``, ``error[]``) for a readable request that cannot be decided."""
+    now = now or datetime.now(timezone.utc)
+    decision_id = decision_id or str(uuid.uuid4())
+    entry = request_bundle["entry"][0]
+    claim = entry["resource"]
+    response: dict[str, Any] = {
+        "resourceType": "ClaimResponse",
+        "id": decision_id,
+        "extension": [{"url": ids.REVIEWER, "extension": [{"url": "wasHumanReviewedFlag", "valueBoolean": False}]}],
+        "identifier": claim.get("identifier"),
+        "status": "active",
+        "type": claim["type"],
+        "use": "preauthorization",
+        "patient": claim["patient"],
+        "created": now.isoformat(timespec="seconds"),
+        "insurer": claim["insurer"],
+        "requestor": claim["provider"],
+        "request": {"reference": entry.get("fullUrl") or f"Claim/{claim.get('id')}"},
+        "outcome": "error",
+        "disposition": message,
+        "error": [{"code": {"coding": [{"system": ERROR_SYSTEM, "code": INPUT_ERRORS, "display": "Input Errors"}],
+                            "text": message}}],
+    }
+    if not response["identifier"]:
+        del response["identifier"]
+    out: dict[str, Any] = {"resourceType": "Bundle", "type": "collection"}
+    if request_bundle.get("identifier"):
+        out["identifier"] = request_bundle["identifier"]
+    out["timestamp"] = now.isoformat(timespec="seconds")
+    out["entry"] = [{"fullUrl": f"urn:uuid:{decision_id}", "resource": response}]
+    return checked(out)
