@@ -107,8 +107,12 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         from .pas.lifecycle import Lifecycle
         from .pas.routes import router
 
-        app.include_router(router(Lifecycle(settings.store, decide, final_denials=settings.final_denials,
-                                            reason_codes=settings.reason_codes, logged=logged), _body, fhir))
+        from .desk import mount as mount_desk
+
+        lifecycle = Lifecycle(settings.store, decide, final_denials=settings.final_denials,
+                              reason_codes=settings.reason_codes, logged=logged)
+        app.include_router(router(lifecycle, _body, fhir))
+        mount_desk(app, lifecycle, decider, lock)  # the review desk at /desk/: reviewers' own sign-in
 
     def submit(body: bytes) -> JSONResponse:
         import uuid

@@ -17,7 +17,7 @@ from typing import Any
 from ...case.pas import ids
 from ..fhir_out import checked
 
-__all__ = ["human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+__all__ = ["human_reviewed", "review_codes", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
            "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
 
 TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
@@ -32,6 +32,13 @@ INPUT_ERRORS = "33"
 
 def claim_response(answer: dict) -> dict:
     return answer["entry"][0]["resource"]
+
+
+def review_codes(answer: dict) -> list[str]:
+    """The X12 306 review action codes of an answer's items, in item order."""
+    return [c["code"] for item in claim_response(answer).get("item") or [] for adj in item.get("adjudication") or []
+            for ext in adj.get("extension") or [] for sub in ext.get("extension") or []
+            if sub.get("url", "").endswith("reviewActionCode") for c in sub["valueCodeableConcept"]["coding"]]
 
 
 def tracking_of(answer: dict) -> str | None:
@@ -50,21 +57,25 @@ def add_tracking(answer: dict, tracking_id: str) -> dict:
     return answer
 
 
-def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str) -> dict:
+def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str,
+                              asked: tuple[str, ...] = ()) -> dict:
     """For missing documentation: a PAS CommunicationRequest listing each missing criterion's ``needed`` text.
 
-    Each payload is one criterion (``{id} {title}: {needed}``) on the drug line; the
-    last names the DTR Questionnaire whose answers carry the records, which
-    ``about`` also references by its canonical URL.
+    Each payload is one criterion (``{id} {title}: {needed}``) on the drug line, then
+    each request of ``asked`` (a reviewer's own words, from the review desk); the last
+    names the DTR Questionnaire whose answers carry the records, which ``about``
+    also references by its canonical URL.
     """
     missing = decision.get("missing") or []
-    if decision.get("decision") != "pend" or not missing:
+    if decision.get("decision") != "pend" or not (missing or asked):
         return answer
     response = claim_response(answer)
     claim = request_bundle["entry"][0]["resource"]
     line = (claim.get("item") or [{}])[0].get("sequence", 1)
     payload = [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
                 "contentString": f"{m['id']} {m['title']}: {m['needed']}"} for m in missing]
+    payload += [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
+                 "contentString": f"Asked by the clinical reviewer: {text}"} for text in asked]
     payload.append({"contentString": f"Send the records by answering the DTR Questionnaire {ids.QUESTIONNAIRE_URL} "
                                      f"and submitting an update of this request (Claim.related)"})
     request_id = str(uuid.uuid4())
@@ -125,11 +136,17 @@ def cancel_lines(answer: dict, sequences: list[int]) -> dict:
     return answer
 
 
-def human_reviewed(answer: dict) -> dict:
-    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review")."""
-    for ext in claim_response(answer).get("extension") or []:
+def human_reviewed(answer: dict, reviewer: str | None = None) -> dict:
+    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review").
+
+    With ``reviewer``, the disposition also says that a clinician decided, and who.
+    """
+    response = claim_response(answer)
+    for ext in response.get("extension") or []:
         if ext.get("url") == ids.REVIEWER:
             ext["extension"] = [{"url": "wasHumanReviewedFlag", "valueBoolean": True}]
+    if reviewer:
+        response["disposition"] = f"{response.get('disposition') or 'Reviewed'}: decided by the clinical reviewer {reviewer}"
     return answer
 
 
