@@ -37,6 +37,7 @@ class Clock:
     kind: str  # expedited | standard
     key: str  # the value's dotted name in its lob file, e.g. initial_decision.standard
     line_of_business: str
+    plan_type: str  # the line of business's name, e.g. "Medicaid managed care"
     words: str  # "72 hours"
     cite: str
     due: datetime  # naive UTC
@@ -91,7 +92,7 @@ def clock_of(queued: Queued) -> Clock:
     codes = [c.get("code") for c in ((claim.get("priority") or {}).get("coding") or [])]
     kind = "expedited" if EXPEDITED_PRIORITY in codes else "standard"
     duration = getattr(rules.initial_decision, kind)
-    return Clock(kind, duration.key, rules.id, duration.words(), duration.source.cite,
+    return Clock(kind, duration.key, rules.id, rules.name, duration.words(), duration.source.cite,
                  queued.received_at + _span(duration))
 
 

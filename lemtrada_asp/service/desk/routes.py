@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import jinja2
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -60,7 +60,7 @@ def _headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # no-referrer would make Chromium send "Origin: null"
     return response
 
 
@@ -172,7 +172,7 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
     # --- one request --------------------------------------------------------------------
 
     def view(who: Signed, request_id: str, *, status: int = 200, errors: list[str] | None = None,
-             form: dict | None = None) -> Response:
+             form: dict | None = None, just_signed: str = "") -> Response:
         queued = records.request(request_id)
         if queued is None or queued.stored.decision is None or queued.stored.case is None:
             return _page("refused.html.j2", 404, message=f"No decided request {request_id} is stored.", signed=who)
@@ -190,14 +190,15 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
                      answer={"disposition": response.get("disposition", ""), "reviewed": reviewed,
                              "codes": review_codes(stored.answer), "pre_auth_ref": response.get("preAuthRef")},
                      verdicts=docs.VERDICTS, errors=errors or [], form=form or {}, now=_now(),
-                     max_reason=MAX_REASON_CHARS, decidable=pended and stored.identifier_key is not None)
+                     max_reason=MAX_REASON_CHARS, decidable=pended and stored.identifier_key is not None,
+                     just_signed=just_signed if just_signed in docs.VERDICTS else "")
 
     @routes.get("/requests/{request_id}")
-    def one(request: Request, request_id: str):
+    def one(request: Request, request_id: str, signed_now: str = Query("", alias="signed")):
         who = signed(request)
         if who is None:
             return _to("/sign-in")
-        return view(who, request_id)
+        return view(who, request_id, just_signed=signed_now)
 
     def draft(request_id: str):
         queued = records.request(request_id)
