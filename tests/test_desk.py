@@ -155,6 +155,10 @@ def test_a_forged_form_without_the_session_csrf_token_is_refused(desk):
     # the sign-in form has its own token: without the cookie that matches it, no sign-in
     bare = httpx.post(desk.url + f"{PREFIX}/sign-in", data={"name": "Dr Ada Lee", "password": PASSWORD, "csrf": "made-up"})
     assert bare.status_code == 403 and SESSION_COOKIE + "=" not in bare.headers.get("set-cookie", "")
+    # a form without a reason (or an unticked signature box) is not signed, and says why
+    missing = c.post(f"{PREFIX}/requests/{request_id}/decide", data={"verdict": "deny", "reason": "  ", "csrf": token})
+    assert missing.status_code == 400 and "Give the reason" in missing.text and "Tick the box" in missing.text
+    assert [h["to"] for h in desk.store.history(request_id)] == ["pended"]
     # and with the token, the same form is taken
     ok = c.post(f"{PREFIX}/requests/{request_id}/decide", data={**form, "csrf": token})
     assert ok.status_code == 303
@@ -295,9 +299,10 @@ def test_a_reviewer_signs_decisions_in_chromium_and_the_provider_hears_at_once(d
     denial = identified(bundle("deny-step-therapy"), unique("TRN-deny"))
     overturn = identified(bundle("deny-step-therapy"), unique("TRN-overturn"))
     records = identified(bundle("pend-information"), unique("TRN-records"))
-    for b in (denial, overturn, records):
+    third = identified(bundle("third-course"), unique("TRN-third"))  # a case-by-case pend, so the queue shows each kind
+    for b in (denial, overturn, records, third):
         assert review_codes(submit(desk.url, b)) == ["A4"]
-    seen = len(receiver.wait_for(3))
+    seen = len(receiver.wait_for(4))
 
     driver = browser
     driver.get(desk.url + f"{PREFIX}/queue")

@@ -74,7 +74,8 @@ def _to(path: str) -> RedirectResponse:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    """Naive UTC, as the store keeps its times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Callable[[], dict]) -> APIRouter:
@@ -270,7 +271,7 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
                 moved = lifecycle.review(stored.identifier_key, verdict, reviewer, reason)
         except StateError as exc:
             return view(who, request_id, status=409, errors=[f"Not decided: {exc}."])
-        signed_at = _now()
+        signed_at = _now().replace(microsecond=0)
         recommended = docs.recommended_verdict(stored.decision)
         overturned = recommended is not None and verdict != recommended
         signer = Signer(who.reviewer.name, who.reviewer.credentials, claim_response(moved.answer).get("preAuthRef"),
