@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,17 +34,18 @@ from lemtrada_asp.service.desk.routes import PREFIX, router
 from lemtrada_asp.service.store import SQLITE_FILE, Store
 from lemtrada_asp.service.store.desk import DeskRecords
 from test_pictures import browser, screenshot  # noqa: F401  (Debian's Chromium as the picture tests drive it)
-from store_support import (Receiver, bundle, claim, identified, inquiry_of, key_of, response_of, review_codes,
-                           subscription)
+from store_support import (Receiver, bundle, claim, identified, inquiry_of, key_of, postgres_database, response_of,
+                           review_codes, subscription)
 
 FHIR = {"content-type": "application/fhir+json"}
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 PASSWORD = "correct horse battery"
 REVIEWERS = {"Dr Ada Lee": "MD, neurology", "Dr Ben Ode": "DO, neurology", "Dr Cy Locke": "MD, internal medicine"}
 
 
-def add_reviewer(data_dir: str, name: str, credentials: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+def add_reviewer(store_args: list[str], name: str, credentials: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lemtrada_asp", "reviewer", "add", name, "--credentials", credentials,
-                           "--data-dir", data_dir, "--password-stdin"], input=password + "\n", text=True,
+                           *store_args, "--password-stdin"], input=password + "\n", text=True,
                           capture_output=True, timeout=120)
 
 
@@ -68,19 +70,25 @@ def human_reviewed(answer: dict) -> bool:
             if e.get("url") == "wasHumanReviewedFlag"] == [True]
 
 
-@pytest.fixture(scope="module")
-def desk():
-    """A server with its own SQLite store and three reviewers; (url, store, data dir)."""
-    with tempfile.TemporaryDirectory() as data_dir:
+@pytest.fixture(scope="module", params=BACKENDS)
+def desk(request):
+    """A server with its own store (SQLite, or a new database on the test PostgreSQL) and three reviewers."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            store_args, database = ["--data-dir", data_dir], f"sqlite:///{Path(data_dir) / SQLITE_FILE}"
+        else:
+            database = stack.enter_context(postgres_database())
+            store_args = ["--database", database]
         (first, credentials), *others = REVIEWERS.items()
-        added = add_reviewer(data_dir, first, credentials)  # as an administrator would: the command
+        added = add_reviewer(store_args, first, credentials)  # as an administrator would: the command
         assert added.returncode == 0 and f"reviewer {first} ({credentials}) added" in added.stdout, added.stderr
-        proc, url = start("--data-dir", data_dir)
-        store = Store(f"sqlite:///{Path(data_dir) / SQLITE_FILE}")
+        proc, url = start(*store_args)
+        store = Store(database.replace("postgresql://", "postgresql+psycopg://", 1))
         for name, credentials in others:  # the same, without a process each
             DeskRecords(store).add_reviewer(name, credentials, hash_password(PASSWORD))
         try:
-            yield SimpleNamespace(url=url, store=store, data_dir=data_dir, records=DeskRecords(store))
+            yield SimpleNamespace(url=url, store=store, store_args=store_args, records=DeskRecords(store))
         finally:
             store.close()
             assert stop(proc) == 0
@@ -262,9 +270,9 @@ def test_a_request_runs_on_its_line_of_business_decision_time_and_an_expedited_o
 
 
 def test_reviewer_add_refuses_a_taken_name_and_a_short_password(desk):
-    taken = add_reviewer(desk.data_dir, "Dr Ada Lee", "MD")
+    taken = add_reviewer(desk.store_args, "Dr Ada Lee", "MD")
     assert taken.returncode == 2 and "already exists" in taken.stderr
-    short = add_reviewer(desk.data_dir, "Dr New", "MD", password="short")
+    short = add_reviewer(desk.store_args, "Dr New", "MD", password="short")
     assert short.returncode == 2 and "at least" in short.stderr and desk.records.reviewer("Dr New") is None
 
 
