@@ -188,6 +188,8 @@ def test_a_reviewer_cannot_act_as_another(desk):
     assert move["actor"] == "reviewer Dr Ada Lee, MD, neurology" and move["reason"] == form["reason"]
     [letter] = desk.records.letters(request_id)
     assert (letter["reviewer"], letter["credentials"]) == ("Dr Ada Lee", "MD, neurology")
+    asked = ben.get(f"{PREFIX}/queue", params={"reason": "records_asked"}).text  # it waits for the records now
+    assert f'data-request="{request_id}" data-reason="records_asked"' in asked
     page = ben.get(f"{PREFIX}/requests/{request_id}")
     assert "Signed in as <strong>Dr Ben Ode</strong>" in page.text and "Dr Ada Lee, MD, neurology" in page.text
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ...notices import lob
+from ..pas.responses import was_human_reviewed as human_reviewed
+from ..store import Stored
 from ..store.desk import Queued
 
 __all__ = ["REASONS", "Clock", "QueueEntry", "reason_of", "clock_of", "entry", "EXPEDITED_PRIORITY"]
@@ -26,6 +28,7 @@ REASONS = {
     "information": "documentation needed",
     "case_by_case": "case by case (third course or later)",
     "state_mandate": "state step-therapy law",
+    "records_asked": "records asked by a reviewer",
 }
 EXPEDITED_PRIORITY = "stat"  # Claim.priority (processpriority) that asks for an expedited decision
 
@@ -66,8 +69,12 @@ class QueueEntry:
         return self.queued.stored
 
 
-def reason_of(decision: dict | None) -> str:
-    """The queue's reason for a pended request: its pend reason, or a denial the program recommends."""
+def reason_of(stored: Stored) -> str:
+    """The queue's reason for a pended request: a reviewer's request for records (its answer is then
+    human-reviewed), else its pend reason, or a denial the program recommends."""
+    decision = stored.decision
+    if human_reviewed(stored.answer):
+        return "records_asked"
     if not decision:
         return "information"
     if decision.get("decision") == "deny":
@@ -97,4 +104,4 @@ def clock_of(queued: Queued) -> Clock:
 
 
 def entry(queued: Queued) -> QueueEntry:
-    return QueueEntry(queued, reason_of(queued.stored.decision), clock_of(queued))
+    return QueueEntry(queued, reason_of(queued.stored), clock_of(queued))

@@ -24,10 +24,10 @@ from ...render.explain import tree
 from ...render.html import tree_html
 from ...render.letters import Signer
 from ..pas.lifecycle import Lifecycle
-from ..pas.responses import claim_response, review_codes
+from ..pas.responses import claim_response, review_codes, was_human_reviewed
 from ..store import StateError, states
 from ..store.desk import DeskRecords
-from . import records as docs
+from . import paperwork as docs
 from .auth import (SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE, Sessions, Signed, loopback, new_token,
                    refused_sign_in_message, same_token)
 from .queue import REASONS, entry
@@ -180,15 +180,13 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
         stored = queued.stored
         recommendation = explain(stored.case)
         response = claim_response(stored.answer)
-        reviewed = any(e.get("valueBoolean") for ext in response.get("extension") or []
-                       for e in ext.get("extension") or [] if e.get("url") == "wasHumanReviewedFlag")
         pended = stored.state == states.PENDED
         return _page("request.html.j2", status, signed=who, queued=queued, stored=stored,
                      item=entry(queued) if pended else None, pended=pended,
                      tree=tree_html(tree(recommendation), sentences(), anchor="c"),
                      recommended=docs.recommendation_words(stored.decision), documents=docs.documents(stored.bundle),
                      history=lifecycle.store.history(stored.id), letters=records.letters(stored.id),
-                     answer={"disposition": response.get("disposition", ""), "reviewed": reviewed,
+                     answer={"disposition": response.get("disposition", ""), "reviewed": was_human_reviewed(stored.answer),
                              "codes": review_codes(stored.answer), "pre_auth_ref": response.get("preAuthRef")},
                      verdicts=docs.VERDICTS, errors=errors or [], form=form or {}, now=_now(),
                      max_reason=MAX_REASON_CHARS, decidable=pended and stored.identifier_key is not None,
@@ -228,11 +226,11 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
         return _pdf(docs.letter_pdf(decision), f"draft-letter-{decision.case_id}.pdf")
 
     @routes.get("/requests/{request_id}/letters/{letter_id}.pdf")
-    def signed_letter(request: Request, request_id: str, letter_id: int):
+    def signed_letter(request: Request, request_id: str, letter_id: str):
         who = signed(request)
         if who is None:
             return _to("/sign-in")
-        pdf = records.letter_pdf(request_id, letter_id)
+        pdf = records.letter_pdf(request_id, int(letter_id)) if letter_id.isdigit() and len(letter_id) < 10 else None
         if pdf is None:
             return _page("refused.html.j2", 404, message=f"No signed letter {letter_id} of request {request_id}.", signed=who)
         return _pdf(pdf, f"signed-letter-{letter_id}.pdf")

@@ -17,7 +17,7 @@ from typing import Any
 from ...case.pas import ids
 from ..fhir_out import checked
 
-__all__ = ["human_reviewed", "review_codes", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+__all__ = ["human_reviewed", "was_human_reviewed", "review_codes", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
            "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
 
 TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
@@ -148,6 +148,12 @@ def human_reviewed(answer: dict, reviewer: str | None = None) -> dict:
     if reviewer:
         response["disposition"] = f"{response.get('disposition') or 'Reviewed'}: decided by the clinical reviewer {reviewer}"
     return answer
+
+
+def was_human_reviewed(answer: dict) -> bool:
+    """Whether an answer says a person decided it (``wasHumanReviewedFlag`` true)."""
+    return any(e.get("valueBoolean") is True for ext in claim_response(answer).get("extension") or []
+               if ext.get("url") == ids.REVIEWER for e in ext.get("extension") or [] if e.get("url") == "wasHumanReviewedFlag")
 
 
 def error_answer(request_bundle: dict, message: str, *, decision_id: str | None = None, now: datetime | None = None) -> dict:
