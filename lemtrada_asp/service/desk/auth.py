@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ..store.desk import DeskRecords, ReviewerRecord
 
-__all__ = ["LOCK_AFTER_FAILURES", "LOCK_MINUTES", "SESSION_HOURS", "SESSION_COOKIE", "SIGN_IN_COOKIE", "Signed",
+__all__ = ["VERIFY_AT_ONCE", "LOCK_AFTER_FAILURES", "LOCK_MINUTES", "SESSION_HOURS", "SESSION_COOKIE", "SIGN_IN_COOKIE", "Signed",
            "hash_password", "Sessions", "loopback", "same_token", "new_token", "refused_sign_in_message",
            "MIN_PASSWORD_LENGTH"]
 
@@ -29,6 +30,10 @@ LOCK_AFTER_FAILURES = 5  # failed sign-ins in a row that lock an account
 LOCK_MINUTES = 15  # how long a locked account stays locked
 SESSION_HOURS = 8  # a session's life: one working day, then sign in again
 MIN_PASSWORD_LENGTH = 12  # reviewer add refuses a shorter password
+# Argon2 checks run at once in one worker: each takes argon2-cffi's 64 MiB, so a flood of
+# sign-ins waits here instead of taking the thread pool's 40 threads' worth of memory.
+VERIFY_AT_ONCE = 2
+_verifying = threading.BoundedSemaphore(VERIFY_AT_ONCE)
 SESSION_COOKIE = "lemtrada_desk"
 SIGN_IN_COOKIE = "lemtrada_desk_sign_in"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -86,6 +91,10 @@ class Sessions:
 
     def sign_in(self, name: str, password: str) -> tuple[str, Signed] | None:
         """The new session's cookie token and its reviewer, or None (wrong name or password, or locked)."""
+        with _verifying:
+            return self._sign_in(name, password)
+
+    def _sign_in(self, name: str, password: str) -> tuple[str, Signed] | None:
         from argon2.exceptions import InvalidHashError, VerificationError
 
         hasher = _hasher()
