@@ -43,7 +43,8 @@ PASSWORD = "correct horse battery"
 REVIEWERS = {"Dr Ada Lee": "MD, neurology", "Dr Ben Ode": "DO, neurology", "Dr Cy Locke": "MD, internal medicine"}
 
 
-def add_reviewer(store_args: list[str], name: str, credentials: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+def add_reviewer(store_args: list[str], name: str, credentials: str,
+                 password: str = PASSWORD) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lemtrada_asp", "reviewer", "add", name, "--credentials", credentials,
                            *store_args, "--password-stdin"], input=password + "\n", text=True,
                           capture_output=True, timeout=120)
@@ -207,7 +208,8 @@ def test_repeated_failed_sign_ins_lock_the_account(desk):
     locked = desk.records.reviewer(name).locked_until
     assert locked is not None
     # an unknown name is answered the same way, so the message tells nothing of who has an account
-    r = c.post(f"{PREFIX}/sign-in", data={"name": "Nobody", "password": PASSWORD, "csrf": csrf_of(c.get(f"{PREFIX}/sign-in").text)})
+    token = csrf_of(c.get(f"{PREFIX}/sign-in").text)
+    r = c.post(f"{PREFIX}/sign-in", data={"name": "Nobody", "password": PASSWORD, "csrf": token})
     assert r.status_code == 401
 
 
@@ -222,7 +224,8 @@ def test_session_cookies_are_httponly_samesite_strict_and_secure_off_loopback(de
     other = httpx.Client(base_url=desk.url, timeout=60, headers={"host": "desk.example"})
     page = other.get(f"{PREFIX}/sign-in")
     assert "secure" in page.headers["set-cookie"].lower()
-    assert "script-src" not in page.headers["content-security-policy"] and "default-src 'none'" in page.headers["content-security-policy"]
+    policy = page.headers["content-security-policy"]
+    assert "script-src" not in policy and "default-src 'none'" in policy  # no script runs at all
 
 
 def test_the_queue_lists_pended_requests_oldest_first_with_the_clock_of_their_plan_type(desk):
@@ -304,7 +307,8 @@ def test_a_reviewer_signs_decisions_in_chromium_and_the_provider_hears_at_once(d
         WebDriverWait(browser, 60).until(lambda d: part in d.current_url and d.execute_script(
             "return document.readyState") == "complete")
 
-    sub = httpx.post(desk.url + "/fhir/Subscription", content=json.dumps(subscription(receiver.url)), headers=FHIR, timeout=60)
+    sub = httpx.post(desk.url + "/fhir/Subscription", content=json.dumps(subscription(receiver.url)), headers=FHIR,
+                     timeout=60)
     assert sub.status_code == 201
     denial = identified(bundle("deny-step-therapy"), unique("TRN-deny"))
     overturn = identified(bundle("deny-step-therapy"), unique("TRN-overturn"))

@@ -22,13 +22,15 @@ from datetime import datetime, timedelta, timezone
 
 from ..store.desk import DeskRecords, ReviewerRecord
 
-__all__ = ["VERIFY_AT_ONCE", "LOCK_AFTER_FAILURES", "LOCK_MINUTES", "SESSION_HOURS", "SESSION_COOKIE", "SIGN_IN_COOKIE", "Signed",
+__all__ = ["VERIFY_AT_ONCE", "LOCK_AFTER_FAILURES", "LOCK_MINUTES", "SESSION_HOURS", "SIGN_IN_FORM_MINUTES",
+           "SESSION_COOKIE", "SIGN_IN_COOKIE", "Signed",
            "hash_password", "Sessions", "loopback", "same_token", "new_token", "refused_sign_in_message",
            "MIN_PASSWORD_LENGTH"]
 
 LOCK_AFTER_FAILURES = 5  # failed sign-ins in a row that lock an account
 LOCK_MINUTES = 15  # how long a locked account stays locked
 SESSION_HOURS = 8  # a session's life: one working day, then sign in again
+SIGN_IN_FORM_MINUTES = 60  # how long a sign-in form's token (its cookie) stays good
 MIN_PASSWORD_LENGTH = 12  # reviewer add refuses a shorter password
 # Argon2 checks run at once in one worker: each takes argon2-cffi's 64 MiB, so a flood of
 # sign-ins waits here instead of taking the thread pool's 40 threads' worth of memory.

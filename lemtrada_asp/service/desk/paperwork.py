@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from ...render.letters import Signer, render_letter
 
-__all__ = ["documents", "verdict_decision", "letter_html", "letter_pdf", "VERDICTS", "recommendation_words", "recommended_verdict", "signed_words"]
+__all__ = ["documents", "verdict_decision", "letter_html", "letter_pdf", "VERDICTS", "recommendation_words",
+           "recommended_verdict", "signed_words"]
 
 # what a reviewer may decide -> the words the desk and the letter use
 VERDICTS = {"deny": "deny", "approve": "approve", "records": "ask for more records"}

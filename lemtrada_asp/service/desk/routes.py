@@ -28,8 +28,8 @@ from ..pas.responses import claim_response, review_codes, was_human_reviewed
 from ..store import StateError, states
 from ..store.desk import DeskRecords
 from . import paperwork as docs
-from .auth import (SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE, Sessions, Signed, loopback, new_token,
-                   refused_sign_in_message, same_token)
+from .auth import (SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE, SIGN_IN_FORM_MINUTES, Sessions, Signed,
+                   loopback, new_token, refused_sign_in_message, same_token)
 from .queue import REASONS, entry
 
 __all__ = ["router", "PREFIX", "MAX_REASON_CHARS"]
@@ -120,7 +120,7 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
     def sign_in_page(request: Request, status: int = 200, message: str | None = None, name: str = "") -> Response:
         token = new_token()
         page = _page("sign_in.html.j2", status, csrf=token, message=message, name=name, signed=None)
-        return cookie(request, page, SIGN_IN_COOKIE, token, 3600)
+        return cookie(request, page, SIGN_IN_COOKIE, token, SIGN_IN_FORM_MINUTES * 60)
 
     @routes.get("/")
     @routes.get("")
@@ -232,7 +232,8 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
             return _to("/sign-in")
         pdf = records.letter_pdf(request_id, int(letter_id)) if letter_id.isdigit() and len(letter_id) < 10 else None
         if pdf is None:
-            return _page("refused.html.j2", 404, message=f"No signed letter {letter_id} of request {request_id}.", signed=who)
+            return _page("refused.html.j2", 404, message=f"No signed letter {letter_id} of request {request_id}.",
+                         signed=who)
         return _pdf(pdf, f"signed-letter-{letter_id}.pdf")
 
     # --- deciding -----------------------------------------------------------------------
