@@ -274,6 +274,34 @@ def test_a_request_runs_on_its_line_of_business_decision_time_and_an_expedited_o
     assert (medicaid.standard.words(), medicaid.expedited.words()) == ("7 days", "72 hours")
 
 
+def test_one_request_shows_its_tree_corrections_documents_and_draft_letter(desk):
+    b, request_id = pended_request(desk, "deny-step-therapy")
+    c, _ = signed_in(desk.url, "Dr Ben Ode")
+    page = c.get(f"{PREFIX}/requests/{request_id}").text
+    decision = desk.store.find(key_of(b)).decision
+    for failed in decision["failed"]:  # each criterion the recommendation names, drawn not met in the tree
+        assert f'data-id="{failed["id"]}" data-status="{failed["status"]}"' in page
+    assert "What would change the decision" in page  # the minimal corrections, under the tree
+    qr = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
+
+    def answers(items):
+        for item in items:
+            for a in item.get("answer", []):
+                coding = a.get("valueCoding")
+                yield (coding.get("display") or coding["code"]) if coding else str(next(
+                    v for k, v in a.items() if k.startswith("value"))).lower()
+            yield from answers(item.get("item", []))
+
+    documents = page.split('id="documents"', 1)[1].split('id="letter"', 1)[0]
+    sent = list(answers(qr["item"]))
+    assert sent and all(f"<td>{value}</td>" in documents for value in sent)
+    letter = c.get(f"{PREFIX}/requests/{request_id}/letter")
+    assert letter.status_code == 200 and "DRAFT - NOT YET SIGNED" in letter.text and "We cannot approve" in letter.text
+    pdf = c.get(f"{PREFIX}/requests/{request_id}/letter.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and "attachment" in pdf.headers["content-disposition"]
+    assert "We cannot approve Lemtrada" in " ".join(pdf_text(pdf.content).split())
+
+
 def test_reviewer_add_refuses_a_taken_name_and_a_short_password(desk):
     taken = add_reviewer(desk.store_args, "Dr Ada Lee", "MD")
     assert taken.returncode == 2 and "already exists" in taken.stderr
