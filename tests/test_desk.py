@@ -195,6 +195,22 @@ def test_a_reviewer_cannot_act_as_another(desk):
     assert "Signed in as <strong>Dr Ben Ode</strong>" in page.text and "Dr Ada Lee, MD, neurology" in page.text
 
 
+def test_a_request_another_reviewer_decided_first_is_not_decided_again(desk):
+    b, request_id = pended_request(desk, "deny-step-therapy")
+    ada, ada_token = signed_in(desk.url, "Dr Ada Lee")
+    ben, ben_token = signed_in(desk.url, "Dr Ben Ode")
+    ben_page = ben.get(f"{PREFIX}/requests/{request_id}")  # Ben opens it while it is pended ...
+    assert 'id="sign"' in ben_page.text
+    first = ada.post(f"{PREFIX}/requests/{request_id}/decide",  # ... Ada signs a denial first ...
+                     data={"verdict": "deny", "reason": "step therapy not met", "attest": "yes", "csrf": ada_token})
+    assert first.status_code == 303
+    late = ben.post(f"{PREFIX}/requests/{request_id}/decide",  # ... and Ben's approval comes too late
+                    data={"verdict": "approve", "reason": "overturn", "attest": "yes", "csrf": ben_token})
+    assert late.status_code == 409 and "not pended" in late.text
+    assert desk.store.find(key_of(b)).state == "denied" and review_codes(inquire(desk.url, b)) == ["A3"]
+    assert [(l["verdict"], l["reviewer"]) for l in desk.records.letters(request_id)] == [("deny", "Dr Ada Lee")]
+
+
 def test_repeated_failed_sign_ins_lock_the_account(desk):
     name = "Dr Cy Locke"
     c = httpx.Client(base_url=desk.url, timeout=60)

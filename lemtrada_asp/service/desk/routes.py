@@ -276,7 +276,12 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
         signer = Signer(who.reviewer.name, who.reviewer.credentials, claim_response(moved.answer).get("preAuthRef"),
                         signed_at=docs.signed_words(signed_at), reason=reason,
                         recommended=docs.recommendation_words(stored.decision) if overturned else None)
-        pdf = docs.letter_pdf(docs.verdict_decision(recommendation, verdict), signer, date.today())
+        try:
+            pdf = docs.letter_pdf(docs.verdict_decision(recommendation, verdict), signer, date.today())
+        except Exception as exc:  # the decision stands (answered, notified); say plainly that its letter is missing
+            return view(who, request_id, status=500, errors=[
+                f"Your decision is recorded and the provider answered ({', '.join(review_codes(moved.answer))}), but "
+                f"its signed letter could not be made ({type(exc).__name__}: {exc}); no letter is stored for it."])
         records.store_letter(stored.id, claim_response(moved.answer)["id"], verdict, who.reviewer.name,
                              who.reviewer.credentials, reason, signed_at, pdf)
         return _to(f"/requests/{request_id}?signed={verdict}")
