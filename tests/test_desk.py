@@ -365,6 +365,7 @@ def test_a_reviewer_signs_decisions_in_chromium_and_the_provider_hears_at_once(d
     driver = browser
     driver.get(desk.url + f"{PREFIX}/queue")
     assert driver.current_url.endswith(f"{PREFIX}/sign-in")  # not signed in: the sign-in page
+    screenshot(driver, "desk-sign-in", height=700)
     driver.find_element(By.ID, "name").send_keys("Dr Ada Lee")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
