@@ -323,6 +323,19 @@ def test_reviewer_add_refuses_a_taken_name_and_a_short_password(desk):
     assert taken.returncode == 2 and "already exists" in taken.stderr
     short = add_reviewer(desk.store_args, "Dr New", "MD", password="short")
     assert short.returncode == 2 and "at least" in short.stderr and desk.records.reviewer("Dr New") is None
+    # without --password-stdin the command asks twice, without echo
+    from click.testing import CliRunner
+
+    from lemtrada_asp.cli import main
+
+    typed = "a long enough password"
+    result = CliRunner().invoke(main, ["reviewer", "add", "Dr Prompted", "--credentials", "NP, neurology",
+                                       *desk.store_args], input=f"{typed}\n{typed}\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Password for Dr Prompted") == 1 and "Repeat for confirmation" in result.output
+    assert typed not in result.output
+    c, _ = signed_in(desk.url, "Dr Prompted", typed)
+    assert "Signed in as <strong>Dr Prompted</strong> (NP, neurology)" in c.get(f"{PREFIX}/queue").text
 
 
 # --- in a real browser ---------------------------------------------------------------------
