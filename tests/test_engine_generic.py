@@ -124,9 +124,9 @@ ALLOWED = {  # each layer reads only the layers before it
     "case": {"engine"},
     "notices": {"engine"},  # the rules of each line of business, plan settings, language access, PDF
     "render": {"engine", "case", "notices"},
-    "analysis": {"engine", "case", "render"},
-    "service": {"engine", "case", "render", "analysis"},
-    "cli": {"engine", "case", "render", "analysis", "service"},
+    "analysis": {"engine", "case", "notices", "render"},
+    "service": {"engine", "case", "notices", "render", "analysis"},  # the desk: deadlines and signed PDFs
+    "cli": {"engine", "case", "notices", "render", "analysis", "service"},
 }
 
 

@@ -12,6 +12,7 @@ import stat
 import threading
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -21,8 +22,11 @@ from lemtrada_asp.service.store import (Conflict, Line, NewRequest, StateError, 
 from store_support import postgres_database
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
-HEAD = "0002"
-TABLES = {"requests", "answers", "authorisations", "state_changes", "subscriptions", "notifications", "deliveries"}
+TABLES = {"requests", "answers", "authorisations", "state_changes", "subscriptions", "notifications", "deliveries",
+          "reviewers", "reviewer_sessions", "signed_letters"}
+# the newest migration shipped: its file name starts with its revision
+HEAD = max(p.name.split("_", 1)[0] for p in (Path(__file__).resolve().parents[1] / "lemtrada_asp" / "service" / "store" /
+                                              "migrations" / "versions").glob("[0-9]*_*.py"))
 
 
 @pytest.fixture(params=BACKENDS)

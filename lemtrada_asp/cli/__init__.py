@@ -35,6 +35,7 @@ COMMANDS = {
     "letter": "letter:letter",
     "questionnaire": "questionnaire:questionnaire",
     "replay": "replay:replay",
+    "reviewer": "reviewer:reviewer",
     "serve": "serve:serve",
     "test": "test:test",
     "token": "token:token",

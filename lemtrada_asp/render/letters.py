@@ -87,13 +87,19 @@ def wording() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Signer:
-    """What the CLI knows of this letter beyond the decision: who reviews it, and the
-    authorisation number the plan's system gave an approval. Absent: a blank to fill in."""
+    """What the CLI (or the review desk) knows of this letter beyond the decision: who reviews
+    it, and the authorisation number the plan's system gave an approval. Absent: a blank to fill in."""
 
     reviewer_name: str | None = None
     reviewer_credentials: str | None = None
     authorization_number: str | None = None
     plan_file: str | None = None  # the plan settings (--plan); None: $LEMTRADA_PLAN, else the package's
+    # Set when a reviewer signed the decision (the review desk): the letter is then no
+    # draft; it says a clinician decided, who, when, why, and what the program had
+    # recommended when the reviewer changed it.
+    signed_at: str | None = None
+    reason: str | None = None
+    recommended: str | None = None
 
 
 def render_letter(

@@ -68,6 +68,7 @@ class Settings:
     docs: bool = False  # serve /docs: the API's own page, rendered here from the OpenAPI schema
     authorization_window_days: int = AUTHORIZATION_WINDOW_DAYS  # preAuthPeriod length from the planned start
     store: Any = None  # a service.store.Store: $submit goes through the stored lifecycle (service/pas/)
+    kb: Any = None  # the loaded KnowledgeBase: its quoted sentences for the review desk's trees
 
 
 def json_type(value: Any) -> str:
@@ -181,10 +182,18 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         from .pas.lifecycle import Lifecycle
         from .pas.routes import router
 
+        from .desk import mount as mount_desk
+
         lifecycle = Lifecycle(settings.store, decide, final_denials=settings.final_denials,
                               reason_codes=settings.reason_codes, logged=logged,
                               authorization_window_days=settings.authorization_window_days)
         app.include_router(router(lifecycle, read_and, authorize, fhir))
+
+        def explain(case: dict):
+            with lock:
+                return decider.explain(case)
+
+        mount_desk(app, lifecycle, explain, settings.kb)  # the review desk at /desk/: reviewers' own sign-in
 
     def read_submit(body: bytes) -> Any:
         """The PasRequest of a body (and what was received), or the 400 answer."""

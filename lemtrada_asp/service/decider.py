@@ -79,6 +79,11 @@ class Decider:
                                       getattr(case, "id", None))
         return self.policies[version.name], version
 
+    def explain(self, case: dict) -> Any:
+        """The Decision of a stored case, with details and corrections: what the review desk draws and
+        drafts letters from (a Decision, not its JSON; it pickles, so a decider process can send it)."""
+        return self.policy.decide(self.validate(case), corrections=True, details=True)
+
     def validate(self, case: Any, source: str = "request") -> Any:
         """The validated case; CaseInvalid (field, message) problems otherwise."""
         try:

@@ -120,11 +120,11 @@ def _child(conn, kb_dir: str | None, versions_dir: str | None, timeout: float | 
     conn.send(("ready", decider.kb_version))
     while True:
         try:
-            case, corrections = conn.recv()
+            case, corrections, details = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[str, Any] = ("ok", decider.decide(case, corrections=corrections))
+            answer: tuple[str, Any] = ("ok", decider.explain(case) if details else decider.decide(case, corrections=corrections))
         except CaseInvalid as exc:
             answer = ("invalid", (exc.problems, exc.case_id, getattr(exc, "x12", None)))
         except MemoryError:
@@ -258,7 +258,11 @@ class DeciderPool:
 
     # deciding --------------------------------------------------------------------------
 
-    def decide(self, case: dict, corrections: bool = False, tries: int = 2) -> dict:
+    def explain(self, case: dict) -> Any:
+        """The Decision of a case with details and corrections (the review desk's), bounded as every decision is."""
+        return self.decide(case, details=True)
+
+    def decide(self, case: dict, corrections: bool = False, tries: int = 2, details: bool = False) -> Any:
         """The decision of a parsed case; CaseInvalid, LimitExceeded, Busy or DecisionFailed otherwise."""
         from .app import CaseInvalid
 
@@ -268,11 +272,11 @@ class DeciderPool:
         except queue.Empty:
             raise Busy(f"no decider came free in {wait:g} s") from None
         try:
-            decider.conn.send((case, corrections))
+            decider.conn.send((case, corrections, details))
         except OSError:  # it died while idle (killed from outside): the case was never sent, so try another
             self._replace(decider)
             if tries > 1 and not self._closed:
-                return self.decide(case, corrections, tries - 1)
+                return self.decide(case, corrections, tries - 1, details)
             raise Busy("the deciders ended before deciding") from None
         try:
             if not decider.conn.poll(self.timeout):

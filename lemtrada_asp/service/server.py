@@ -94,7 +94,7 @@ def build_app(options: dict, decider=None, pool=None):
                         decision_log=options.get("decision_log"), mask_key=key,
                         log_requests=options.get("log_requests", False),
                         questionnaire=lambda: form, authenticator=authenticator(options),
-                        docs=options.get("docs", False), store=worker_store(options))
+                        docs=options.get("docs", False), store=worker_store(options), kb=decider.policy.kb)
     if options.get("authorization_window_days"):
         settings.authorization_window_days = options["authorization_window_days"]
     app = create_app(pool, settings)

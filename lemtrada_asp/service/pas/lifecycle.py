@@ -42,10 +42,7 @@ def state_of(answer: dict) -> str:
     response = responses.claim_response(answer)
     if response.get("outcome") == "error":
         return states.ERROR
-    codes = [c["code"] for item in response.get("item") or [] for adj in item.get("adjudication") or []
-             for ext in adj.get("extension") or [] for sub in ext.get("extension") or []
-             if sub.get("url", "").endswith("reviewActionCode")
-             for c in sub["valueCodeableConcept"]["coding"]]
+    codes = responses.review_codes(answer)
     if codes and all(c == responses.CANCELLED_CODE for c in codes):
         return states.CANCELLED
     if "A4" in codes:
@@ -219,7 +216,7 @@ class Lifecycle:
         decision_id = str(uuid.uuid4())
         answer = response_bundle(decision, stored.bundle, stored.case, final_denials=True,
                                  reason_codes=self.reason_codes, decision_id=decision_id)
-        responses.human_reviewed(answer)
+        responses.human_reviewed(answer, reviewer)
         target = states.APPROVED if verdict == "approve" else states.DENIED
         moved, notes = self.store.move(stored.id, target, f"reviewer {reviewer}", reason, answer=answer,
                                        claim_response_id=decision_id, decision=decision, lines=_lines(answer),
@@ -227,6 +224,35 @@ class Lifecycle:
         if self.logged is not None:
             self.logged("lifecycle/review", {"request": identifier_key, "from": stored.state, "to": target,
                                              "actor": f"reviewer {reviewer}", "reason": reason}, stored.case, decision,
+                        decision_id)
+        self.deliverer.deliver(notes)
+        return moved
+
+    def request_records(self, identifier_key: str, reviewer: str, asked: str) -> Stored:
+        """A reviewer asks for more records: the request stays pended, answered anew and notified.
+
+        The new answer is ``A4`` (pended for information), ``wasHumanReviewedFlag``
+        true, with the request's tracking number and a CommunicationRequest whose
+        payload carries the reviewer's words (after any criterion still undocumented);
+        the move pended -> pended is recorded with the reviewer as its actor.
+        """
+        stored = self.store.find(identifier_key)
+        if stored is None or stored.decision is None or stored.case is None:
+            raise StateError(f"no decided request {identifier_key} is stored")
+        if stored.state != states.PENDED:
+            raise StateError(f"request {identifier_key} is {stored.state}, not pended: a reviewer decides pended requests only")
+        decision = {**stored.decision, "decision": "pend", "pend_reason": "information"}
+        decision_id = str(uuid.uuid4())
+        answer = response_bundle(decision, stored.bundle, stored.case, final_denials=True,
+                                 reason_codes=self.reason_codes, decision_id=decision_id)
+        responses.add_tracking(answer, stored.tracking_id)
+        responses.add_communication_request(answer, stored.bundle, decision, stored.tracking_id, asked=(asked,))
+        responses.human_reviewed(answer, reviewer)
+        moved, notes = self.store.move(stored.id, states.PENDED, f"reviewer {reviewer}", asked, answer=answer,
+                                       claim_response_id=decision_id, decision=stored.decision, notify=self._notify)
+        if self.logged is not None:
+            self.logged("lifecycle/review", {"request": identifier_key, "from": stored.state, "to": states.PENDED,
+                                             "actor": f"reviewer {reviewer}", "reason": asked}, stored.case, decision,
                         decision_id)
         self.deliverer.deliver(notes)
         return moved

@@ -18,7 +18,7 @@ from ...case.pas import ids
 from ...case.pas.problems import INPUT_ERRORS, FhirProblem
 from ..fhir_out import checked, error_response
 
-__all__ = ["human_reviewed", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
+__all__ = ["human_reviewed", "was_human_reviewed", "review_codes", "TRACKING_SYSTEM", "CANCELLED_CODE", "COMMUNICATION_REQUEST_PROFILE", "claim_response", "add_tracking",
            "add_communication_request", "cancel_lines", "error_answer", "tracking_of"]
 
 TRACKING_SYSTEM = "http://lemtrada-asp.example/fhir/NamingSystem/tracking-number"
@@ -31,6 +31,13 @@ AUTHORISATION_EXTENSIONS = {ids.ITEM_ISSUE_DATE, ids.ITEM_PERIOD, ids.ITEM_AUTHO
 
 def claim_response(answer: dict) -> dict:
     return answer["entry"][0]["resource"]
+
+
+def review_codes(answer: dict) -> list[str]:
+    """The X12 306 review action codes of an answer's items, in item order."""
+    return [c["code"] for item in claim_response(answer).get("item") or [] for adj in item.get("adjudication") or []
+            for ext in adj.get("extension") or [] for sub in ext.get("extension") or []
+            if sub.get("url", "").endswith("reviewActionCode") for c in sub["valueCodeableConcept"]["coding"]]
 
 
 def tracking_of(answer: dict) -> str | None:
@@ -49,16 +56,18 @@ def add_tracking(answer: dict, tracking_id: str) -> dict:
     return answer
 
 
-def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str) -> dict:
-    """For missing documentation: one PAS CommunicationRequest per missing criterion, naming its ``needed`` text.
+def add_communication_request(answer: dict, request_bundle: dict, decision: dict, tracking_id: str,
+                               asked: tuple[str, ...] = ()) -> dict:
+    """For missing documentation: one PAS CommunicationRequest per missing criterion, naming its ``needed`` text,
+    and one per request of ``asked`` (a reviewer's own words, from the review desk).
 
-    PAS's CommunicationRequest profile takes one payload (0..1), so each missing
-    criterion is a request of its own (``{id} {title}: {needed}``, on the drug line),
-    and each names the DTR Questionnaire whose answers carry the records (its text, and
-    ``about`` by canonical URL). All carry the pended request's tracking identifier.
+    PAS's CommunicationRequest profile takes one payload (0..1), so each is a request of
+    its own (``{id} {title}: {needed}``, on the drug line), and each names the DTR
+    Questionnaire whose answers carry the records (its text, and ``about`` by canonical
+    URL). All carry the pended request's tracking identifier.
     """
     missing = decision.get("missing") or []
-    if decision.get("decision") != "pend" or not missing:
+    if decision.get("decision") != "pend" or not (missing or asked):
         return answer
     response = claim_response(answer)
     claim = request_bundle["entry"][0]["resource"]
@@ -66,8 +75,10 @@ def add_communication_request(answer: dict, request_bundle: dict, decision: dict
     how = (f"Send the records by answering the DTR Questionnaire {ids.QUESTIONNAIRE_URL} "
            f"and submitting an update of this request (Claim.related).")
     authored = response.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    texts = [f"{m['id']} {m['title']}: {m['needed']}. {how}" for m in missing]
+    texts += [f"Asked by the clinical reviewer: {text} {how}" for text in asked]
     references, entries = [], []
-    for m in missing:
+    for text in texts:
         request_id = str(uuid.uuid4())
         communication = {
             "resourceType": "CommunicationRequest",
@@ -78,8 +89,7 @@ def add_communication_request(answer: dict, request_bundle: dict, decision: dict
             "subject": claim["patient"],
             "about": [{"reference": ids.QUESTIONNAIRE_URL, "type": "Questionnaire", "display": "DTR Questionnaire lemtrada-pa"}],
             "authoredOn": authored,
-            "payload": [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}],
-                         "contentString": f"{m['id']} {m['title']}: {m['needed']}. {how}"}],
+            "payload": [{"extension": [{"url": SERVICE_LINE_NUMBER, "valuePositiveInt": line}], "contentString": text}],
             "requester": claim["insurer"],
             "recipient": [claim["provider"]],
             "sender": claim["provider"],
@@ -128,12 +138,24 @@ def cancel_lines(answer: dict, sequences: list[int]) -> dict:
     return answer
 
 
-def human_reviewed(answer: dict) -> dict:
-    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review")."""
-    for ext in claim_response(answer).get("extension") or []:
+def human_reviewed(answer: dict, reviewer: str | None = None) -> dict:
+    """The answer as a reviewer's final decision: ``wasHumanReviewedFlag`` true (fhir-pas.md, "Human review").
+
+    With ``reviewer``, the disposition also says that a clinician decided, and who.
+    """
+    response = claim_response(answer)
+    for ext in response.get("extension") or []:
         if ext.get("url") == ids.REVIEWER:
             ext["extension"] = [{"url": "wasHumanReviewedFlag", "valueBoolean": True}]
+    if reviewer:
+        response["disposition"] = f"{response.get('disposition') or 'Reviewed'}: decided by the clinical reviewer {reviewer}"
     return answer
+
+
+def was_human_reviewed(answer: dict) -> bool:
+    """Whether an answer says a person decided it (``wasHumanReviewedFlag`` true)."""
+    return any(e.get("valueBoolean") is True for ext in claim_response(answer).get("extension") or []
+               if ext.get("url") == ids.REVIEWER for e in ext.get("extension") or [] if e.get("url") == "wasHumanReviewedFlag")
 
 
 def error_answer(request_bundle: dict, message: str, *, code: str = INPUT_ERRORS, expression: str | None = None,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Request", "Answer", "Authorisation", "StateChange", "Subscription", "Notification", "Delivery"]
+__all__ = ["Base", "Request", "Answer", "Authorisation", "StateChange", "Subscription", "Notification", "Delivery",
+           "Reviewer", "ReviewerSession", "SignedLetter"]
 
 
 class Base(DeclarativeBase):
@@ -122,3 +123,42 @@ class Delivery(Base):
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     ok: Mapped[bool]
+
+
+class Reviewer(Base):
+    """A clinical reviewer of the review desk: name, credentials, Argon2 hash, failed sign-ins (lock-out)."""
+
+    __tablename__ = "reviewers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    credentials: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ReviewerSession(Base):
+    """A signed-in reviewer's session: the SHA-256 of its cookie token (never the token), its CSRF token, expiry."""
+
+    __tablename__ = "reviewer_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SignedLetter(Base):
+    """The letter a reviewer signed with a final decision: the PDF, who signed it, when and why."""
+
+    __tablename__ = "signed_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    claim_response_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # approve | deny | records
+    reviewer: Mapped[str] = mapped_column(String(200))
+    credentials: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)

@@ -6,6 +6,7 @@ back. The table is the one the guide (service/PAS.md, "Lifecycle and store") sho
 
     (new)     -> pended | approved | denied | error | cancelled   its own answer
     pended    -> approved | denied | replaced | cancelled       a reviewer, an update
+    pended    -> pended                                         a reviewer asking for more records
     approved  -> replaced | cancelled                           an update
     denied    -> replaced                                       an update (a new request)
     replaced, cancelled, error                                  final
@@ -23,7 +24,7 @@ FINAL = frozenset({ERROR, REPLACED, CANCELLED})
 
 MOVES: dict[str, frozenset[str]] = {
     NEW: frozenset({PENDED, APPROVED, DENIED, ERROR, CANCELLED}),
-    PENDED: frozenset({APPROVED, DENIED, REPLACED, CANCELLED}),
+    PENDED: frozenset({PENDED, APPROVED, DENIED, REPLACED, CANCELLED}),  # pended again: a reviewer asked for records
     APPROVED: frozenset({REPLACED, CANCELLED}),
     DENIED: frozenset({REPLACED}),
     ERROR: frozenset(),
