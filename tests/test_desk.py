@@ -437,7 +437,9 @@ def test_a_reviewer_signs_decisions_in_chromium_and_the_provider_hears_at_once(d
     assert review_codes(pended) == ["A4"] and human_reviewed(pended)
     asks = [p["contentString"] for e in pended["entry"] if e["resource"]["resourceType"] == "CommunicationRequest"
             for p in e["resource"]["payload"]]
-    assert "Asked by the clinical reviewer: Send the neurologist's note of the last two relapses." in asks
+    # one CommunicationRequest a thing asked (PAS: one payload each), the reviewer's words first
+    assert any(a.startswith("Asked by the clinical reviewer: Send the neurologist's note of the last two relapses.")
+               for a in asks)
 
     notes = receiver.wait_for(seen + 3)[seen:]
     heard = sorted(review_codes({"entry": [n["entry"][1]]})[0] for n in notes)

@@ -246,7 +246,7 @@ def test_every_move_is_in_the_decision_log_with_who_made_it(tmp_path):
     from lemtrada_asp.service.decision_log import read_log
 
     log = tmp_path / "decisions.jsonl"
-    proc, url = start("--data-dir", str(tmp_path / "data"), "--decision-log", str(log))
+    proc, url = start("--data-dir", str(tmp_path / "data"), "--decision-log", str(log))  # bodies not kept: moves are
     try:
         first = identified(bundle("pend-information"), unique("TRN-log"))
         update = update_of(first, unique("TRN-log-upd"))
@@ -254,7 +254,7 @@ def test_every_move_is_in_the_decision_log_with_who_made_it(tmp_path):
         post(url, "/fhir/Claim/$submit", update)
     finally:
         assert stop(proc) == 0
-    moves = [(line["input"]["request"], line["input"]["from"], line["input"]["to"], line["input"]["actor"])
+    moves = [(line["move"]["request"], line["move"]["from"], line["move"]["to"], line["move"]["actor"])
              for line in read_log(str(log)) if line["endpoint"] == "lifecycle/state"]
     engine = "lemtrada-asp decision engine"
     assert moves == [(key_of(first), "new", "pended", engine), (key_of(update), "new", "approved", engine),

@@ -172,11 +172,11 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
             return decider.decide(case, corrections=corrections)
 
     def logged(endpoint: str, received: Any, case: dict, decision: dict, decision_id: str | None = None,
-               client: str | None = None) -> None:
+               client: str | None = None, move: dict | None = None) -> None:
         if log is not None:
             log.record(endpoint=endpoint, received=received, case=case, decision=decision,
                        kb_version=decider.kb_version, tool_version=decider.tool_version, decision_id=decision_id,
-                       client=client)
+                       client=client, move=move)
 
     if settings.store is not None:  # mounted first: its $submit is the one that answers
         from .pas.lifecycle import Lifecycle

@@ -317,8 +317,14 @@ class DecisionLog:
         return self._chain
 
     def line(self, *, endpoint: str, received: Any, case: Any, decision: dict, kb_version: str, tool_version: str,
-             decision_id: str, client: str | None, seq: int, prev: str, fresh: bool = False) -> bytes:
-        """The bytes of one line (with its newline)."""
+             decision_id: str, client: str | None, seq: int, prev: str, fresh: bool = False,
+             move: dict | None = None) -> bytes:
+        """The bytes of one line (with its newline).
+
+        ``move``: a stored request's change of state (request, from, to, actor, reason),
+        kept whether or not request bodies are; a reviewer's free-text reason is dropped
+        when masking is on, since it may name the member.
+        """
         key = self.mask_key
         entry = {
             "seq": seq,
@@ -333,6 +339,8 @@ class DecisionLog:
             "tool_version": tool_version,
             "masked": key is not None,
         }
+        if move is not None:
+            entry["move"] = {k: v for k, v in move.items() if not (key and k == "reason")}
         if seq > 1 and fresh:
             entry["continues"] = "the rotated file before this one"
         if self.log_requests:
@@ -340,7 +348,8 @@ class DecisionLog:
         return (json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
 
     def record(self, *, endpoint: str, received: Any, case: Any, decision: dict, kb_version: str,
-               tool_version: str, decision_id: str | None = None, client: str | None = None) -> str:
+               tool_version: str, decision_id: str | None = None, client: str | None = None,
+               move: dict | None = None) -> str:
         """Write one line and make it durable; returns the decision id."""
         decision_id = decision_id or str(uuid.uuid4())
         with self._lock:
@@ -355,7 +364,7 @@ class DecisionLog:
                     size += 1
                 data = self.line(endpoint=endpoint, received=received, case=case, decision=decision,
                                  kb_version=kb_version, tool_version=tool_version, decision_id=decision_id,
-                                 client=client, seq=chain.seq + 1, prev=chain.prev, fresh=size == 0)
+                                 client=client, seq=chain.seq + 1, prev=chain.prev, fresh=size == 0, move=move)
                 _write_all(fd, data)
                 os.fsync(fd)
                 info = os.fstat(fd)

@@ -195,7 +195,8 @@ def serve(host: str, port: int, kb_dir: str | None, final_denials: bool, reason_
         if workers == 1:
             try:
                 pool = DeciderPool(kb_dir, decider.kb_version, decider.tool_version, size=deciders,
-                                   timeout=options["timeout"], memory_mb=options["memory_mb"])
+                                   timeout=options["timeout"], memory_mb=options["memory_mb"],
+                                   versions_dir=options["versions_dir"])
             except RuntimeError as exc:
                 raise ServeError(f"knowledge base error: {exc}", 3) from None
             config = uvicorn.Config(build_app(options, decider, pool), **common)

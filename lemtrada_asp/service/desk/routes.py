@@ -205,25 +205,24 @@ def router(lifecycle: Lifecycle, explain: Callable[[dict], Any], sentences: Call
             return None
         return explain(queued.stored.case)
 
-    @routes.get("/requests/{request_id}/letter")
-    def letter_preview(request: Request, request_id: str):
+    def with_draft(request: Request, request_id: str, answer):
+        """answer(decision) for a signed-in reviewer and a decided stored request; sign-in or 404 otherwise."""
         who = signed(request)
         if who is None:
             return _to("/sign-in")
         decision = draft(request_id)
         if decision is None:
             return _page("refused.html.j2", 404, message=f"No decided request {request_id} is stored.", signed=who)
-        return _headers(HTMLResponse(docs.letter_html(decision)))
+        return answer(decision)
+
+    @routes.get("/requests/{request_id}/letter")
+    def letter_preview(request: Request, request_id: str):
+        return with_draft(request, request_id, lambda decision: _headers(HTMLResponse(docs.letter_html(decision))))
 
     @routes.get("/requests/{request_id}/letter.pdf")
     def letter_download(request: Request, request_id: str):
-        who = signed(request)
-        if who is None:
-            return _to("/sign-in")
-        decision = draft(request_id)
-        if decision is None:
-            return _page("refused.html.j2", 404, message=f"No decided request {request_id} is stored.", signed=who)
-        return _pdf(docs.letter_pdf(decision), f"draft-letter-{decision.case_id}.pdf")
+        return with_draft(request, request_id,
+                          lambda decision: _pdf(docs.letter_pdf(decision), f"draft-letter-{decision.case_id}.pdf"))
 
     @routes.get("/requests/{request_id}/letters/{letter_id}.pdf")
     def signed_letter(request: Request, request_id: str, letter_id: str):

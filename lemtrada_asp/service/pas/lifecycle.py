@@ -182,9 +182,9 @@ class Lifecycle:
         if prior is not None:
             moves.append((prior, prior.state, states.CANCELLED if stored.state == states.CANCELLED else states.REPLACED))
         for request, source, target in moves:
-            self.logged("lifecycle/state", {"request": request.identifier_key or request.tracking_id, "from": source,
-                                            "to": target, "actor": ENGINE, "received": received}, case, decision,
-                        f"{stored.id}:{request.id}:{target}")
+            self.logged("lifecycle/state", received, case, decision, f"{stored.id}:{request.id}:{target}",
+                        move={"request": request.identifier_key or request.tracking_id, "from": source, "to": target,
+                              "actor": ENGINE})
 
     def _notify(self, subscription: dict, event_number: int, change) -> dict:
         return notification_bundle(subscription, event_number, change)
@@ -214,17 +214,16 @@ class Lifecycle:
                                       "hcpcs": [{"code": responses.ids.LEMTRADA_HCPCS, "units": mg}]}
             decision.setdefault("advisories", [])
         decision_id = str(uuid.uuid4())
-        answer = response_bundle(decision, stored.bundle, stored.case, final_denials=True,
-                                 reason_codes=self.reason_codes, decision_id=decision_id)
+        answer = self._reanswered(stored, decision, decision_id)
         responses.human_reviewed(answer, reviewer)
         target = states.APPROVED if verdict == "approve" else states.DENIED
         moved, notes = self.store.move(stored.id, target, f"reviewer {reviewer}", reason, answer=answer,
                                        claim_response_id=decision_id, decision=decision, lines=_lines(answer),
                                        notify=self._notify)
         if self.logged is not None:
-            self.logged("lifecycle/review", {"request": identifier_key, "from": stored.state, "to": target,
-                                             "actor": f"reviewer {reviewer}", "reason": reason}, stored.case, decision,
-                        decision_id)
+            self.logged("lifecycle/review", None, stored.case, decision, decision_id,
+                        move={"request": identifier_key, "from": stored.state, "to": target,
+                              "actor": f"reviewer {reviewer}", "reason": reason})
         self.deliverer.deliver(notes)
         return moved
 
@@ -243,19 +242,25 @@ class Lifecycle:
             raise StateError(f"request {identifier_key} is {stored.state}, not pended: a reviewer decides pended requests only")
         decision = {**stored.decision, "decision": "pend", "pend_reason": "information"}
         decision_id = str(uuid.uuid4())
-        answer = response_bundle(decision, stored.bundle, stored.case, final_denials=True,
-                                 reason_codes=self.reason_codes, decision_id=decision_id)
+        answer = self._reanswered(stored, decision, decision_id)
         responses.add_tracking(answer, stored.tracking_id)
         responses.add_communication_request(answer, stored.bundle, decision, stored.tracking_id, asked=(asked,))
         responses.human_reviewed(answer, reviewer)
         moved, notes = self.store.move(stored.id, states.PENDED, f"reviewer {reviewer}", asked, answer=answer,
                                        claim_response_id=decision_id, decision=stored.decision, notify=self._notify)
         if self.logged is not None:
-            self.logged("lifecycle/review", {"request": identifier_key, "from": stored.state, "to": states.PENDED,
-                                             "actor": f"reviewer {reviewer}", "reason": asked}, stored.case, decision,
-                        decision_id)
+            self.logged("lifecycle/review", None, stored.case, decision, decision_id,
+                        move={"request": identifier_key, "from": stored.state, "to": states.PENDED,
+                              "actor": f"reviewer {reviewer}", "reason": asked})
         self.deliverer.deliver(notes)
         return moved
+
+    def _reanswered(self, stored: Stored, decision: dict, decision_id: str) -> dict:
+        """A reviewer's answer to a stored request: every line of it answered as $submit answers lines
+        (read again from the stored Bundle), over the same authorisation window; a denial is A3."""
+        lines = read_bundle(stored.bundle, stored=True).lines
+        return response_bundle(decision, stored.bundle, stored.case, final_denials=True, reason_codes=self.reason_codes,
+                               decision_id=decision_id, lines=lines, authorization_window_days=self.authorization_window_days)
 
     # --- $inquire --------------------------------------------------------------------
 

@@ -55,25 +55,23 @@ def router(lifecycle: Lifecycle, read_and, authorize, fhir) -> APIRouter:
         authorize(request, "Subscription", "write")
         return await read_and(request, answered(lifecycle.subscribe, 201))
 
+    def read(request: Request, kind: str, resource_id: str, find):
+        """A stored resource for a client allowed to read it: 200, or a 404 OperationOutcome."""
+        from ..app import fhir_error
+
+        authorize(request, kind, "read")
+        found = find(resource_id)
+        if found is None:
+            return fhir_error(404, "not-found", f"no {kind} {resource_id}")
+        found.pop("_events", None)  # the store's own bookkeeping of a Subscription
+        return fhir(200, found)
+
     @routes.get("/fhir/ClaimResponse/{response_id}", summary="A ClaimResponse the service answered (a notification's focus)")
     def claim_response_read(request: Request, response_id: str):
-        authorize(request, "ClaimResponse", "read")
-        found = lifecycle.store.claim_response(response_id)
-        if found is None:
-            from ..app import fhir_error
-
-            return fhir_error(404, "not-found", f"no ClaimResponse {response_id}")
-        return fhir(200, found)
+        return read(request, "ClaimResponse", response_id, lifecycle.store.claim_response)
 
     @routes.get("/fhir/Subscription/{sub_id}", summary="A stored Subscription")
     def subscription_read(request: Request, sub_id: str):
-        authorize(request, "Subscription", "read")
-        found = lifecycle.store.subscription(sub_id)
-        if found is None:
-            from ..app import fhir_error
-
-            return fhir_error(404, "not-found", f"no Subscription {sub_id}")
-        found.pop("_events", None)
-        return fhir(200, found)
+        return read(request, "Subscription", sub_id, lifecycle.store.subscription)
 
     return routes
