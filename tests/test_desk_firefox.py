@@ -31,8 +31,12 @@ FIREFOX = Path("/usr/bin/firefox-esr")
 REASON = "Step therapy is not met: the member has four effective DMTs on record."
 
 
-def firefox_ready() -> None:
-    """Skip, saying what is missing -- or fail, when .ci/run says it installed the browser tools."""
+@pytest.fixture(scope="module")
+def firefox() -> None:
+    """Skip, saying what is missing -- or fail, when .ci/run says it installed the browser tools.
+
+    Module-scoped and asked for before ``desk``, so a skip comes before a server is started.
+    """
     missing = []
     if not FIREFOX.is_file():
         missing.append(f"Debian's firefox-esr ({FIREFOX})")
@@ -41,7 +45,7 @@ def firefox_ready() -> None:
     elif not (BROWSER / "node_modules" / "puppeteer-core").is_dir():
         missing.append("puppeteer-core (run `npm ci` in tests/browser)")
     if missing:
-        message = f"the Firefox desk test needs {', '.join(missing)}; .ci/run installs them"
+        message = f"the Firefox desk test needs {', '.join(missing)}; .ci/run installs each"
         if os.environ.get("LEMTRADA_REQUIRE_FIREFOX"):
             pytest.fail(message)
         pytest.skip(message)
@@ -60,8 +64,7 @@ def drive(**steps) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("desk", ["sqlite"], indirect=True)
-def test_a_reviewer_signs_a_denial_in_firefox_and_inquire_answers_a3_reviewed_by_a_human(desk, receiver):
-    firefox_ready()
+def test_a_reviewer_signs_a_denial_in_firefox_and_inquire_answers_a3_reviewed_by_a_human(firefox, desk, receiver):
     sub = httpx.post(desk.url + "/fhir/Subscription", content=json.dumps(subscription(receiver.url)), headers=FHIR,
                      timeout=60)
     assert sub.status_code == 201
