@@ -37,6 +37,10 @@ from test_pictures import browser, screenshot  # noqa: F401  (Debian's Chromium 
 from store_support import (Receiver, bundle, claim, identified, inquiry_of, key_of, postgres_database, response_of,
                            review_codes, subscription)
 
+# Run with the slow step (.ci/run, `pytest -m slow`): each test starts a server with a store and signs reviewers in (Argon2).
+pytestmark = pytest.mark.slow
+
+
 FHIR = {"content-type": "application/fhir+json"}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 PASSWORD = "correct horse battery"

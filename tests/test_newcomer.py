@@ -145,6 +145,7 @@ def test_an_overlay_is_named_in_the_header_with_the_version_it_makes():
 # --- check-kb ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_kb_is_quiet_about_the_decision_cache_unless_asked_and_names_every_overlay():
     overlays = [REPO / "tests" / "fixtures" / "overlays" / name for name in ("age-17", "texas-mandate")]
     args = ["check-kb"] + [a for o in overlays for a in ("--overlay", str(o))]

@@ -27,6 +27,10 @@ from lemtrada_asp.service.store import SQLITE_FILE, Store
 from store_support import (Receiver, bundle, focus_states, identified, inquiry_of, key_of, postgres_database,
                            response_of, review_codes, subscription, update_of)
 
+# Run with the slow step (.ci/run, `pytest -m slow`): each test starts servers with a store, and receivers for their notifications.
+pytestmark = pytest.mark.slow
+
+
 FHIR = {"content-type": "application/fhir+json"}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 
