@@ -28,7 +28,7 @@ from conftest import CASES_DIR, INITIAL, KB_DIR, REPO, vary
 from lemtrada_asp.cli import main
 from lemtrada_asp.engine.executors import SchedulerError, probe_scheduler
 from lemtrada_asp.service.bench import start, stop
-from lemtrada_asp.service.decision_log import GENESIS, DecisionLog, line_hash, mask_value, read_log, verify
+from lemtrada_asp.service.decision_log import GENESIS, DecisionLog, mask_value, read_log, verify
 from lemtrada_asp.service.decider import Decider
 
 PAS = Path(__file__).parent / "fixtures" / "pas"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -342,7 +341,8 @@ def test_a_calendar_pattern_that_names_no_weekdays_is_an_error_at_its_value():
 
 
 def test_an_ndc_line_in_vials_is_compared_with_the_dose_in_mg():
-    from lemtrada_asp.case.pas.fhir_in import BusinessError, read_request
+    from lemtrada_asp.case.pas.fhir_in import read_request
+    from lemtrada_asp.case.pas.problems import BusinessError
 
     bundle = load("ndc-line")
     bundle["entry"][0]["resource"]["item"][0]["quantity"]["value"] = 6  # 72 mg for a 60 mg course

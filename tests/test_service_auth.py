@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from lemtrada_asp.service.auth import grants
 from lemtrada_asp.service.bench import free_port, start, stop
-from lemtrada_asp.service.decision_log import DecisionLog, read_log
+from lemtrada_asp.service.decision_log import read_log
 from test_fhir_service import FHIR, JSON, PAS, bundle_bytes, is_json_error, is_outcome
 
 

@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import CASES_DIR, INITIAL, KB_DIR, vary
-from workbench_changes import CHANGES, I4_CATALOGUE, edited_kb
+from workbench_changes import CHANGES, edited_kb
 from lemtrada_asp.analysis.checks import against_intent, intent_text, run_checks
 from lemtrada_asp.analysis.departures import departures, findings as departure_findings
 from lemtrada_asp.analysis.generate import generate_cases

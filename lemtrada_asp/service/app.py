@@ -32,7 +32,7 @@ from ..case.pas.problems import BusinessError, FhirProblem
 from .auth import AuthError
 from .limits import BODY_READ_TIMEOUT, BodyGate, Busy, DecisionFailed, LimitExceeded
 
-__all__ = ["CaseInvalid", "Decider", "Settings", "create_app", "json_type", "not_a_case"]
+__all__ = ["CaseInvalid", "Decider", "Settings", "create_app", "decide_request", "json_type", "not_a_case"]
 
 FHIR_JSON = "application/fhir+json"
 MEDIA_TYPES = {"application/fhir+json", "application/json"}
@@ -44,6 +44,19 @@ class CaseInvalid(Exception):
     def __init__(self, problems: list[tuple[str, str]], case_id: str | None):
         super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
         self.problems, self.case_id = problems, case_id
+
+
+def decide_request(decide: Callable[[dict], dict], request: Any) -> dict:
+    """The decision of a read PAS request's case, each case-format problem placed at the element it came from:
+    BundleError (400), or BusinessError (200, a ClaimResponse error) for one PAS answers as such (a CaseInvalid
+    with an X12 code: a request dated before the policy is in force)."""
+    try:
+        return decide(request.case)
+    except CaseInvalid as exc:
+        x12 = getattr(exc, "x12", None)
+        raise (BusinessError if x12 else BundleError)(
+            [FhirProblem(request.origin(f), x12 or "invalid", f"{f}: {m}" if f else m) for f, m in exc.problems],
+            exc.case_id) from None
 
 
 class Decider(Protocol):
@@ -210,13 +223,7 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
 
         received, request = read
         try:
-            try:
-                decision = decide(request.case)
-            except CaseInvalid as exc:
-                kind = BusinessError if getattr(exc, "x12", None) else BundleError  # a request before the policy: 200
-                raise kind(
-                    [FhirProblem(request.origin(f), getattr(exc, "x12", "invalid"), f"{f}: {m}" if f else m)
-                     for f, m in exc.problems], exc.case_id) from None
+            decision = decide_request(decide, request)
         except BusinessError as exc:  # readable but not decidable: PAS answers it in a ClaimResponse (version 2)
             return fhir(200, error_response(unwrap_parameters(received), exc.problems))
         except BundleError as exc:

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..case.pas import ids
 from ..case.pas.problems import BundleError, FhirProblem
 from .fhir_out import checked
 
@@ -34,7 +35,7 @@ FILTER_EXT = BACKPORT + "backport-filter-criteria"
 CONTENT_EXT = BACKPORT + "backport-payload-content"
 NOTIFICATION_PROFILE = BACKPORT + "backport-subscription-notification-r4"
 STATUS_PROFILE = BACKPORT + "backport-subscription-status-r4"
-SUBSCRIPTION_PROFILE = BACKPORT + "backport-subscription"
+SUBSCRIPTION_PROFILE = ids.BACKPORT_SUBSCRIPTION  # the one the CapabilityStatement names
 CONTENTS = ("empty", "id-only", "full-resource")
 FILTERS = ("org-identifier",)  # a filter on Claim.provider's identifier: [system|]value
 

@@ -26,8 +26,8 @@ from .answers import read_answers
 from .dosage import dose_and_days, whole
 from .lines import INFO_CANCELLED, Line, classify, drug_line, quantity_mg
 from .medication import medication_codes
-from .ids import ICD10CM, LEMTRADA_HCPCS, HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
-from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, BusinessError, FhirProblem, Problems,
+from .ids import ICD10CM, LEMTRADA_HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
+from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, FhirProblem, Problems,
                        child)
 from .refs import BundleIndex, Located, named_type
 from ...engine.limits import RefusedNumber

@@ -18,11 +18,16 @@ from .ids import HCPCS, LEMTRADA_HCPCS
 from .medication import MedicationCodes
 from .problems import PROCEDURE_CODE, Problems, child
 
-__all__ = ["DRUG", "INFUSION", "OTHER", "Line", "classify", "INFO_CANCELLED"]
+__all__ = ["DRUG", "INFUSION", "OTHER", "Line", "classify", "INFO_CANCELLED", "is_cancelled"]
 
 DRUG, INFUSION, OTHER = "drug", "infusion", "other"
 # PAS 2.x's one modifier extension: on Claim.item, valueBoolean true withdraws the line (an update).
 INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
+
+
+def is_cancelled(item: dict) -> bool:
+    """PAS marks a withdrawn line of an update with the modifierExtension infoCancelled true."""
+    return any(e.get("url") == INFO_CANCELLED and e.get("valueBoolean") is True for e in item.get("modifierExtension") or [])
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,7 @@ class Line:
 
     @property
     def cancelled(self) -> bool:
-        """PAS marks a withdrawn line of an update with the modifierExtension infoCancelled true."""
-        return any(e.get("url") == INFO_CANCELLED and e.get("valueBoolean") is True
-                   for e in self.item.get("modifierExtension") or [])
+        return is_cancelled(self.item)
 
     @property
     def by_ndc(self) -> bool:

@@ -8,7 +8,6 @@ Reviewers are added with ``lemtrada-asp reviewer add``; the guide is README.md h
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 __all__ = ["mount"]
 

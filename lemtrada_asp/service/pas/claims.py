@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...case.pas.lines import INFO_CANCELLED
+from ...case.pas.lines import INFO_CANCELLED, is_cancelled
 from ...case.pas.refs import BundleIndex, Located
 
 __all__ = ["INFO_CANCELLED", "identifier_key", "identifier_keys", "related_keys", "cancelled_sequences", "provider_ids",
@@ -56,19 +56,15 @@ def related_keys(bundle: dict) -> list[str]:
     return keys
 
 
-def _cancelled(item: dict) -> bool:
-    return any(m.get("url") == INFO_CANCELLED and m.get("valueBoolean") is True for m in item.get("modifierExtension") or [])
-
-
 def cancelled_sequences(claim: dict) -> list[int]:
     """The ``sequence`` of every item flagged ``infoCancelled`` true."""
-    return [item.get("sequence") for item in claim.get("item") or [] if _cancelled(item)]
+    return [item.get("sequence") for item in claim.get("item") or [] if is_cancelled(item)]
 
 
 def cancelled_path(claim: dict) -> str | None:
     """Where the first cancelled item says so (its modifierExtension), for a business error's errorPath."""
     return next((f"Bundle.entry[0].resource.item[{i}].modifierExtension"
-                 for i, item in enumerate(claim.get("item") or []) if _cancelled(item)), None)
+                 for i, item in enumerate(claim.get("item") or []) if is_cancelled(item)), None)
 
 
 def provider_ids(bundle: dict) -> list[str]:

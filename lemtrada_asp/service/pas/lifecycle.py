@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ...case.pas.fhir_in import BundleError, parse_body, read_bundle, unwrap_parameters
-from ...case.pas.problems import AUTHORIZATION_NOT_FOUND, BusinessError, FhirProblem
+from ...case.pas.problems import AUTHORIZATION_NOT_FOUND, FhirProblem
 from ..fhir_out import AUTHORIZATION_WINDOW_DAYS, response_bundle
 from ..store import Conflict, Line, NewRequest, StateError, Store, Stored, states
 from ..subscriptions import Deliverer, SubscriptionRequest, notification_bundle, read_subscription
@@ -162,17 +162,10 @@ class Lifecycle:
         return Answered(answer, stored, True)
 
     def _decide(self, request) -> dict:
-        """The decision of a request's case; BundleError (400) at the elements of a case-format problem,
-        BusinessError (200, a ClaimResponse error) for one PAS answers as such (a request before the policy)."""
-        from ..app import CaseInvalid
+        """The decision of a request's case, as the store-less $submit decides it (app.decide_request)."""
+        from ..app import decide_request
 
-        try:
-            return self.decide(request.case)
-        except CaseInvalid as exc:
-            x12 = getattr(exc, "x12", None)
-            raise (BusinessError if x12 else BundleError)(
-                [FhirProblem(request.origin(f), x12 or "invalid", f"{f}: {m}" if f else m)
-                 for f, m in exc.problems], exc.case_id) from None
+        return decide_request(self.decide, request)
 
     def _log_moves(self, stored: Stored, prior: Stored | None, received: Any, case: dict, decision: dict | None) -> None:
         """Each state move in the decision log too (its public record, through the app's ``logged``)."""

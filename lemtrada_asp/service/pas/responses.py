@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any
 
 from ...case.pas import ids
 from ...case.pas.problems import INPUT_ERRORS, FhirProblem
