@@ -15,80 +15,26 @@ measured on that example and set aside, by message, never by a list written here
 from __future__ import annotations
 
 import copy
-import gzip
-import io
 import json
-import os
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import httpx
 import pytest
+from fhir_validation import (
+    errors,
+    ig_dir,
+    ig_examples,
+    needs_ig,
+    validate,
+    with_entries,
+)
 
 from lemtrada_asp.service.bench import start, stop
 
 HERE = Path(__file__).parent
-VALIDATOR = HERE / "validator"
 PAS = HERE / "fixtures" / "pas"
 FHIR = {"content-type": "application/fhir+json"}
 REQUEST_BUNDLE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-pas-request-bundle"
-
-
-def ig_dir() -> Path:
-    return Path(os.environ.get("LEMTRADA_FHIR_IG_DIR") or HERE.parent.parent / "shared" / "ig")
-
-
-def node_ready() -> None:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed: the validator runs on Node 20 (.ci/run installs it)")
-    if not (VALIDATOR / "node_modules" / "@medplum" / "core").is_dir():
-        # The README's test command installs Python packages only: there the validator is a
-        # skip with its reason; .ci/run installs it and sets LEMTRADA_REQUIRE_VALIDATOR, so
-        # in CI a missing validator fails instead of passing silently.
-        message = "the validator is not installed: run `npm ci` in tests/validator (.ci/run does)"
-        if os.environ.get("LEMTRADA_REQUIRE_VALIDATOR"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def validate(resources: list[dict]) -> list[dict]:
-    node_ready()
-    out = subprocess.run(["node", str(VALIDATOR / "validate.mjs")], input=json.dumps(resources), capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "LEMTRADA_FHIR_IG_DIR": str(ig_dir())})
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout)
-
-
-def loaded_packages() -> dict:
-    node_ready()
-    out = subprocess.run(["node", str(VALIDATOR / "validate.mjs"), "--packages"], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "LEMTRADA_FHIR_IG_DIR": str(ig_dir())})
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout)
-
-
-def errors(issues: list[dict] | None) -> list[str]:
-    return [f"{i['expression']}: {i['diagnostics']}" for i in issues or [] if i["severity"] in ("error", "fatal")]
-
-
-def ig_examples() -> list[tuple[str, str, dict]]:
-    """(package, file, resource) of every example in the IG packages (tarballs or unpacked folders)."""
-    found = []
-    directory = ig_dir()
-    if not directory.is_dir():
-        return found
-    for path in sorted(directory.iterdir()):
-        if path.name.endswith((".tgz", ".tar.gz")):
-            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(path.read_bytes()))) as tar:
-                for member in tar.getmembers():
-                    if member.isfile() and member.name.startswith("package/example/") and member.name.endswith(".json"):
-                        found.append((path.name, member.name, json.loads(tar.extractfile(member).read())))
-        elif (path / "package" / "example").is_dir():
-            for f in sorted((path / "package" / "example").glob("*.json")):
-                found.append((path.name, f.name, json.loads(f.read_text())))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +69,6 @@ def answers(url) -> list[dict]:
     return out
 
 
-def with_entries(resources: list[dict]) -> list[dict]:
-    """Each resource, and each Bundle's entries on their own (their profiles are checked one by one)."""
-    return [x for r in resources for x in [r, *(e["resource"] for e in r.get("entry", []) if r["resourceType"] == "Bundle")]]
-
-
 def test_every_response_resource_is_valid_base_r4(answers):
     results = validate(with_entries(answers))
     assert len(results) > len(answers)
@@ -139,14 +80,6 @@ def test_the_validator_finds_a_broken_resource():
     """The check above can fail: a ClaimResponse without its required elements is refused."""
     [result] = validate([{"resourceType": "ClaimResponse", "status": "active", "outcome": "maybe"}])
     assert errors(result["base"])
-
-
-def needs_ig() -> dict:
-    packages = loaded_packages()
-    if not packages["packages"]:
-        pytest.skip(f"no FHIR IG package in {ig_dir()} (set LEMTRADA_FHIR_IG_DIR to a folder holding the Da Vinci "
-                    f"PAS packages, e.g. davinci_pas_2.2.1.tgz): the profile checks need them")
-    return packages
 
 
 def medplum_limits() -> set[str]:
