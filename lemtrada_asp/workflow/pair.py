@@ -49,12 +49,9 @@ wf_differ :- wf_out(a, X), not wf_out(b, X).
 wf_differ :- wf_out(b, X), not wf_out(a, X).
 wf_pdiff :- wf_full(a, X), not wf_full(b, X).
 wf_pdiff :- wf_full(b, X), not wf_full(a, X).
-wf_pdiff :- wf_st(a, T, S), not wf_st(b, T, S).
-wf_pdiff :- wf_st(b, T, S), not wf_st(a, T, S).
-wf_pdiff :- wf_differ.
 wf_rdiff :- wf_review(a, R), not wf_review(b, R).
 wf_rdiff :- wf_review(b, R), not wf_review(a, R).
-#show wv/3. #show wf_out/2. #show wf_full/2. #show wf_st/3. #show wf_review/2. #show wf_ans/2.
+#show wv/3. #show wf_out/2. #show wf_full/2. #show wf_st/3. #show wf_review/2. #show wf_ans/2. #show wf_unans/2.
 """
 
 
@@ -112,6 +109,8 @@ class Pair:
                         for value in space.dim(name).values:
                             if value.facts:
                                 backend.add_rule([head], [self.values[(copy, name, value.key)]])
+                    unanswered = backend.add_atom(Function("wf_unans", [Function(copy), String(question)]))
+                    backend.add_rule([unanswered], [-head])
             for dim in space.dims:
                 switch = backend.add_atom(Function("wf_same", [String(dim.name)]))
                 backend.add_rule([switch], [], choice=True)
