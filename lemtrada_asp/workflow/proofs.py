@@ -56,7 +56,7 @@ from .questions import Ownership
 
 __all__ = ["Verdict", "Witness", "prove", "report"]
 
-ORDER_FIELDS = ("id", "request", "member")  # what the Claim (the order) carries: fhir-pas.md, "Mapping"
+from .questions import ORDER_FIELDS
 
 
 @dataclass

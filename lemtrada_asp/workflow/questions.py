@@ -28,7 +28,9 @@ from ..case.facts import case_symbols
 from ..case.pas.schema import answer_items
 from .pair import dim_predicates
 
-__all__ = ["Openings", "Ownership", "get_path", "present"]
+__all__ = ["ORDER_FIELDS", "Openings", "Ownership", "get_path", "present"]
+
+ORDER_FIELDS = ("id", "request", "member")  # what the Claim (the order) carries: fhir-pas.md, "Mapping"
 
 
 def get_path(case: dict, link_id: str) -> Any:
