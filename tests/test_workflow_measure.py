@@ -27,3 +27,15 @@ def test_the_measure_command_prints_its_figures_and_the_command_that_made_them()
     assert "python -m lemtrada_asp.workflow.measure --n 10 --seed 3" in run.stdout
     assert "questions asked:" in run.stdout and "items:             13" in run.stdout
     assert "10 of 10" in run.stdout
+
+
+def test_a_response_that_lists_nothing_is_played_as_items_with_no_answer_not_as_skipped():
+    from conftest import CONTINUATION
+
+    from lemtrada_asp.workflow.measure import play
+
+    policy = Policy.load()
+    full = {**CONTINUATION, "response": {}}
+    asked, ended = play(policy, full)
+    assert "response.objective" in asked
+    assert policy.decide(ended).decision == policy.decide(full).decision == "deny"  # C2 not met, not undocumented

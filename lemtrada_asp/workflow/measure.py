@@ -49,10 +49,27 @@ def play(policy: Policy, full: dict) -> tuple[list[str], dict]:
         if question in asked:  # never happens (an answered question is not open); guards the loop
             raise RuntimeError(f"the adaptive form asked {question} twice")
         asked.append(question)
-        value = get_path(full, question)
+        value = _answer(full, question)
         if value is not None:
             _put(case, question, value)
     return asked, case
+
+
+def _answer(full: dict, question: str) -> Any:
+    """The case's answer to a question, as a QuestionnaireResponse gives it back.
+
+    A list field absent from an object the case has (``response: {}``) was an item
+    with no answer: the empty list (fhir-pas.md, "QuestionnaireResponse"), which
+    brings the object into being; anything else absent was skipped.
+    """
+    value = get_path(full, question)
+    parent = question.rpartition(".")[0]
+    if value is None and parent and isinstance(get_path(full, parent), dict) and question in _REPEATING:
+        return []
+    return value
+
+
+_REPEATING = frozenset(item.link_id for item in answer_items() if item.repeats)
 
 
 @dataclass
