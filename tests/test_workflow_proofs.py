@@ -18,8 +18,8 @@ import yaml
 
 from conftest import REPO, edited_kb
 from lemtrada_asp.engine.policy import Policy
-from lemtrada_asp.workflow.adaptive import Workflow, next_question
-from lemtrada_asp.workflow.coverage import CoverageAnswer, coverage_answer
+from lemtrada_asp.workflow.adaptive import Workflow
+from lemtrada_asp.workflow.coverage import coverage_answer
 from lemtrada_asp.workflow.enable import derive
 from lemtrada_asp.workflow.proofs import prove
 from lemtrada_asp.workflow.questions import get_path
@@ -116,12 +116,8 @@ def test_a_form_that_forgets_what_a_question_gives_is_refuted_and_stops_early(po
     others = [q for q in wrong.questions if q != "hiv_positive"]
     with_hiv = witness.case if witness.case.get("hiv_positive") else witness.other
     without = {k: v for k, v in with_hiv.items() if k != "hiv_positive"}
-    assert next_question_of(flow, without, others) is None
+    assert flow.next_question(without, others) is None
     assert policy.decide(without).decision != policy.decide(with_hiv).decision
-
-
-def next_question_of(flow, case, answered):
-    return flow.next_question(case, answered)
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from clingo import Function, Number, String
+from clingo import Function, String
 
 from ..analysis.space import Space
 from ..case.schema import FIELDS
@@ -136,7 +136,7 @@ class _Prover:
             case = self.witness(model, "a", "A")
             decision = self.decide(case)
             answer = self.coverage(decision)
-            key = next(str(a.arguments[1]) for a in outcome if a.arguments[1].name == "decision")
+            key = next(a.arguments[1] for a in outcome if a.arguments[1].name == "decision")
             if answer.doc_needed:
                 doc_classes.add(key)
             if answer.covered == "covered" and answer.doc_needed is None and decision.decision != "approve":
@@ -150,7 +150,7 @@ class _Prover:
     # --- (b) ---------------------------------------------------------------------
     def _encode(self) -> None:
         """enabled/disabled per question for copy a, the doc-needed classes, each criterion's undocumented leaves."""
-        pair, flow = self.pair, self.flow
+        pair = self.pair
         from ..case.pas.schema import items_by_link_id
 
         items = items_by_link_id()
@@ -159,7 +159,7 @@ class _Prover:
         with pair.ctl.backend() as backend:
             self.doc = backend.add_atom()
             for key in self.doc_classes:
-                literal = pair.literal(Function("wf_out", [Function("a"), _parse(key)]))
+                literal = pair.literal(Function("wf_out", [Function("a"), key]))
                 if literal is not None:
                     backend.add_rule([self.doc], [literal])
             for question in self.ownership.questions:
@@ -222,7 +222,7 @@ class _Prover:
                 a, b = self.witness(model, "a", "B1"), self.witness(model, "b", "B1")
                 da, db = self.decide(a), self.decide(b)
                 b1.witnesses.append(Witness(a, f"{question} is disabled here, yet answering it as in {b['id']} changes PAS's answer "
-                                               f"({_label(da)} {list(c.id for c in da.missing)} -> {_label(db)} {list(c.id for c in db.missing)})",
+                                               f"({_label(da)} {[c.id for c in da.missing]} -> {_label(db)} {[c.id for c in db.missing]})",
                                             _label(da), b))
         b2 = Verdict("b2", "no question out of place: every enabled question settles a criterion the case's review evaluates", True)
         with pair.ctl.backend() as backend:
@@ -326,12 +326,6 @@ class _Prover:
         verdict.notes.append("stops only when no two completions decide differently (adaptive.py); with every input owned, "
                              "that is exactly a fixed decision")
         return verdict
-
-
-def _parse(text: str):
-    from clingo import parse_term
-
-    return parse_term(text)
 
 
 def prove(policy: Policy | None = None, *, rules: dict[str, dict] | None = None,

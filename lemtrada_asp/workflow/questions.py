@@ -25,6 +25,7 @@ from clingo import Symbol
 
 from ..analysis.space import REQUEST_DATE, Dim, Space, Value, _Outside
 from ..case.facts import case_symbols
+from ..engine.errors import InputError
 from ..case.pas.schema import answer_items
 from .pair import dim_predicates
 
@@ -141,7 +142,7 @@ class Openings:
                     facts.setdefault(fact.name, []).append(fact)
                 if dim.locate(dim, facts) == value.key:
                     keys.append(value.key)
-            except Exception:  # a candidate the case format rejects or the space cannot place gives no value
+            except (InputError, _Outside, KeyError, IndexError, TypeError, ValueError):  # rejected or unplaceable: no value
                 continue
         return tuple(keys)
 
