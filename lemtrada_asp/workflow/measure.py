@@ -80,6 +80,7 @@ class Measure:
     items: int = 0
     agree: int = 0
     disagreements: list[str] = field(default_factory=list)
+    by_decision: dict[str, list[int]] = field(default_factory=dict)  # "approve", "pend/information", ... -> questions asked
 
     def text(self) -> str:
         def stats(values: list[int]) -> str:
@@ -92,6 +93,8 @@ class Measure:
             f"  static form with enableWhen, items shown: {stats(self.shown)}",
             f"  ended with the whole case's decision:    {self.agree} of {self.cases}"
             + ("" if not self.disagreements else f" (differ: {', '.join(self.disagreements[:10])})"),
+            "  questions asked, by the whole case's decision:",
+            *[f"    {label:<22} {len(counts):>5} cases: {stats(counts)}" for label, counts in sorted(self.by_decision.items())],
         ])
 
 
@@ -105,6 +108,8 @@ def measure(policy: Policy, cases: Iterable[dict]) -> Measure:
         result.asked.append(len(asked))
         result.shown.append(len(enabled(rules, full, questions)))
         whole, partial = policy.decide(full), policy.decide(ended)
+        label = whole.decision + (f"/{whole.pend_reason}" if whole.pend_reason else "")
+        result.by_decision.setdefault(label, []).append(len(asked))
         if (whole.decision, whole.pend_reason, whole.authorized) == (partial.decision, partial.pend_reason, partial.authorized):
             result.agree += 1
         else:
