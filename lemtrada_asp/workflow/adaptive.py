@@ -56,6 +56,7 @@ class Workflow:
         self.ownership = Ownership.of(self.space)
         self.lock = threading.Lock()  # one clingo Control is not for two threads at once
         self._given: dict[Any, Pair] = {}
+        self.enable_rules: dict[str, dict] | None = None  # enable.enable_when's, once derived
 
     @cached_property
     def pair(self) -> Pair:

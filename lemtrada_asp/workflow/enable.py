@@ -51,8 +51,17 @@ CODED = ("boolean", "choice")  # item types whose answers enableWhen can compare
 
 
 def enable_when(policy: Any) -> dict[str, dict]:
-    """linkId -> the Questionnaire item keys to add (``enableWhen``, ``enableBehavior``), from the KB."""
-    return derive(workflow(policy))
+    """linkId -> the Questionnaire item keys to add (``enableWhen``, ``enableBehavior``), from the KB.
+
+    Derived once per loaded policy (about a second: a brave solve per question); each
+    call gets its own copy.
+    """
+    import copy
+
+    flow = workflow(policy)
+    if flow.enable_rules is None:
+        flow.enable_rules = derive(flow)
+    return copy.deepcopy(flow.enable_rules)
 
 
 def derive(flow: Workflow) -> dict[str, dict]:
