@@ -148,3 +148,12 @@ def test_check_kb_workflow_refuses_a_questionnaire_file_that_is_not_one(tmp_path
     run = subprocess.run([sys.executable, "-m", "lemtrada_asp", "check-kb", "--workflow", "--questionnaire", str(bad)],
                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert run.returncode == 2 and "expected a Questionnaire" in run.stderr
+
+
+@pytest.mark.slow
+def test_a_kb_that_counts_more_concurrent_dmts_than_the_space_holds_leaves_c_unproven_saying_why(tmp_path):
+    kb = edited_kb(tmp_path, "criteria/i6_monotherapy.lp",
+                   append="two_concurrent(K) :- case(K), #count { D : concurrent_dmt(K, _, D) } >= 2.")
+    c = verdict(prove(Policy.load(kb)), "c")
+    assert not c.proven
+    assert any("concurrent_dmt" in note and "space cannot follow" in note for note in c.notes)
