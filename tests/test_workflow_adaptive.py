@@ -127,3 +127,16 @@ def test_an_invalid_partial_case_is_an_input_error_naming_the_field(policy):
     with pytest.raises(InputError) as caught:
         next_question(policy, case, ["diagnosis.ms_course"])
     assert "diagnosis.ms_course" in str(caught.value)
+
+
+def test_without_the_order_what_it_gives_stays_open_and_the_form_does_not_stop_early(policy):
+    answers = {k: copy.deepcopy(v) for k, v in INITIAL.items() if k not in ("id", "request", "member")}
+    answered = [q for q in ("lemtrada_courses", "chart_date", "prescriber.specialty", "prescriber.consultation_with_specialist",
+                            "diagnosis.condition", "diagnosis.ms_course", "diagnosis.active", "dmt_history",
+                            "concurrent_dmts", "hiv_positive", "active_infections", "response.objective", "response.symptoms")]
+    # every question answered, yet the dose, the age and the chart's age (measured from the request date) are unknown:
+    # nothing left to ask, and no early stop on a guessed order either (None: the form has no open question)
+    assert next_question(policy, answers, answered) is None
+    assert next_question(policy, answers, []) == "lemtrada_courses"
+    with_order = {**answers, **order_time(INITIAL)}
+    assert next_question(policy, with_order, [q for q in answered if q != "chart_date"]) is None  # chart_date present: known

@@ -122,6 +122,8 @@ class Workflow:
             for question in self.order:
                 if question in free and self.matters(pair, allowed, question):
                     return question
+        if not openings.order_known:
+            return None  # what is left open is the order's, which no question can settle
         # Not fixed, yet no single open question matters: only possible when a dimension
         # changes with no open question (a fault of the ownership, proofs.py (c)). Never stop
         # early: ask the first open question.
@@ -147,6 +149,8 @@ def next_question(policy: Any, case: dict, answered: Iterable[str] = ()) -> str 
     case: a case-format-v1 dict, possibly partial (the order's fields and the answers so far);
     answered: the linkIds already answered (an answered question absent from the case was
     left empty: its field is absent). A question is open when it is neither answered nor
-    present in the case. An invalid case raises InputError.
+    present in the case. A case without ``request`` (a bare QuestionnaireResponse) leaves
+    what the order gives open, not absent: None then means no open question can change the
+    decision, which may still depend on the order. An invalid case raises InputError.
     """
     return workflow(policy).next_question(case, answered)

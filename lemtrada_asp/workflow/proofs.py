@@ -45,7 +45,6 @@ from typing import Any, Callable
 from clingo import Function, String
 
 from ..analysis.space import Space
-from ..case.schema import FIELDS
 from ..engine.policy import Policy
 from ..engine.record import Decision
 from .adaptive import Workflow, workflow
@@ -56,7 +55,7 @@ from .questions import Ownership
 
 __all__ = ["Verdict", "Witness", "prove", "report"]
 
-from .questions import ORDER_FIELDS
+from .questions import ORDER_PREDICATES
 
 
 @dataclass
@@ -299,7 +298,7 @@ class _Prover:
 
         verdict = Verdict("c", "the adaptive form never stops before the decision is fixed", True)
         gives = field_predicates()  # from the case schema: the predicates each question's field gives
-        order = frozenset(p for path, spec in FIELDS.items() if path.split(".")[0].split("[")[0] in ORDER_FIELDS for p in spec.facts)
+        order = ORDER_PREDICATES
         differ = self.pair.flag("wf_differ")
         for dim in self.space.dims:
             preds = dim_predicates(dim)

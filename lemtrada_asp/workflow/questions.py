@@ -29,9 +29,21 @@ from ..engine.errors import InputError
 from ..case.pas.schema import answer_items
 from .pair import dim_predicates
 
-__all__ = ["ORDER_FIELDS", "Openings", "Ownership", "get_path", "present"]
+__all__ = ["ORDER_FIELDS", "ORDER_PREDICATES", "Openings", "Ownership", "get_path", "present"]
 
 ORDER_FIELDS = ("id", "request", "member")  # what the Claim (the order) carries: fhir-pas.md, "Mapping"
+
+
+def _order_predicates() -> frozenset[str]:
+    from ..case.schema import FIELDS
+
+    return frozenset(p for path, spec in FIELDS.items() if path.split(".")[0].split("[")[0] in ORDER_FIELDS for p in spec.facts)
+
+
+ORDER_PREDICATES = _order_predicates()  # the input predicates the order's fields (its dates among them) give
+# Stands in for a missing order only so the case validates (dated late, so no answered date is after it);
+# no input it gives or measures is used.
+PLACEHOLDER_REQUEST = {"date": "2999-12-31", "dose_mg_per_day": 1, "days": 1}
 
 
 def get_path(case: dict, link_id: str) -> Any:
@@ -100,6 +112,13 @@ class Openings:
         self.case = case
         answered = set(answered)
         self.free = tuple(q for q in ownership.questions if q not in answered and not present(case, q))
+        # Without the order (a bare QuestionnaireResponse), what the order gives is unknown,
+        # not undocumented: those inputs stay open, and so do those measured from its dates.
+        self.order_known = "request" in case
+        unknown: frozenset[str] = frozenset()
+        if not self.order_known:
+            case = {**case, "id": case.get("id", "next-question"), "request": dict(PLACEHOLDER_REQUEST)}
+            unknown = ORDER_PREDICATES
         self.validated = case_model.validate(case, "<partial case>")
         self.facts: dict[str, list[Symbol]] = {}
         for fact in case_symbols(0, self.validated):
@@ -107,6 +126,8 @@ class Openings:
         self.allowed: dict[str, tuple[str, ...]] = {}
         self.outside: list[str] = []  # fixed dimensions the case does not fit (handled by a given-facts program)
         for dim in space.dims:
+            if dim_predicates(dim) & unknown or (not self.order_known and not ownership.owners[dim.name]):
+                continue  # unknown without the order: every value is still possible
             open_questions = [q for q in ownership.owners[dim.name] if q in self.free]
             if len(open_questions) == len(ownership.owners[dim.name]) and open_questions:
                 continue  # every value is still possible
