@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 from lemtrada_asp.analysis.generate import generate_cases
 from lemtrada_asp.engine.policy import Policy
@@ -39,3 +41,11 @@ def test_a_response_that_lists_nothing_is_played_as_items_with_no_answer_not_as_
     asked, ended = play(policy, full)
     assert "response.objective" in asked
     assert policy.decide(ended).decision == policy.decide(full).decision == "deny"  # C2 not met, not undocumented
+
+
+@pytest.mark.slow
+def test_on_four_hundred_generated_cases_every_form_ends_on_the_whole_cases_decision():
+    policy = Policy.load()
+    result = measure(policy, generate_cases(400, 11))
+    assert result.agree == result.cases == 400, result.disagreements
+    assert sum(result.asked) < sum(result.shown) < result.items * result.cases
