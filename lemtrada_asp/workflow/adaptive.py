@@ -21,10 +21,15 @@ Order: among the questions that matter, the first in this order --
    type), because the review decides which criteria are read at all: the step
    therapy history is never asked at continuation, the response never at an
    initial review;
-2. then the Questionnaire's order, which follows the policy's: the form of MS
-   before disease activity (asked only when it decides, i.e. SPMS), the
-   specialty before the consultation (asked only when the specialty does not
-   already settle I1).
+2. then the questions whose answer can make an exclusion apply (condition,
+   form of MS, concurrent DMTs, HIV, infections: from the Questionnaire's
+   ``settles`` extension), because such an answer ends the form at once with a
+   denial no other answer can undo (measured: 6.43 questions on average
+   instead of 6.59 on 300 generated cases, approvals unchanged);
+3. then the rest; each group in the Questionnaire's order, which follows the
+   policy's: the form of MS before disease activity (asked only when it
+   decides, i.e. SPMS), the specialty before the consultation (asked only when
+   the specialty does not already settle I1).
 """
 
 from __future__ import annotations
@@ -64,15 +69,24 @@ class Workflow:
 
     @cached_property
     def order(self) -> tuple[str, ...]:
-        """The questions in asking order: those that decide the review first, then the Questionnaire's."""
+        """The asking order: the review's questions, then those settling an exclusion, then the rest.
+
+        Each group in the Questionnaire's order (see the module's docstring for why).
+        """
+        from ..service.questionnaire import settled_criteria
+
         pair = self.pair
         rdiff = pair.flag("wf_rdiff")
-        first = []
+        review = []
         for q in self.ownership.questions:
             others = [d for d in self.ownership.owners if d not in self.ownership.dims[q]]
             if rdiff is not None and pair.model([rdiff, *pair.tied(others)]) is not None:
-                first.append(q)
-        return tuple(first) + tuple(q for q in self.ownership.questions if q not in first)
+                review.append(q)
+        settles = settled_criteria(self.kb.root)
+        catalogue = self.kb.catalogue
+        exclusion = [q for q in self.ownership.questions if q not in review
+                     and any(c in catalogue.criteria and catalogue.info(c).kind == "exclusion" for c in settles.get(q, ()))]
+        return (*review, *exclusion, *(q for q in self.ownership.questions if q not in review and q not in exclusion))
 
     # --- the form ----------------------------------------------------------------
     def openings(self, case: dict, answered: Iterable[str]) -> Openings:
