@@ -34,7 +34,7 @@ from ...engine.errors import Problem
 from ..pas.ids import ICD10CM, NEUROLOGY_NUCC, NUCC
 from .codes import chart_codes
 
-__all__ = ["CONTEXTS", "Context", "ENTRIES", "Entry", "entries", "evaluate", "read_chart"]
+__all__ = ["CONTEXTS", "Context", "ENTRIES", "Entry", "entries", "entry", "evaluate", "read_chart"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,14 @@ def entries() -> tuple[Entry, ...]:
 
 
 ENTRIES = entries  # the table: ENTRIES() (built from the KB on first use)
+
+
+def entry(field: str) -> Entry:
+    """The entry of one case field (KeyError when the chart does not state it)."""
+    found = [e for e in entries() if e.field == field]
+    if not found:
+        raise KeyError(f"the chart mapping has no entry for {field!r}")
+    return found[0]
 
 
 @lru_cache(maxsize=64)
