@@ -43,25 +43,27 @@ class Context:
 
     name: str
     type: str             # the resource type ("Resource" for a list of several types)
-    many: bool            # a list of resources (a prefetch Bundle's entries)
-    prefetch: str         # the CDS Hooks prefetch template (also DTR's x-fhir-query)
+    many: bool            # a list of resources (the entries of prefetch Bundles)
+    prefetch: tuple[tuple[str, str], ...]  # CDS Hooks 2.0 prefetch keys and templates (also DTR's x-fhir-query)
     description: str
 
 
 CONTEXTS: dict[str, Context] = {c.name: c for c in (
-    Context("patient", "Patient", False, "Patient/{{context.patientId}}", "the member"),
-    Context("coverage", "Coverage", False, "Coverage?patient={{context.patientId}}&status=active",
-            "the member's active coverage (the first entry)"),
-    Context("practitionerRole", "PractitionerRole", False, "PractitionerRole?_id={{context.userId}}",
-            "the ordering clinician's role (CDS Hooks' userId, when a PractitionerRole)"),
-    Context("medicationRequest", "MedicationRequest", False, "",
+    Context("patient", "Patient", False, (("patient", "Patient/{{context.patientId}}"),), "the member"),
+    Context("coverage", "Coverage", False, (("coverage", "Coverage?patient={{context.patientId}}&status=active"),),
+            "the member's active coverage"),
+    Context("practitionerRole", "PractitionerRole", False,
+            (("practitionerRole", "PractitionerRole/{{userPractitionerRoleId}}"),),
+            "the ordering clinician's role (the order's requester, or the CDS Hooks user's PractitionerRole)"),
+    Context("medicationRequest", "MedicationRequest", False, (),
             "the order: the draft MedicationRequest of alemtuzumab in context.draftOrders"),
-    Context("conditions", "Condition", True, "Condition?patient={{context.patientId}}&clinical-status=active",
+    Context("conditions", "Condition", True,
+            (("conditions", "Condition?patient={{context.patientId}}&clinical-status=active"),),
             "the member's active Conditions"),
     Context("medications", "Resource", True,
-            "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
-            "the member's MedicationRequests and MedicationStatements (the prefetch keys "
-            "'medicationRequests' and 'medicationStatements')"),
+            (("medicationRequests", "MedicationRequest?patient={{context.patientId}}&status=active,on-hold"),
+             ("medicationStatements", "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold")),
+            "the member's MedicationRequests and MedicationStatements"),
 )}
 
 
