@@ -6,7 +6,8 @@ order, returned as a CDS Hooks system action of type ``update``: ``coverage``
 ``doc-purpose`` as workflow/coverage.py derives them from the KB's decision,
 ``questionnaire`` (the DTR Questionnaire, only with doc-needed: invariant
 crd-ci-q1), one ``reason`` per criterion the answer rests on (each undocumented
-criterion and what would settle it; for a denial each failed criterion), ``date``
+criterion and what would settle it; for a denial each failed criterion and
+applied exclusion only), ``date``
 and the stored ``coverage-assertion-id``. The order carries CRD's MedicationRequest
 profile in ``meta.profile``.
 
@@ -54,9 +55,11 @@ def coverage_information(answer: CoverageAnswer, decision: dict, *, coverage: di
     parts += [{"url": "doc-purpose", "valueCode": code} for code in answer.doc_purpose]
     missing = {c["id"]: c for c in decision.get("missing") or []}
     failed = {c["id"]: c for c in decision.get("failed") or []}
-    parts += [_reason(missing[i], "undocumented") for i in answer.missing if i in missing]
-    parts += [_reason(failed[i], "not met" if failed[i]["status"] == "not_met" else "applies")
-              for i in answer.failing if i in failed]
+    if answer.failing:  # a denial rests on what fails: documenting the rest would not change it
+        parts += [_reason(failed[i], "not met" if failed[i]["status"] == "not_met" else "applies")
+                  for i in answer.failing if i in failed]
+    else:
+        parts += [_reason(missing[i], "undocumented") for i in answer.missing if i in missing]
     if answer.doc_needed:
         parts.append({"url": "questionnaire", "valueCanonical": QUESTIONNAIRE_URL})
     parts += [{"url": "date", "valueDate": day}, {"url": "coverage-assertion-id", "valueString": assertion_id}]
