@@ -11,13 +11,14 @@ import pytest
 
 pytest.importorskip("fhirpathpy")
 
-from crd_support import SIGN, coverage_info, hook_request, post  # noqa: E402
-from lemtrada_asp.service.bench import free_port, start, stop  # noqa: E402
-from lemtrada_asp.service.store import Store, sqlite_url  # noqa: E402
+from crd_support import SIGN, coverage_info, hook_request, post
+
+from lemtrada_asp.service.bench import free_port, start, stop
+from lemtrada_asp.service.store import Store, sqlite_url
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lemtrada_asp", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "lemtrada_asp", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")

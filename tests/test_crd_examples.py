@@ -19,12 +19,19 @@ import pytest
 
 pytest.importorskip("fhirpathpy")
 
-from crd_support import (SELECT, SIGN, coverage_info, coverage_information_problems, crd_package,  # noqa: E402
-                         post)
-from fhir_validation import errors, needs_ig, validate  # noqa: E402
-from lemtrada_asp.service.bench import start, stop  # noqa: E402
-from lemtrada_asp.service.crd.answer import CRD_MEDICATION_REQUEST  # noqa: E402
-from lemtrada_asp.service.store import Store, sqlite_url  # noqa: E402
+from crd_support import (
+    SELECT,
+    SIGN,
+    coverage_info,
+    coverage_information_problems,
+    crd_package,
+    post,
+)
+from fhir_validation import errors, needs_ig, validate
+
+from lemtrada_asp.service.bench import start, stop
+from lemtrada_asp.service.crd.answer import CRD_MEDICATION_REQUEST
+from lemtrada_asp.service.store import Store, sqlite_url
 
 EXAMPLES = Path(os.environ.get("LEMTRADA_FHIR_EXAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "examples") / "crd"
 REQUESTS = {"order-sign": ("order_sign_hook_request.json", SIGN), "order-select": ("order_select_hook_request.json", SELECT)}

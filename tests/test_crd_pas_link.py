@@ -12,12 +12,13 @@ import pytest
 
 pytest.importorskip("fhirpathpy")
 
-from crd_support import SIGN, coverage_info, hook_request, post  # noqa: E402
-from fhir_validation import errors, needs_ig, validate  # noqa: E402
-from lemtrada_asp.service.bench import start, stop  # noqa: E402
-from lemtrada_asp.service.crd.answer import COVERAGE_INFORMATION  # noqa: E402
-from lemtrada_asp.service.store import Store, sqlite_url  # noqa: E402
-from store_support import bundle, identified, inquiry_of, key_of, response_of  # noqa: E402
+from crd_support import SIGN, coverage_info, hook_request, post
+from fhir_validation import errors, needs_ig, validate
+from store_support import bundle, identified, inquiry_of, key_of, response_of
+
+from lemtrada_asp.service.bench import start, stop
+from lemtrada_asp.service.crd.answer import COVERAGE_INFORMATION
+from lemtrada_asp.service.store import Store, sqlite_url
 
 
 @pytest.fixture(scope="module")

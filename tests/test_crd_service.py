@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,16 +13,24 @@ import pytest
 
 pytest.importorskip("fhirpathpy")
 
-from crd_support import (SELECT, SIGN, coverage_info, coverage_information_problems, crd_package,  # noqa: E402
-                         hook_request, post)
-from fhir_validation import errors, needs_ig, validate  # noqa: E402
-from lemtrada_asp.case.fhir.chart import CONTEXTS  # noqa: E402
-from lemtrada_asp.case.pas.ids import QUESTIONNAIRE_URL  # noqa: E402
-from lemtrada_asp.service.bench import start, stop  # noqa: E402
-from lemtrada_asp.service.crd.answer import CARD_SUMMARY_MAX, CRD_MEDICATION_REQUEST  # noqa: E402
-from lemtrada_asp.service.store import Store, sqlite_url  # noqa: E402
-from lemtrada_asp.analysis.trace import policy_sentences  # noqa: E402
-from lemtrada_asp.engine.knowledge import KnowledgeBase, default_kb_dir  # noqa: E402
+from crd_support import (
+    SELECT,
+    SIGN,
+    coverage_info,
+    coverage_information_problems,
+    crd_package,
+    hook_request,
+    post,
+)
+from fhir_validation import errors, needs_ig, validate
+
+from lemtrada_asp.analysis.trace import policy_sentences
+from lemtrada_asp.case.fhir.chart import CONTEXTS
+from lemtrada_asp.case.pas.ids import QUESTIONNAIRE_URL
+from lemtrada_asp.engine.knowledge import KnowledgeBase, default_kb_dir
+from lemtrada_asp.service.bench import start, stop
+from lemtrada_asp.service.crd.answer import CARD_SUMMARY_MAX, CRD_MEDICATION_REQUEST
+from lemtrada_asp.service.store import Store, sqlite_url
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +64,7 @@ def sentences():
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 YOUNG = f"{int(today()[:4]) - 16}-01-01"  # a member aged 16 on any day of this year
@@ -287,10 +295,10 @@ def test_the_guides_curl_round_trip_works(server):
     import re
     import subprocess
 
-    block = re.search(r"## A round trip\s+```sh\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S).group(1)
+    block = re.search(r"## A round trip\s+```sh\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.DOTALL).group(1)
     calls = [line.replace("http://127.0.0.1:8080", server[0]) for line in block.splitlines() if line.startswith("curl ")]
     assert len(calls) == 2
-    out = [subprocess.run(c, shell=True, cwd=GUIDE.parents[2], capture_output=True, text=True, timeout=60) for c in calls]
+    out = [subprocess.run(c, check=False, shell=True, cwd=GUIDE.parents[2], capture_output=True, text=True, timeout=60) for c in calls]
     assert {s["id"] for s in json.loads(out[0].stdout)["services"]} == {SIGN, SELECT}
     [action] = json.loads(out[1].stdout)["systemActions"]
     info = coverage_info(action["resource"])

@@ -6,9 +6,16 @@ import uuid
 
 import pytest
 from sqlalchemy import inspect
-
-from lemtrada_asp.service.store import Line, NewRequest, migrate, open_store, resolve_url, states
 from store_support import postgres_database
+
+from lemtrada_asp.service.store import (
+    Line,
+    NewRequest,
+    migrate,
+    open_store,
+    resolve_url,
+    states,
+)
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 
@@ -27,10 +34,10 @@ def store(request, tmp_path):
 
 
 def assertion(store, **changes) -> str:
-    fields = dict(hook="order-sign", hook_instance=str(uuid.uuid4()), order_ref="MedicationRequest/o1", patient="p1",
-                  client="acme-ehr", covered="conditional", pa_needed="auth-needed", doc_needed="clinical",
-                  decision="pend:information", missing=["I0", "I4"], failing=[], case={"id": "crd-1", "request": {}},
-                  kb_version="sha256:x")
+    fields = {"hook": "order-sign", "hook_instance": str(uuid.uuid4()), "order_ref": "MedicationRequest/o1",
+              "patient": "p1", "client": "acme-ehr", "covered": "conditional", "pa_needed": "auth-needed",
+              "doc_needed": "clinical", "decision": "pend:information", "missing": ["I0", "I4"], "failing": [],
+              "case": {"id": "crd-1", "request": {}}, "kb_version": "sha256:x"}
     fields.update(changes)
     return store.add_coverage_assertion(**fields)[0]
 

@@ -25,16 +25,17 @@ expressions are built from them, never written with a code inline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from ...engine.errors import Problem
 from ..pas.ids import ICD10CM, NEUROLOGY_NUCC, NUCC
 from .codes import chart_codes
 
-__all__ = ["CONTEXTS", "Context", "ENTRIES", "Entry", "entries", "entry", "evaluate", "read_chart"]
+__all__ = ["CONTEXTS", "ENTRIES", "Context", "Entry", "entries", "entry", "evaluate", "read_chart"]
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def read_chart(context: dict[str, Any], *, anchor: date | None = None) -> tuple[
             continue
         try:
             found = [_plain(v) for v in evaluate(entry, context)]
-        except Exception as exc:  # fhirpathpy on a malformed resource: that field is not read
+        except Exception as exc:  # noqa: BLE001 - fhirpathpy on a malformed resource: that field is not read
             problems.append(Problem(entry.field, f"the chart could not be read for it ({type(exc).__name__}): "
                                                  f"{CONTEXTS[entry.context].description}"))
             continue

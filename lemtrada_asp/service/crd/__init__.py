@@ -10,8 +10,9 @@ bounded decider processes, answered as CRD's coverage-information and cards
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["mount"]
 

@@ -102,14 +102,14 @@ def cards(answer: CoverageAnswer, decision: dict, sentences: dict[str, list[dict
         applies = criterion["status"] == "applies"
         summary = _summary(f"Lemtrada not covered: {ident} {'applies' if applies else 'not met'}: {criterion['title']}")
         facts = [fact for reason in criterion.get("reasons") or [] for fact in reason.get("because") or []]
-        lines = [f"The plan's Lemtrada policy {'excludes this use' if applies else 'requires this'}: "
-                 f"**{ident} {criterion['title']}** ({criterion['section']}).", ""]
+        lines = [(f"The plan's Lemtrada policy {'excludes this use' if applies else 'requires this'}: "
+                  f"**{ident} {criterion['title']}** ({criterion['section']})."), ""]
         if facts:
             lines += ["What the order and the chart sent with this call state:", *[f"- {fact}" for fact in dict.fromkeys(facts)], ""]
         if ident in DOSE_CRITERIA:
             review = decision.get("review_type") or "initial"
-            lines += [f"This is read as {'an' if review[0] in 'aeiou' else 'a'} {review} review (course {decision.get('course')}): "
-                      "the chart sent with this call names no prior Lemtrada course.", ""]
+            lines += [(f"This is read as {'an' if review[0] in 'aeiou' else 'a'} {review} review "
+                       f"(course {decision.get('course')}): the chart sent with this call names no prior Lemtrada course."), ""]
         quoted = [s for key in [ident, *[r.get("id") for r in criterion.get("reasons") or []]]
                   for s in sentences.get(key, [])]
         if quoted:
@@ -125,9 +125,9 @@ def problem_card(problems: list[tuple[str, str]], label: str) -> dict:
     listed = [f"- {field}: {message}" if field else f"- {message}" for field, message in problems[:20]]
     return {"uuid": str(uuid.uuid4()), "indicator": "info",
             "summary": _summary("Lemtrada coverage cannot be determined from this order as written"),
-            "detail": "\n".join(["The order and the chart sent with this call cannot be read into a request the plan's "
-                                 "Lemtrada policy decides:", *listed,
-                                 "", "A prior authorization request states these; the plan's coverage rules are unchanged."]),
+            "detail": "\n".join([("The order and the chart sent with this call cannot be read into a request the plan's "
+                                  "Lemtrada policy decides:"), *listed,
+                                 "", "Coverage of this order cannot be said until these are stated."]),
             "source": {"label": label, "topic": {
                 "system": CRD_CODES, "code": "coverage-info", "display": "Coverage Information"}}}
 

@@ -14,11 +14,11 @@ __all__ = ["discovery", "prefetch"]
 
 TEXT = {
     "order-select": ("Lemtrada coverage requirements (order-select)",
-                     "Coverage requirements for a MedicationRequest of alemtuzumab (Lemtrada, RxNorm/NDC, HCPCS J0202) "
-                     "as it is selected: covered, prior authorization and documentation needed, from the plan's policy."),
+                     ("Coverage requirements for a MedicationRequest of alemtuzumab (Lemtrada, RxNorm/NDC, HCPCS J0202) "
+                      "as it is selected: covered, prior authorization and documentation needed, from the plan's policy.")),
     "order-sign": ("Lemtrada coverage requirements (order-sign)",
-                   "Coverage requirements for a signed MedicationRequest of alemtuzumab (Lemtrada): the coverage-information "
-                   "of the order, and a card for each policy criterion the order itself cannot pass."),
+                   ("Coverage requirements for a signed MedicationRequest of alemtuzumab (Lemtrada): the coverage-information "
+                    "of the order, and a card for each policy criterion the order itself cannot pass.")),
 }
 
 

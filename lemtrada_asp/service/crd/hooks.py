@@ -21,7 +21,7 @@ from ...case.fhir.chart import CONTEXTS
 from ...case.pas.ids import HCPCS, LEMTRADA_HCPCS
 from ...case.pas.medication import medication_codes
 
-__all__ = ["HOOKS", "HookCall", "HookError", "SERVICES", "is_alemtuzumab", "read_call"]
+__all__ = ["HOOKS", "SERVICES", "HookCall", "HookError", "is_alemtuzumab", "read_call"]
 
 # service id -> hook (discovery.py describes them)
 SERVICES = {"lemtrada-crd-order-select": "order-select", "lemtrada-crd-order-sign": "order-sign"}

@@ -13,9 +13,10 @@ cannot pass. No alemtuzumab order: nothing to say, no cards and no actions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from ...case.fhir.chart import read_chart
 from ...workflow.coverage import coverage_answer
@@ -38,7 +39,7 @@ class Answerer:
 
     def answer(self, call: HookCall, client: str | None = None, today: date | None = None) -> dict:
         """The CDS Hooks response (``cards``, ``systemActions``) to one call."""
-        day = today or datetime.now(timezone.utc).date()
+        day = today or datetime.now(UTC).date()
         cards: list[dict] = []
         actions: list[dict] = []
         for _, order in call.orders:
