@@ -76,7 +76,7 @@ def test_discovery_offers_order_select_and_order_sign_with_the_chart_mappings_pr
     assert r.status_code == 200
     services = {s["id"]: s for s in r.json()["services"]}
     assert {s["hook"] for s in services.values()} == {"order-select", "order-sign"}
-    wanted = {key: template for c in CONTEXTS.values() for key, template in c.prefetch}
+    wanted = {key: template for c in CONTEXTS.values() for key, template in c.templates}
     assert {"patient", "coverage", "practitionerRole", "conditions", "medicationRequests", "medicationStatements"} <= set(wanted)
     for service in services.values():
         assert service["prefetch"] == wanted and service["title"] and service["description"]

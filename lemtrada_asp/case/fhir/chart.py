@@ -45,26 +45,31 @@ class Context:
     name: str
     type: str             # the resource type ("Resource" for a list of several types)
     many: bool            # a list of resources (the entries of prefetch Bundles)
-    prefetch: tuple[tuple[str, str], ...]  # CDS Hooks 2.0 prefetch keys and templates (also DTR's x-fhir-query)
+    prefetch: str         # the CDS Hooks prefetch template (also DTR's x-fhir-query); "" for the order itself
     description: str
+    key: str = ""         # its CDS Hooks prefetch key (default: the name)
+    more: tuple[tuple[str, str], ...] = ()  # further (key, template) pairs of a list no one query gives
+
+    @property
+    def templates(self) -> tuple[tuple[str, str], ...]:
+        """Every (prefetch key, template) of this context, as the CDS Hooks discovery lists them."""
+        return (((self.key or self.name, self.prefetch),) if self.prefetch else ()) + self.more
 
 
 CONTEXTS: dict[str, Context] = {c.name: c for c in (
-    Context("patient", "Patient", False, (("patient", "Patient/{{context.patientId}}"),), "the member"),
-    Context("coverage", "Coverage", False, (("coverage", "Coverage?patient={{context.patientId}}&status=active"),),
+    Context("patient", "Patient", False, "Patient/{{context.patientId}}", "the member"),
+    Context("coverage", "Coverage", False, "Coverage?patient={{context.patientId}}&status=active",
             "the member's active coverage"),
-    Context("practitionerRole", "PractitionerRole", False,
-            (("practitionerRole", "PractitionerRole/{{userPractitionerRoleId}}"),),
+    Context("practitionerRole", "PractitionerRole", False, "PractitionerRole/{{userPractitionerRoleId}}",
             "the ordering clinician's role (the order's requester, or the CDS Hooks user's PractitionerRole)"),
-    Context("medicationRequest", "MedicationRequest", False, (),
+    Context("medicationRequest", "MedicationRequest", False, "",
             "the order: the draft MedicationRequest of alemtuzumab in context.draftOrders"),
-    Context("conditions", "Condition", True,
-            (("conditions", "Condition?patient={{context.patientId}}&clinical-status=active"),),
+    Context("conditions", "Condition", True, "Condition?patient={{context.patientId}}&clinical-status=active",
             "the member's active Conditions"),
-    Context("medications", "Resource", True,
-            (("medicationRequests", "MedicationRequest?patient={{context.patientId}}&status=active,on-hold"),
-             ("medicationStatements", "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold")),
-            "the member's MedicationRequests and MedicationStatements"),
+    Context("medications", "Resource", True, "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
+            "the member's MedicationRequests and MedicationStatements", key="medicationRequests",
+            more=(("medicationStatements",
+                   "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold"),)),
 )}
 
 

@@ -24,7 +24,7 @@ TEXT = {
 
 def prefetch() -> dict[str, str]:
     """Prefetch key -> CDS Hooks template, for every launch context the mapping reads."""
-    return {key: template for context in CONTEXTS.values() for key, template in context.prefetch}
+    return {key: template for context in CONTEXTS.values() for key, template in context.templates}
 
 
 def discovery() -> dict:

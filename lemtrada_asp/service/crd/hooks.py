@@ -195,6 +195,6 @@ def _candidates(prefetch: dict, patient_id: str) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for name, context in CONTEXTS.items():
         types = ("MedicationRequest", "MedicationStatement") if context.type == "Resource" else (context.type,)
-        found[name] = [r for key, _ in context.prefetch for r in _resources(prefetch.get(key))
+        found[name] = [r for key, _ in context.templates for r in _resources(prefetch.get(key))
                        if r.get("resourceType") in types and _about(r, patient_id)]
     return found
