@@ -34,10 +34,11 @@ from lemtrada_asp.service.store import Store, sqlite_url
 
 
 @pytest.fixture(scope="module")
-def server():
-    proc, url = start()
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("log") / "decisions.jsonl"
+    proc, url = start("--decision-log", str(log))
     store = Store(sqlite_url(proc.data_dir))
-    yield url, store
+    yield url, store, log
     store.close()
     assert stop(proc) == 0
 
@@ -45,7 +46,7 @@ def server():
 @pytest.fixture(scope="module")
 def answers(server):
     """The answer to each authored hook request (and the day it was asked)."""
-    url, _ = server
+    url = server[0]
     found = {}
     for name, service in (("order-sign-rrms", SIGN), ("order-sign-cannot-pass", SIGN),
                           ("order-select-two-orders", SELECT), ("order-sign-not-alemtuzumab", SIGN)):
@@ -71,7 +72,7 @@ YOUNG = f"{int(today()[:4]) - 16}-01-01"  # a member aged 16 on any day of this 
 
 
 def test_discovery_offers_order_select_and_order_sign_with_the_chart_mappings_prefetch(server):
-    url, _ = server
+    url = server[0]
     r = httpx.get(f"{url}/cds-services", timeout=30)
     assert r.status_code == 200
     services = {s["id"]: s for s in r.json()["services"]}
@@ -145,6 +146,16 @@ def test_a_hcpcs_j0202_order_is_alemtuzumab(server):
                                                       "code": "J0202", "display": "Injection, alemtuzumab, 1 mg"}]}
     [action] = post(server[0], SIGN, body).json()["systemActions"]
     assert coverage_info(action["resource"])["covered"] == ["conditional"]
+
+
+def test_each_answered_decision_is_on_the_decision_log_under_its_assertion_id(answers, server):
+    from lemtrada_asp.service.decision_log import read_log
+
+    [action] = answers["order-sign-rrms"]["systemActions"]
+    [assertion_id] = coverage_info(action["resource"])["coverage-assertion-id"]
+    [line] = [e for e in read_log(str(server[2])) if e["decision_id"] == assertion_id]
+    assert line["endpoint"] == f"cds-services/{SIGN}" and line["case"] == server[1].coverage_assertion(assertion_id)["case"]
+    assert line["decision"]["decision"] == "pend" and [m["id"] for m in line["decision"]["missing"]] == ["I0", "I4"]
 
 
 def test_every_answer_has_its_own_assertion_id_and_each_is_stored(server):

@@ -17,8 +17,10 @@ from typing import Any
 __all__ = ["mount"]
 
 
-def mount(app, explain: Callable[[dict], Any], read_and, authorize, store, kb, kb_version: str) -> None:
-    """Add the CRD routes to ``app``: ``explain`` decides (bounded), ``store`` keeps the answers, ``kb`` is quoted."""
+def mount(app, explain: Callable[[dict], Any], read_and, authorize, store, kb, kb_version: str,
+          logged: Callable[..., None] | None = None) -> None:
+    """Add the CRD routes to ``app``: ``explain`` decides (bounded), ``store`` keeps the answers, ``kb`` is quoted,
+    ``logged`` writes each answered decision to the decision log (the app's own, as for $submit)."""
     from ...analysis.trace import policy_sentences
     from ..app import _in_thread
     from .answer import source_label
@@ -33,4 +35,4 @@ def mount(app, explain: Callable[[dict], Any], read_and, authorize, store, kb, k
 
     threading.Thread(target=sentences, name="crd-sentences", daemon=True).start()  # read once, not on the first call
     label = source_label((kb.manifest.name, kb.manifest.revised)) if kb is not None else "the plan's Lemtrada policy"
-    app.include_router(router(Answerer(explain, store, sentences, label, kb_version), read_and, authorize, _in_thread))
+    app.include_router(router(Answerer(explain, store, sentences, label, kb_version, logged), read_and, authorize, _in_thread))

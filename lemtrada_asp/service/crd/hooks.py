@@ -45,6 +45,8 @@ class HookCall:
     user_id: str
     orders: list[tuple[str, dict]]  # (where, MedicationRequest) of alemtuzumab, in draftOrders' order
     candidates: dict[str, list[dict]] = field(default_factory=dict)  # chart.CONTEXTS names -> the prefetch's resources
+    service_id: str = ""
+    received: Any = None  # the parsed body, for the decision log (kept there only with --log-requests)
 
     def chart(self, order: dict) -> dict[str, Any]:
         """The launch contexts for one order: it, the member's lists, and one Patient, Coverage and role.
@@ -158,7 +160,7 @@ def read_call(data: Any, service_id: str) -> HookCall:
     prefetch = data.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
         raise HookError("prefetch", f"expected an object, got {_kind(prefetch)}")
-    return HookCall(hook, instance, patient_id, user_id, orders, _candidates(prefetch or {}, patient_id))
+    return HookCall(hook, instance, patient_id, user_id, orders, _candidates(prefetch or {}, patient_id), service_id, data)
 
 
 def _reference(ref: Any) -> str | None:

@@ -36,6 +36,7 @@ class Answerer:
     sentences: Callable[[], dict]  # criterion id -> the policy sentences the KB quotes for it
     label: str  # the policy's name and revision, the cards' source
     kb_version: str
+    logged: Callable[..., None] | None = None  # the app's decision log: one line per answered decision
 
     def answer(self, call: HookCall, client: str | None = None, today: date | None = None) -> dict:
         """The CDS Hooks response (``cards``, ``systemActions``) to one call."""
@@ -57,12 +58,15 @@ class Answerer:
                 continue
             result = coverage_answer(decision)
             data = decision.to_json()
+            data.pop("source", None)  # as every decision the service logs and answers (decider.Decider.decide)
             assertion_id, _ = self.store.add_coverage_assertion(
                 hook=call.hook, hook_instance=call.instance,
                 order_ref=f"MedicationRequest/{order['id']}" if order.get("id") else None, patient=call.patient_id,
                 client=client, covered=result.covered, pa_needed=result.pa_needed, doc_needed=result.doc_needed,
                 decision=result.decision, missing=result.missing, failing=result.failing, case=case,
                 kb_version=self.kb_version)
+            if self.logged is not None:  # the assertion id is the decision id: the log and the store name it alike
+                self.logged(f"cds-services/{call.service_id}", call.received, case, data, assertion_id, client)
             extension = worded.coverage_information(result, data, coverage=worded.coverage_reference(order, chart),
                                                     assertion_id=assertion_id, day=day.isoformat())
             actions.append(worded.system_action(order, extension, result))
