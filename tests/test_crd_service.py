@@ -22,7 +22,7 @@ from crd_support import (
     hook_request,
     post,
 )
-from fhir_validation import errors, needs_ig, validate
+from fhir_validation import errors, ig_dir, validate
 
 from lemtrada_asp.analysis.trace import policy_sentences
 from lemtrada_asp.case.fhir.chart import CONTEXTS
@@ -204,6 +204,33 @@ def test_a_body_that_is_not_an_order_sign_request_is_a_400_naming_the_field(serv
     assert "Traceback" not in r.text
 
 
+def test_a_prefetch_key_with_more_resources_than_are_read_is_a_400_naming_it(server):
+    from lemtrada_asp.service.crd.hooks import MAX_PREFETCH_RESOURCES
+
+    body = hook_request("order-sign-rrms")
+    condition = body["prefetch"]["conditions"]["entry"][0]
+    body["prefetch"]["conditions"]["entry"] = [copy.deepcopy(condition) for _ in range(MAX_PREFETCH_RESOURCES + 1)]
+    r = post(server[0], SIGN, body)
+    assert r.status_code == 400 and r.json()["field"] == "prefetch.conditions"
+    assert f"at most {MAX_PREFETCH_RESOURCES}" in r.json()["message"]
+    body["prefetch"]["conditions"]["entry"] = body["prefetch"]["conditions"]["entry"][:MAX_PREFETCH_RESOURCES]
+    assert post(server[0], SIGN, body).status_code == 200
+
+
+def test_more_alemtuzumab_orders_than_are_answered_is_a_400(server):
+    from lemtrada_asp.service.crd.hooks import MAX_ALEMTUZUMAB_ORDERS
+
+    body = hook_request("order-sign-rrms")
+    entry = body["context"]["draftOrders"]["entry"][0]
+    body["context"]["draftOrders"]["entry"] = [copy.deepcopy(entry) for _ in range(MAX_ALEMTUZUMAB_ORDERS + 1)]
+    for n, e in enumerate(body["context"]["draftOrders"]["entry"]):
+        e["resource"]["id"] = f"crd-order-{n}"
+    r = post(server[0], SIGN, body)
+    assert r.status_code == 400 and f"at most {MAX_ALEMTUZUMAB_ORDERS}" in r.json()["message"]
+    body["context"]["draftOrders"]["entry"].pop()
+    assert len(post(server[0], SIGN, body).json()["systemActions"]) == MAX_ALEMTUZUMAB_ORDERS
+
+
 def test_order_select_needs_its_selections(server):
     body = hook_request("order-select-two-orders")
     del body["context"]["selections"]
@@ -252,23 +279,17 @@ def returned(answers) -> list[dict]:
     return [a["resource"] for answer in answers.values() for a in answer.get("systemActions", [])]
 
 
-def test_every_returned_resource_is_valid_fhir_r4(answers):
+def test_every_returned_order_is_valid_r4_and_validates_against_crds_medicationrequest_profile(answers):
+    """One validator run: base R4 always; CRD's profile when its package is in the IG folder, else skipped saying so."""
     resources = returned(answers)
-    assert resources
-    for result in validate(resources):
-        assert errors(result["base"]) == [], result["id"]
-
-
-def test_every_returned_order_validates_against_crds_medicationrequest_profile(answers):
-    needs_ig()
-    resources = returned(answers)
-    assert all(CRD_MEDICATION_REQUEST in r["meta"]["profile"] for r in resources)
+    assert resources and all(CRD_MEDICATION_REQUEST in r["meta"]["profile"] for r in resources)
     results = validate(resources)
     for result in results:
-        issues = result["profiles"][CRD_MEDICATION_REQUEST]
-        if issues is None:
-            pytest.skip("the CRD package (davinci-crd-2.0.1.tgz) is not in the IG folder: the CRD profile is not checked")
-        assert errors(issues) == [], result["id"]
+        assert errors(result["base"]) == [], result["id"]
+    if any(result["profiles"][CRD_MEDICATION_REQUEST] is None for result in results):
+        pytest.skip(f"the CRD package (davinci-crd-2.0.1.tgz) is not in {ig_dir()}: the CRD profile is not checked")
+    for result in results:
+        assert errors(result["profiles"][CRD_MEDICATION_REQUEST]) == [], result["id"]
 
 
 def test_each_coverage_information_keeps_the_extensions_cardinalities_bindings_and_invariants(answers):

@@ -35,7 +35,7 @@ from ...engine.errors import Problem
 from ..pas.ids import ICD10CM, NEUROLOGY_NUCC, NUCC
 from .codes import chart_codes
 
-__all__ = ["CONTEXTS", "ENTRIES", "Context", "Entry", "entries", "entry", "evaluate", "read_chart"]
+__all__ = ["CONTEXTS", "ENTRIES", "Context", "Entry", "compile_all", "entries", "entry", "evaluate", "read_chart"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,13 @@ def _compiled(expression: str) -> Callable:
     from fhirpathpy.models import models
 
     return fhirpath(expression, models["r4"])
+
+
+def compile_all() -> None:
+    """Compile every entry's expression now (fhirpathpy's first compile loads its R4 model: about a second)."""
+    for e in entries():
+        if e.prepopulates:
+            _compiled(e.expression)
 
 
 def evaluate(entry: Entry, context: dict[str, Any]) -> list:

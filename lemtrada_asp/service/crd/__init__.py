@@ -33,6 +33,12 @@ def mount(app, explain: Callable[[dict], Any], read_and, authorize, store, kb, k
 
     import threading
 
-    threading.Thread(target=sentences, name="crd-sentences", daemon=True).start()  # read once, not on the first call
+    def warm() -> None:  # the policy's sentences read and the chart's FHIRPath compiled once, not on the first call
+        from ...case.fhir.chart import compile_all
+
+        sentences()
+        compile_all()
+
+    threading.Thread(target=warm, name="crd-warm", daemon=True).start()
     label = source_label((kb.manifest.name, kb.manifest.revised)) if kb is not None else "the plan's Lemtrada policy"
     app.include_router(router(Answerer(explain, store, sentences, label, kb_version, logged), read_and, authorize, _in_thread))

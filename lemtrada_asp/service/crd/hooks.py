@@ -27,6 +27,12 @@ __all__ = ["HOOKS", "SERVICES", "HookCall", "HookError", "is_alemtuzumab", "read
 SERVICES = {"lemtrada-crd-order-select": "order-select", "lemtrada-crd-order-sign": "order-sign"}
 HOOKS = tuple(SERVICES.values())
 MAX_ORDERS = 50  # draft orders read from one call (a Bundle of an order session holds a handful)
+# Resources read from one prefetch key: a member's active Conditions or medications are tens. FHIRPath over the
+# chart costs milliseconds a resource, so this bounds a call's reading well inside CRD's 5 s (a call sending more is
+# refused, never read in part: a list read in part could leave out the very Condition or DMT that decides).
+MAX_PREFETCH_RESOURCES = 100
+# Alemtuzumab orders answered in one call: each is read with the chart and decided (one course is one order).
+MAX_ALEMTUZUMAB_ORDERS = 3
 
 
 class HookError(ValueError):
@@ -157,9 +163,17 @@ def read_call(data: Any, service_id: str) -> HookCall:
             continue
         _check_order(resource, where)
         orders.append((where, resource))
+        if len(orders) > MAX_ALEMTUZUMAB_ORDERS:
+            raise HookError(where, f"more than {MAX_ALEMTUZUMAB_ORDERS} alemtuzumab orders in one call: at most "
+                                   f"{MAX_ALEMTUZUMAB_ORDERS} are answered (a course is one order)")
     prefetch = data.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
         raise HookError("prefetch", f"expected an object, got {_kind(prefetch)}")
+    for key, value in (prefetch or {}).items():
+        count = len(_resources(value))
+        if count > MAX_PREFETCH_RESOURCES:
+            raise HookError(f"prefetch.{key}", f"{count:,} resources: at most {MAX_PREFETCH_RESOURCES} are read from "
+                                               f"one prefetch key")
     return HookCall(hook, instance, patient_id, user_id, orders, _candidates(prefetch or {}, patient_id), service_id, data)
 
 
