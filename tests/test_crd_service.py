@@ -342,8 +342,11 @@ def test_the_guide_states_the_time_limit_the_load_run_measures_against_and_every
     from lemtrada_asp.case.fhir.chart import entries
     from lemtrada_asp.service.crd.load import RESPONSE_TARGET_S
 
+    from lemtrada_asp.service.crd.hooks import MAX_ALEMTUZUMAB_ORDERS, MAX_PREFETCH_RESOURCES
+
     text = GUIDE.read_text(encoding="utf-8")
     assert f"**{RESPONSE_TARGET_S:g} seconds** 90% of the time" in text
+    assert f"more than {MAX_PREFETCH_RESOURCES} resources or more than {MAX_ALEMTUZUMAB_ORDERS} alemtuzumab orders" in text
     table = text.split("## From the chart to the case", 1)[1].split("Nothing is guessed", 1)[0]
     assert all(f"`{e.field}`" in table and f"`{e.context}`" in table for e in entries())
 
