@@ -100,10 +100,46 @@ def settled_criteria(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     }
 
 
-def _options(item: Item, root: Path) -> list[dict]:
+def concept_terms(root: Path) -> tuple[str, ...]:
+    """One answer code per condition concept of the KB's vocabulary: the first term it lists.
+
+    ``condition_term(Term, Concept)`` lists synonyms (``ms``, ``disseminated_sclerosis``)
+    beside the name of a concept; a synonym is no separate option (the issue), and the
+    contract's codes are the concepts' names (``multiple_sclerosis``,
+    ``clinically_isolated_syndrome``). The concept ``other`` is no concept but the KB's
+    list of other conditions (E3): those are answered as text, which the KB recognises.
+    """
     from .settles import vocabulary
 
-    codes = item.codes or (vocabulary(root) if item.type == "open-choice" else ())
+    concepts: dict[str, str] = {}
+    for term, concept in condition_concepts(root):
+        if concept != "other":
+            concepts.setdefault(concept, term)
+    return tuple(concepts.values()) or vocabulary(root)
+
+
+def condition_concepts(root: Path) -> tuple[tuple[str, str], ...]:
+    """(term, concept) of every ``condition_term/2`` fact of the KB, in file order."""
+    from clingo import ast
+
+    from .settles import _args, _atoms, _name, _strings
+
+    found: list[tuple[str, str]] = []
+
+    def visit(stm) -> None:
+        if stm.ast_type == ast.ASTType.Rule and not stm.body:
+            for atom in _atoms(stm.head):
+                args = _args(atom)
+                if _name(atom) == "condition_term" and len(args) == 2:
+                    term, concept = _strings(args[0]) or [], _name(args[1])
+                    found.extend((t, concept) for t in term if concept)
+
+    ast.parse_files([str(root)], visit)
+    return tuple(found)
+
+
+def _options(item: Item, root: Path) -> list[dict]:
+    codes = item.codes or (concept_terms(root) if item.type == "open-choice" else ())
     return [{"valueCoding": {"system": ids.CASE_CODES, "code": c, "display": display(item, c)}} for c in codes]
 
 
