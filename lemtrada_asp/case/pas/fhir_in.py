@@ -26,7 +26,7 @@ from .answers import answers_the_questionnaire, read_answers
 from .dosage import dose_and_days, whole
 from .lines import INFO_CANCELLED, Line, classify, drug_line, quantity_mg
 from .medication import medication_codes
-from .ids import ICD10CM, LEMTRADA_HCPCS, NEUROLOGY_NUCC, NUCC, QUESTIONNAIRE_URL, REQUESTED_SERVICE
+from .ids import ICD10CM, LEMTRADA_HCPCS, QUESTIONNAIRE_URL, REQUESTED_SERVICE
 from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, FhirProblem, Problems,
                        child)
 from .refs import BundleIndex, Located, named_type
@@ -440,18 +440,22 @@ def _prescriber_role(mr: Located, index: BundleIndex, problems: Problems) -> Loc
 
 
 def _role_specialty(role: Located | None, origins: dict[str, str]) -> str | None:
+    """The prescriber's specialty, read by the chart mapping's own entry (case/fhir/chart.py), as CRD reads it."""
     if role is None or role.type != "PractitionerRole":
         return None
-    nucc = [(i, j, cd) for i, s in enumerate(role.resource.get("specialty") or [])
-            for j, cd in enumerate(s.get("coding") or []) if cd.get("system") == NUCC]
-    if not nucc:
+    from ..fhir.chart import entry, evaluate
+
+    specialty = entry("prescriber.specialty")
+    found = evaluate(specialty, {"practitionerRole": role.resource})
+    if not found:
         return None
-    for i, j, cd in nucc:
-        if cd.get("code") == NEUROLOGY_NUCC:
-            origins["prescriber.specialty"] = child(role.path, "specialty", i, "coding", j)
-            return "neurology"
     origins["prescriber.specialty"] = child(role.path, "specialty")
-    return "other"
+    for i, s in enumerate(role.resource.get("specialty") or []):
+        for j, cd in enumerate(s.get("coding") or []):  # the coding that says so: the entry, over that coding alone
+            if evaluate(specialty, {"practitionerRole": {"specialty": [{"coding": [cd]}]}}) == found:
+                origins["prescriber.specialty"] = child(role.path, "specialty", i, "coding", j)
+                return found[0]
+    return found[0]
 
 
 def _diagnosis_codes(c: dict, origins: dict[str, str]) -> list[str]:
@@ -471,14 +475,22 @@ def _diagnosis_codes(c: dict, origins: dict[str, str]) -> list[str]:
 
 
 def _member(patient: Located, problems: Problems, origins: dict[str, str]) -> dict:
-    member: dict = {}
+    """The member's birth date and state, read by the chart mapping's entries (case/fhir/chart.py), as CRD reads them."""
+    from ..fhir.chart import entry, evaluate, read_chart
+
     p = patient.resource
-    _date(p.get("birthDate"), child(patient.path, "birthDate"), "member.birth_date", member, "birth_date", problems, origins)
-    for k, address in enumerate(p.get("address") or []):
-        if address.get("state") and address.get("use") != "old":
-            member["state"] = address["state"]
-            origins["member.state"] = child(patient.path, "address", k, "state")
-            break
+    found, chart_problems = read_chart({"patient": p})
+    member = found.get("member", {})
+    for problem in chart_problems:  # only member.birth_date's partial date can be said of a valid Patient
+        problems.add(child(patient.path, "birthDate"), "invalid", problem.message)
+    if "birth_date" in member:
+        origins["member.birth_date"] = child(patient.path, "birthDate")
+    if "state" in member:
+        state = entry("member.state")
+        for k, address in enumerate(p.get("address") or []):  # the address it came from: the entry over it alone
+            if evaluate(state, {"patient": {"resourceType": "Patient", "address": [address]}}) == [member["state"]]:
+                origins["member.state"] = child(patient.path, "address", k, "state")
+                break
     return member
 
 
