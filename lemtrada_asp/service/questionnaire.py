@@ -143,11 +143,20 @@ def _options(item: Item, root: Path) -> list[dict]:
     return [{"valueCoding": {"system": ids.CASE_CODES, "code": c, "display": display(item, c)}} for c in codes]
 
 
-def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False) -> dict:
+def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False,
+          initial: dict[str, str] | None = None) -> dict:
     out: dict[str, Any] = {}
     criteria = settles.get(item.link_id, ())
+    extensions = []
     if criteria:
-        out["extension"] = [{"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]}]
+        extensions.append({"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]})
+    if (initial or {}).get(item.link_id):
+        from .dtr.prepop import FHIRPATH, INITIAL_EXPRESSION
+
+        extensions.append({"url": INITIAL_EXPRESSION,
+                           "valueExpression": {"language": FHIRPATH, "expression": initial[item.link_id]}})
+    if extensions:
+        out["extension"] = extensions
     out.update({"linkId": item.link_id, "text": question(item.link_id), "type": item.type})
     if in_group:
         out["required"] = True
@@ -185,13 +194,20 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
     root = root or default_root()
     settles = settled_criteria(root)
     keep = set(only) if only is not None else None
-    items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
+    from .dtr.prepop import initial_expressions, launch_extensions
+
+    chosen = [item for item in answer_items() if keep is None or item.link_id in keep]
+    initial = initial_expressions({item.link_id: {"type": item.type} for item in chosen})
+    items = [_item(item, settles, root, initial=initial) for item in chosen]
     title = "Lemtrada (alemtuzumab) prior authorization: clinical documentation"
     resource = {
         "resourceType": "Questionnaire",
         "id": ids.QUESTIONNAIRE_ID,
         "meta": {"profile": [ids.DTR_QUESTIONNAIRE]},
         "text": narrative(title, items),
+        # SDC pre-population: the launch contexts and variables the items' initialExpressions read
+        # (dtr/prepop.py, generated from the chart mapping CRD reads the chart with)
+        "extension": launch_extensions(),
         "url": ids.QUESTIONNAIRE_URL,
         "version": ids.QUESTIONNAIRE_VERSION,
         "name": "LemtradaPriorAuthorization",
