@@ -52,7 +52,7 @@ def read_input(data: Any) -> tuple[dict, str]:
         raise _fail(where, "structure", f"expected a QuestionnaireResponse, got resourceType {str(data.get('resourceType'))[:60]!r}")
     try:
         checked(data)
-    except Exception as exc:  # the fhir.resources model's message: what is not valid R4
+    except ValueError as exc:  # pydantic ValidationError: the fhir.resources model says what is not valid R4
         raise _fail(where, "structure", f"not a valid R4 QuestionnaireResponse: {str(exc)[:500]}") from None
     if data.get("status") not in ("in-progress", "completed"):
         raise _fail(f"{where}.status", "invalid", f"expected status in-progress, got {data.get('status')!r}")

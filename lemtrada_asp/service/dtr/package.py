@@ -20,7 +20,7 @@ from ...case.pas.problems import BundleError, FhirProblem
 from ..fhir_out import checked
 from . import terminology
 
-__all__ = ["OUTPUT_PROFILE", "BUNDLE_PROFILE", "package", "read_input"]
+__all__ = ["BUNDLE_PROFILE", "OUTPUT_PROFILE", "package", "read_input"]
 
 DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/"
 INPUT_PROFILE = DTR + "dtr-qpackage-input-parameters"
@@ -44,7 +44,7 @@ def read_input(data: Any) -> dict[str, list[Any]]:
         raise _fail(None, "structure", f"expected resourceType Parameters, got {str(data.get('resourceType'))[:60]!r}")
     try:
         checked(data)
-    except Exception as exc:  # the fhir.resources model's message: what is not valid R4
+    except ValueError as exc:  # pydantic ValidationError: the fhir.resources model says what is not valid R4
         raise _fail("Parameters", "structure", f"not a valid R4 Parameters: {str(exc)[:500]}") from None
     problems: list[FhirProblem] = []
     found: dict[str, list[Any]] = {name: [] for name in PARAMETERS}
@@ -75,11 +75,11 @@ def read_input(data: Any) -> dict[str, list[Any]]:
     if not (found["order"] or found["questionnaire"] or found["context"]) and not problems:
         problems.append(FhirProblem("Parameters.parameter", "required",
                                     "expected an 'order', a 'questionnaire' or a 'context' parameter (DTR dtr-1)"))
-    for k, canonical in enumerate(found["questionnaire"]):
+    for canonical in found["questionnaire"]:
         if canonical.split("|", 1)[0] != ids.QUESTIONNAIRE_URL or canonical.split("|", 1)[1:] not in ([], [ids.QUESTIONNAIRE_VERSION]):
             problems.append(FhirProblem("Parameters.parameter", "not-found",
                                         f"no Questionnaire {canonical[:200]!r} here; this payer's is {ids.QUESTIONNAIRE_URL}|{ids.QUESTIONNAIRE_VERSION}"))
-    for k, order in enumerate(found["order"]):
+    for order in found["order"]:
         problem = _not_lemtrada(order)
         if problem:
             problems.append(FhirProblem("Parameters.parameter", "not-supported", problem))
