@@ -11,6 +11,7 @@ plain question made from its name.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -144,7 +145,7 @@ def _options(item: Item, root: Path) -> list[dict]:
 
 
 def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False,
-          initial: dict[str, str] | None = None) -> dict:
+          initial: dict[str, str] | None = None, enable: dict[str, dict] | None = None) -> dict:
     out: dict[str, Any] = {}
     criteria = settles.get(item.link_id, ())
     extensions = []
@@ -161,10 +162,38 @@ def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group:
     if in_group:
         out["required"] = True
     out["repeats"] = item.repeats
+    if enable and item.link_id in enable:
+        out.update(enable[item.link_id])
     if item.type in ("choice", "open-choice"):
         out["answerOption"] = _options(item, root)
     if item.children:
         out["item"] = [_item(c, settles, root, in_group=True) for c in item.children]
+    return out
+
+
+@lru_cache(maxsize=8)
+def _enable_when(root: Path) -> dict[str, dict]:
+    from ..engine.policy import Policy
+    from ..workflow.enable import enable_when
+
+    return enable_when(Policy.load(root.parent))
+
+
+def enabled_when(root: Path, link_ids: frozenset[str]) -> dict[str, dict]:
+    """linkId -> its ``enableWhen``/``enableBehavior``, derived from the KB (workflow/enable.py).
+
+    Ask for disease activity only where it decides, for the response only at continuation:
+    the solver found where each answer can change the decision. A form of fewer items
+    (``--missing``) keeps the conditions on the items it has; an item whose conditions all
+    name absent items is always asked (a question too many, never one too few).
+    """
+    out = {}
+    for link_id, keys in _enable_when(Path(root)).items():
+        if link_id not in link_ids:
+            continue
+        conditions = [c for c in keys["enableWhen"] if c["question"] in link_ids]
+        if len(conditions) == len(keys["enableWhen"]) or (conditions and keys.get("enableBehavior") == "all"):
+            out[link_id] = {**keys, "enableWhen": conditions}
     return out
 
 
@@ -198,7 +227,8 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
 
     chosen = [item for item in answer_items() if keep is None or item.link_id in keep]
     initial = initial_expressions({item.link_id: {"type": item.type} for item in chosen})
-    items = [_item(item, settles, root, initial=initial) for item in chosen]
+    enable = enabled_when(root, frozenset(item.link_id for item in chosen))
+    items = [_item(item, settles, root, initial=initial, enable=enable) for item in chosen]
     title = "Lemtrada (alemtuzumab) prior authorization: clinical documentation"
     resource = {
         "resourceType": "Questionnaire",
