@@ -18,17 +18,20 @@ import copy
 from typing import Any, Callable
 
 from ...case.pas import ids
+from ...engine.errors import InputError
 from ...case.pas.answers import adaptive_questionnaire, read_answers
 from ...case.pas.problems import BundleError, FhirProblem, Problems
 from ..fhir_out import checked
 from ..questionnaire import narrative
 
-__all__ = ["ADAPTIVE_EXT", "DTR_ADAPT", "SDC_QR_ADAPT", "next_question", "read_input", "start"]
+__all__ = ["ADAPTIVE_EXT", "DTR_ADAPT", "QR_CONTEXT", "SDC_QR_ADAPT", "next_question", "order_case", "read_input", "start"]
 
 ADAPTIVE_EXT = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive"
 DTR_ADAPT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt"
 SDC_QR_ADAPT = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse-adapt"
 QR = "QuestionnaireResponse"
+ADAPTIVE_ID = "lemtrada-pa-adaptive"  # the contained adaptive Questionnaire this server starts (a client may name its own)
+QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 INITIAL_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression"
 
 
@@ -59,6 +62,61 @@ def read_input(data: Any) -> tuple[dict, str]:
     return data, where
 
 
+def _contained(qr: dict, where: str, reference: Any) -> tuple[dict | None, str | None]:
+    ref = (reference or {}).get("reference") if isinstance(reference, dict) else None
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return None, None
+    for k, res in enumerate(qr.get("contained") or []):
+        if isinstance(res, dict) and res.get("id") == ref[1:]:
+            return res, f"{where}.contained[{k}]"
+    return None, None
+
+
+def order_case(qr: dict, where: str, problems: Problems, origins: dict[str, str]) -> dict:
+    """The case fields of the order the form documents: what PAS reads from the Claim, read from the chart.
+
+    DTR's QuestionnaireResponse names its order by the ``qr-context`` extension; the
+    adaptive one carries it contained (and the Patient, its ``subject``, and the order's
+    ``requester`` PractitionerRole), so the solver knows the dose, the days, the member's
+    age and the prescriber's specialty the way CRD's chart mapping reads them
+    (case/fhir/chart.py), as PAS will read them from the Claim. ``request.date`` is the response's ``authored`` date, else today.
+    """
+    from datetime import date
+
+    from ...case.fhir.chart import read_chart
+
+    order = order_path = None
+    for k, ext in enumerate(qr.get("extension") or []):
+        if isinstance(ext, dict) and ext.get("url") == QR_CONTEXT:
+            found, path = _contained(qr, where, ext.get("valueReference"))
+            if found is not None and found.get("resourceType") == "MedicationRequest":
+                order, order_path = found, path
+    if order is None:
+        problems.add(f"{where}.extension", "required",
+                     f"expected a {QR_CONTEXT} extension referencing the order, a MedicationRequest contained in the "
+                     "QuestionnaireResponse: the form asks only what can change the decision on that order")
+        return {}
+    patient, patient_path = _contained(qr, where, qr.get("subject"))
+    role, _ = _contained(qr, where, order.get("requester"))
+    context = {"medicationRequest": order, "patient": patient if (patient or {}).get("resourceType") == "Patient" else None,
+               "practitionerRole": role if (role or {}).get("resourceType") == "PractitionerRole" else None}
+    case, chart_problems = read_chart(context)
+    for p in chart_problems:
+        origin = patient_path if p.field.startswith("member.") else order_path
+        problems.add(origin, "invalid", f"{p.field}: {p.message}")
+    for field in ("request.dose_mg_per_day", "request.days", "request.consecutive", "request.diagnosis_codes"):
+        origins[field] = order_path
+    for field in ("member.birth_date", "member.state"):
+        origins[field] = patient_path or f"{where}.subject"
+    authored = qr.get("authored")
+    case.setdefault("request", {})["date"] = authored[:10] if isinstance(authored, str) and len(authored) >= 10 else date.today().isoformat()
+    origins["request.date"] = f"{where}.authored"
+    case["id"] = qr["id"] if isinstance(qr.get("id"), str) else "adaptive"
+    # What PAS reads from the Claim's resources rather than from answers: the request, the member and
+    # the prescriber role's specialty (fhir-pas.md, "Mapping"); nothing else of the chart is taken as answered.
+    return {k: v for k, v in case.items() if k in ("id", "request", "member", "prescriber")}
+
+
 def start(canonical: dict, subject: dict | None = None, qr_id: str = "adaptive") -> dict:
     """An empty adaptive QuestionnaireResponse: a contained Questionnaire derived from the canonical, no items yet."""
     qr = {"resourceType": QR, "id": qr_id, "meta": {"profile": [SDC_QR_ADAPT]},
@@ -68,12 +126,9 @@ def start(canonical: dict, subject: dict | None = None, qr_id: str = "adaptive")
     return qr
 
 
-ADAPTIVE_ID = "lemtrada-pa-adaptive"
-
-
-def _adaptive(canonical: dict, items: list[dict]) -> dict:
+def _adaptive(canonical: dict, items: list[dict], form_id: str = ADAPTIVE_ID) -> dict:
     """The contained adaptive Questionnaire (DTR dtr-questionnaire-adapt): the canonical's header, these items."""
-    form = {"resourceType": "Questionnaire", "id": ADAPTIVE_ID, "meta": {"profile": [DTR_ADAPT]},
+    form = {"resourceType": "Questionnaire", "id": form_id, "meta": {"profile": [DTR_ADAPT]},
             "text": narrative(canonical["title"] + " (adaptive)", items),
             "extension": [{"url": ADAPTIVE_EXT, "valueBoolean": True}],
             "derivedFrom": [f"{canonical['url']}|{canonical['version']}"],
@@ -108,7 +163,10 @@ def next_question(qr: dict, where: str, canonical: dict, choose: Callable[[dict,
                     f"expected '#id' of a contained adaptive Questionnaire derived from {ids.QUESTIONNAIRE_URL}")
     problems = Problems()
     origins: dict[str, str] = {}
-    case = read_answers(qr, where, problems, origins)
+    case = order_case(qr, where, problems, origins)
+    answers = read_answers(qr, where, problems, origins)
+    for key, value in answers.items():
+        case[key] = {**case.get(key, {}), **value} if isinstance(value, dict) else value
     asked = [i.get("linkId") for i in form.get("item") or []]
     known = {i["linkId"]: i for i in canonical.get("item", [])}
     for k, link_id in enumerate(asked):
@@ -116,7 +174,11 @@ def next_question(qr: dict, where: str, canonical: dict, choose: Callable[[dict,
             problems.add(f"{form_path}.item[{k}]", "invalid", f"linkId {str(link_id)[:60]!r} is not a question of {ids.QUESTIONNAIRE_URL}")
     problems.raise_if_any(None)
     out = copy.deepcopy(qr)
-    chosen = choose(case, [a for a in asked if a])
+    try:
+        chosen = choose(case, [a for a in asked if a])
+    except InputError as exc:  # an answer the case format refuses: reported at the answer it came from
+        raise BundleError([FhirProblem(origins.get(p.field, where), "invalid", f"{p.field}: {p.message}" if p.field else p.message)
+                           for p in exc.problems]) from None
     items = [copy.deepcopy(i) for i in form.get("item") or []]
     if chosen is None:
         out["status"] = "completed"
@@ -125,6 +187,6 @@ def next_question(qr: dict, where: str, canonical: dict, choose: Callable[[dict,
             raise RuntimeError(f"the solver chose {chosen!r}, which is not a question still to ask")
         items.append(_plain(known[chosen]))
         out["status"] = "in-progress"
-    out["contained"] = [_adaptive(canonical, items) if c is form else c for c in out.get("contained", [])]
+    out["contained"] = [_adaptive(canonical, items, form.get("id")) if c == form else c for c in out.get("contained", [])]
     out.setdefault("meta", {}).setdefault("profile", [SDC_QR_ADAPT])
     return checked(out)

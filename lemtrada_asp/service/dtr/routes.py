@@ -27,16 +27,30 @@ FHIR_BODY = {"requestBody": {"required": True, "content": {"application/fhir+jso
 
 
 def chooser(kb: Any) -> Callable[[dict, list[str]], str | None]:
-    """``workflow.adaptive.next_question`` over the loaded policy: the solver picks the next question."""
+    """``workflow.adaptive.next_question`` over the served KB: the solver picks the next question.
+
+    The workflow's analyses are made once per policy (workflow.adaptive.workflow), so one
+    Policy over the app's loaded KnowledgeBase is made on first use and kept.
+    """
+    from ...engine.engine import Engine
+    from ...engine.policy import Policy
     from ...workflow.adaptive import next_question
 
-    return lambda case, asked: next_question(kb, case, asked)
+    policy = None
+
+    def choose(case: dict, asked: list[str]) -> str | None:
+        nonlocal policy
+        if policy is None:
+            policy = Policy(Engine(kb)) if kb is not None else Policy.load()
+        return next_question(policy, case, asked)
+    return choose
 
 
 def router(settings: Any, read_and, authorize, fhir) -> APIRouter:
     """The DTR routes over the app's Settings (its Questionnaire and KB); the app's own body reader,
     token check and FHIR response."""
     routes = APIRouter()
+    choose = chooser(settings.kb)
 
     def answered(function: Callable[[Any], dict]) -> Callable[[bytes], Any]:
         def parse(body: bytes):
@@ -53,7 +67,7 @@ def router(settings: Any, read_and, authorize, fhir) -> APIRouter:
 
     def next_question(data: Any) -> dict:
         qr, where = adaptive.read_input(data)
-        return adaptive.next_question(qr, where, settings.questionnaire(), chooser(settings.kb))
+        return adaptive.next_question(qr, where, settings.questionnaire(), choose)
 
     @routes.post("/fhir/Questionnaire/$questionnaire-package", openapi_extra=FHIR_BODY,
                  summary="Da Vinci DTR $questionnaire-package: the Questionnaire, its ValueSets and pre-population")
