@@ -205,3 +205,27 @@ def test_the_adaptive_responses_are_valid_r4_and_their_forms_validate_against_dt
     checked = [i for r in results for u, i in r["profiles"].items() if u == adaptive.DTR_ADAPT]
     assert len(checked) == 2 and all(i is not None for i in checked)
     assert [e for i in checked for e in errors(i) if e not in limits] == []
+
+
+def test_pas_refuses_an_adaptive_answer_to_a_question_the_form_did_not_ask_and_ignores_another_forms(url):
+    bundle, asked, qr = run_form(url, "approve-initial")
+    at = next(k for k, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    unasked = next(i["linkId"] for i in httpx.get(url + "/fhir/Questionnaire/lemtrada-pa").json()["item"]
+                   if i["linkId"] not in asked and i["type"] == "boolean")
+    extra = {**qr, "id": bundle["entry"][at]["resource"]["id"],
+             "item": [*qr.get("item", []), {"linkId": unasked, "answer": [{"valueBoolean": True}]}]}
+    sent = copy.deepcopy(bundle)
+    sent["entry"][at]["resource"] = extra
+    r = post(url, "/fhir/Claim/$submit", sent)
+    assert r.status_code == 400, r.text[:500]
+    [issue] = r.json()["issue"]
+    assert issue["expression"] == [f"Bundle.entry[{at}].resource.item[{len(qr.get('item', []))}]"]
+    assert "not an item of the adaptive Questionnaire" in issue["diagnostics"]
+    other = copy.deepcopy(extra)
+    other["contained"][0]["derivedFrom"] = ["http://elsewhere.example/Questionnaire/q|1"]
+    sent["entry"][at]["resource"] = other
+    for identifier in sent["entry"][0]["resource"]["identifier"]:  # a new request: the store answers a resent one as before
+        identifier["value"] += "-other-form"
+    ignored = post(url, "/fhir/Claim/$submit", sent)
+    assert ignored.status_code == 200  # another questionnaire's response: not read (fhir-pas.md), so pended
+    assert decision_of(ignored.json()["entry"][0]["resource"])["decision"] == "pend"
