@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fhir_validation import errors, example_limits, needs_ig, validate
+from test_fhir_service import decision_of
 
 from lemtrada_asp.case.pas import ids
 from lemtrada_asp.service.bench import start, stop
 from lemtrada_asp.service.dtr import adaptive
-from test_fhir_service import decision_of
 
 HERE = Path(__file__).parent
 PAS = HERE / "fixtures" / "pas"

@@ -21,6 +21,7 @@ from fhir_validation import (
     with_entries,
 )
 
+from lemtrada_asp.case.fhir.codes import chart_codes
 from lemtrada_asp.case.pas import ids
 from lemtrada_asp.service.bench import free_port, start, stop
 from lemtrada_asp.service.dtr.package import BUNDLE_PROFILE, OUTPUT_PROFILE
@@ -100,10 +101,13 @@ def test_the_package_holds_the_questionnaire_first_then_its_expanded_value_sets_
 def test_the_concept_map_gives_the_standard_codes_of_the_case_v1_answers(packaged):
     entries = [e["resource"] for e in packaged["parameter"][0]["resource"]["entry"]]
     cmap = next(r for r in entries if r["resourceType"] == "ConceptMap")
-    targets = {(g["target"], el["code"]): el["target"][0]["code"] for g in cmap["group"] for el in g["element"]}
-    assert targets[(ids.NUCC, "neurology")] == ids.NEUROLOGY_NUCC
-    assert targets[(ids.ICD10CM, "relapsing_remitting")] == "G35.A"
-    assert targets[(ids.ICD10CM, "multiple_sclerosis")] == "G35"
+    targets = {(g["target"], el["code"]): [t["code"] for t in el["target"]] for g in cmap["group"] for el in g["element"]}
+    assert targets[(ids.NUCC, "neurology")] == [ids.NEUROLOGY_NUCC]
+    assert targets[(ids.ICD10CM, "relapsing_remitting")] == ["G35.A"]
+    assert targets[(ids.ICD10CM, "multiple_sclerosis")] == ["G35"]
+    codes = chart_codes()  # the chart mapping's KB codes: one source for CRD's reading and DTR's map
+    assert {drug: [code] for code, drug in codes.dmts} == {c: t for (s, c), t in targets.items() if s == codes.rxnorm}
+    assert sorted(t for (s, c), ts in targets.items() if s == ids.ICD10CM for t in ts) == sorted(m.code for m in codes.ms)
     assert all(el["target"][0]["comment"].startswith("checked against: ") for g in cmap["group"] for el in g["element"])
     code_system = next(r for r in entries if r["resourceType"] == "CodeSystem")
     assert code_system["url"] == ids.CASE_CODES and code_system["count"] == len(code_system["concept"])
@@ -187,7 +191,7 @@ def test_every_dtr_resource_returned_is_valid_r4_and_validates_against_the_dtr_p
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lemtrada_asp", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "lemtrada_asp", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.slow

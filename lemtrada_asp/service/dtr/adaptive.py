@@ -18,9 +18,9 @@ import copy
 from typing import Any, Callable
 
 from ...case.pas import ids
-from ...engine.errors import InputError
 from ...case.pas.answers import adaptive_questionnaire, read_answers
 from ...case.pas.problems import BundleError, FhirProblem, Problems
+from ...engine.errors import InputError
 from ..fhir_out import checked
 from ..questionnaire import narrative
 

@@ -5,15 +5,13 @@ Questionnaire") and the PAS reader reads only those codes. DTR clients still wan
 the codes spelled out and standard codes where they exist, so the package carries:
 the case-v1 CodeSystem (every code the form offers), one expanded ValueSet per choice
 item (its answer options), and a ConceptMap from case-v1 onto the standard systems
-(standard_codes.toml, each code with the source it was checked against).
+(the contract's NUCC code and the chart mapping's KB codes, kb/chart_codes.toml, each
+checked against the source it names there).
 """
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterator
 
 from ...case.pas import ids
@@ -24,7 +22,6 @@ __all__ = ["CODE_SYSTEM_URL", "code_system", "concept_map", "standard_codes", "v
 CODE_SYSTEM_URL = ids.CASE_CODES
 BASE = "http://lemtrada-asp.example/fhir/"
 CONCEPT_MAP_URL = BASE + "ConceptMap/case-v1-to-standard"
-STANDARD_CODES = Path(__file__).with_name("standard_codes.toml")
 
 
 def _choice_items(items: list[dict]) -> Iterator[dict]:
@@ -89,12 +86,35 @@ def code_system(questionnaire: dict) -> dict:
     })
 
 
-@lru_cache(maxsize=1)
 def standard_codes() -> tuple[dict, ...]:
-    """The entries of standard_codes.toml, each with its system's URL in ``system``."""
-    data = tomllib.loads(STANDARD_CODES.read_text(encoding="utf-8"))
-    systems = data["systems"]
-    return tuple({**entry, "system": systems[entry["system"]]} for entry in data["map"])
+    """Every (item, case-v1 code) -> standard code this project holds as KB data, with where it was checked.
+
+    Not restated here: NUCC Neurology is the contract's (case/pas/ids.py, the prescriber
+    mapping), the ICD-10-CM codes of MS and the RxNorm ingredients of the DMTs are the
+    chart mapping's (kb/chart_codes.toml, read by case/fhir/codes.py), each checked there
+    against the source it names. A code the chart reads as a narrower concept (an MS
+    code that also states activity) maps as ``narrower``.
+    """
+    from ...case.fhir.codes import CHART_CODES_FILE, chart_codes
+
+    codes = chart_codes()
+    kb = f"kb/{CHART_CODES_FILE}"
+    out = [{"link_id": "prescriber.specialty", "code": "neurology", "system": ids.NUCC, "target": ids.NEUROLOGY_NUCC,
+            "display": "Neurology", "equivalence": "equivalent",
+            "source": "fhir-pas.md, Mapping (prescriber.specialty): NUCC 2084N0400X (Neurology)"}]
+    for ms in codes.ms:
+        if ms.ms_course is None:
+            out.append({"link_id": "diagnosis.condition", "code": "multiple_sclerosis", "system": codes.icd10cm,
+                        "target": ms.code, "display": ms.display, "equivalence": "equivalent", "source": kb})
+        else:
+            out.append({"link_id": "diagnosis.ms_course", "code": ms.ms_course, "system": codes.icd10cm, "target": ms.code,
+                        "display": ms.display, "equivalence": "equivalent" if ms.active is None else "narrower",
+                        "source": kb})
+    for code, drug in codes.dmts:
+        for link_id in ("dmt_history.drug", "concurrent_dmts"):
+            out.append({"link_id": link_id, "code": drug, "system": codes.rxnorm, "target": code, "display": drug.replace("_", " "),
+                        "equivalence": "equivalent", "source": kb})
+    return tuple(out)
 
 
 def concept_map(questionnaire: dict) -> dict:
@@ -103,23 +123,25 @@ def concept_map(questionnaire: dict) -> dict:
                for o in i["answerOption"]}
     displays = {o["valueCoding"]["code"]: o["valueCoding"]["display"]
                 for i in _choice_items(questionnaire.get("item", [])) for o in i["answerOption"]}
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, dict[str, dict]] = {}
     for entry in standard_codes():
         if (entry["link_id"], entry["code"]) not in offered:
             continue
-        groups.setdefault(entry["system"], []).append({
-            "code": entry["code"], "display": displays[entry["code"]],
-            "target": [{"code": entry["target"], "display": entry["display"], "equivalence": entry["equivalence"],
-                        "comment": f"checked against: {entry['source']}"[:1000]}]})
+        element = groups.setdefault(entry["system"], {}).setdefault(
+            entry["code"], {"code": entry["code"], "display": displays[entry["code"]], "target": []})
+        target = {"code": entry["target"], "display": entry["display"], "equivalence": entry["equivalence"],
+                  "comment": f"checked against: {entry['source']}"}
+        if target not in element["target"]:
+            element["target"].append(target)
     return checked({
         "resourceType": "ConceptMap",
         "id": "case-v1-to-standard",
         "url": CONCEPT_MAP_URL,
         "version": ids.QUESTIONNAIRE_VERSION,
         "name": "LemtradaCaseV1ToStandard",
-        "title": "lemtrada-asp case-v1 answer codes to NUCC and ICD-10-CM",
+        "title": "lemtrada-asp case-v1 answer codes to NUCC, ICD-10-CM and RxNorm",
         "status": "active",
         "sourceCanonical": CODE_SYSTEM_URL,
-        "group": [{"source": CODE_SYSTEM_URL, "target": system, "element": elements}
+        "group": [{"source": CODE_SYSTEM_URL, "target": system, "element": list(elements.values())}
                   for system, elements in groups.items()],
     })
