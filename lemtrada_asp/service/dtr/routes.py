@@ -9,6 +9,7 @@ every error is an OperationOutcome.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any, Callable
 
@@ -37,11 +38,13 @@ def chooser(kb: Any) -> Callable[[dict, list[str]], str | None]:
     from ...workflow.adaptive import next_question
 
     policy = None
+    lock = threading.Lock()  # requests run in a thread pool: one Policy, made by the first
 
     def choose(case: dict, asked: list[str]) -> str | None:
         nonlocal policy
-        if policy is None:
-            policy = Policy(Engine(kb)) if kb is not None else Policy.load()
+        with lock:
+            if policy is None:
+                policy = Policy(Engine(kb)) if kb is not None else Policy.load()
         return next_question(policy, case, asked)
     return choose
 
