@@ -103,3 +103,27 @@ def test_the_form_ends_with_the_decision_the_whole_case_gets(policy, change):
     asked, case = run(policy, full)
     assert policy.decide(case).decision == policy.decide(full).decision == "deny"
     assert len(asked) <= 9
+
+
+def test_an_empty_objective_answer_still_asks_for_symptoms_and_a_listed_one_does_not(policy):
+    base = order_time(CONTINUATION)
+    answered = ["lemtrada_courses", "chart_date", "prescriber.specialty", "prescriber.consultation_with_specialist",
+                "diagnosis.condition", "diagnosis.ms_course", "diagnosis.active", "dmt_history", "concurrent_dmts",
+                "hiv_positive", "active_infections", "response.objective"]
+    for field in ("lemtrada_courses", "chart_date", "prescriber", "diagnosis"):
+        base[field] = copy.deepcopy(CONTINUATION[field])
+    empty = {**base, "response": {"objective": []}}
+    assert next_question(policy, empty, answered) == "response.symptoms"  # C2 can still be met by a symptom
+    listed = {**base, "response": {"objective": ["mri_activity_reduced"]}}
+    assert next_question(policy, listed, answered) is None  # C2 met: approve, whatever the symptoms
+    assert policy.decide(listed).decision == "approve"
+
+
+def test_an_invalid_partial_case_is_an_input_error_naming_the_field(policy):
+    from lemtrada_asp.engine.errors import InputError
+
+    case = order_time(INITIAL)
+    case["diagnosis"] = {"ms_course": "sometimes"}
+    with pytest.raises(InputError) as caught:
+        next_question(policy, case, ["diagnosis.ms_course"])
+    assert "diagnosis.ms_course" in str(caught.value)

@@ -27,10 +27,21 @@ from .options import KB_OPTION, kb_header, run_guarded, resource_options
          "the policy text's intent, each with a witness decide confirms. With FILE, also prove or refute the analyst's "
          "properties in FILE (ASP constraints; see README).",
 )
+@click.option("--workflow", "with_workflow", is_flag=True,
+              help="Also prove, over every possible case, that CRD, DTR and the adaptive form agree with PAS: (a) CRD covered "
+                   "without documentation => PAS approves; (b) CRD doc-needed => the form's enabled questions are exactly those that "
+                   "can settle what PAS lists as missing; (c) the adaptive form never stops before the decision is fixed. Each is "
+                   "proven or refuted with a witness case (lemtrada_asp/workflow/README.md).")
+@click.option("--questionnaire", "questionnaire_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --workflow: prove the enableWhen of this Questionnaire (JSON, e.g. the one published) instead of the "
+                   "ones derived from the KB.")
+@click.option("--witnesses", "witness_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --workflow: write each witness case to DIR/WORKFLOW-*.yaml.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also list the decision cache's derivation: which leaves read which inputs, or why the KB gets the plain path.")
 @resource_options
-def check_kb(kb_dir: Path | None, with_properties: str | None, verbose: bool) -> None:
+def check_kb(kb_dir: Path | None, with_properties: str | None, with_workflow: bool, questionnaire_file: Path | None,
+             witness_dir: Path | None, verbose: bool) -> None:
     """Check that a knowledge base is sound; list each problem with file:line.
 
     Checked: every criterion id has a title and section (criterion/3); every
@@ -55,7 +66,8 @@ def check_kb(kb_dir: Path | None, with_properties: str | None, verbose: bool) ->
     always applies, a data fact that can never take effect, an analyst's
     property refuted); 2 the property file is invalid; 3 the knowledge base
     does not load, or time or memory ran out (during the exhaustive analysis,
-    say).
+    say). With --workflow, 1 also when a workflow property is refuted; 2 an
+    unreadable --questionnaire.
     """
     from ..analysis.properties import KbAnalysis
     from ..analysis.soundness import check_kb as check
@@ -63,6 +75,9 @@ def check_kb(kb_dir: Path | None, with_properties: str | None, verbose: bool) ->
     from ..analysis.trace import findings as trace_findings
 
     outcome = {"problems": 0}
+    if (questionnaire_file or witness_dir) and not with_workflow:
+        raise click.UsageError("--questionnaire and --witnesses go with --workflow")
+    rules = _read_enable_when(questionnaire_file) if questionnaire_file else None
 
     def body() -> None:
         _say_if_code(kb_dir)
@@ -97,9 +112,41 @@ def check_kb(kb_dir: Path | None, with_properties: str | None, verbose: bool) ->
             click.echo("")
             click.echo(text)
             outcome["problems"] += problems
+        if with_workflow:
+            from ..engine.policy import Policy
+            from ..workflow.proofs import prove, report
+
+            with guard.running("the workflow proofs (check-kb --workflow)"):
+                verdicts = prove(Policy.load(kb_dir), rules=rules)
+            text, refuted = report(verdicts, witness_dir)
+            click.echo("")
+            click.echo(text)
+            outcome["problems"] += refuted
 
     run_guarded(body)
     sys.exit(1 if outcome["problems"] else 0)
+
+
+def _read_enable_when(path: Path) -> dict[str, dict]:
+    """linkId -> its enableWhen and enableBehavior, from a Questionnaire file; a bad file is exit 2."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        click.echo(f"error: {path}: cannot read a Questionnaire (JSON): {exc}", err=True)
+        sys.exit(2)
+    if not isinstance(data, dict) or data.get("resourceType") != "Questionnaire":
+        click.echo(f"error: {path}: resourceType: expected a Questionnaire", err=True)
+        sys.exit(2)
+    rules = {}
+    for n, item in enumerate(data.get("item") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("linkId"), str):
+            click.echo(f"error: {path}: item[{n}].linkId: expected a string", err=True)
+            sys.exit(2)
+        if item.get("enableWhen"):
+            rules[item["linkId"]] = {"enableWhen": item["enableWhen"], "enableBehavior": item.get("enableBehavior", "all")}
+    return rules
 
 
 def _say_if_code(kb_dir) -> None:

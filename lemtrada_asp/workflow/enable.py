@@ -39,12 +39,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from clingo import Function, String
 
 from ..case.pas.ids import CASE_CODES
 from ..case.pas.schema import items_by_link_id
 from .adaptive import Workflow, workflow
-from .pair import Pair
 from .questions import get_path
 
 __all__ = ["answers", "derive", "enable_when", "enabled"]

@@ -25,10 +25,13 @@ from clingo import Symbol
 
 from ..analysis.space import REQUEST_DATE, Dim, Space, Value, _Outside
 from ..case.facts import case_symbols
+from ..engine.errors import InputError
 from ..case.pas.schema import answer_items
 from .pair import dim_predicates
 
-__all__ = ["Openings", "Ownership", "get_path", "present"]
+__all__ = ["ORDER_FIELDS", "Openings", "Ownership", "get_path", "present"]
+
+ORDER_FIELDS = ("id", "request", "member")  # what the Claim (the order) carries: fhir-pas.md, "Mapping"
 
 
 def get_path(case: dict, link_id: str) -> Any:
@@ -139,7 +142,7 @@ class Openings:
                     facts.setdefault(fact.name, []).append(fact)
                 if dim.locate(dim, facts) == value.key:
                     keys.append(value.key)
-            except Exception:  # a candidate the case format rejects or the space cannot place gives no value
+            except (InputError, _Outside, KeyError, IndexError, TypeError, ValueError):  # rejected or unplaceable: no value
                 continue
         return tuple(keys)
 
