@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("fhirpathpy")
 
-from lemtrada_asp.case.fhir.chart import CONTEXTS, entries, evaluate, read_chart  # noqa: E402
-from lemtrada_asp.case.fhir.codes import chart_codes  # noqa: E402
-from lemtrada_asp.case.model import validate_case  # noqa: E402
+from lemtrada_asp.case.fhir.chart import CONTEXTS, entries, evaluate, read_chart
+from lemtrada_asp.case.fhir.codes import chart_codes
+from lemtrada_asp.case.model import validate_case
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

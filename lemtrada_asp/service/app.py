@@ -208,6 +208,8 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
                 return decider.explain(case)
 
         mount_desk(app, lifecycle, explain, settings.kb)  # the review desk at /desk/: reviewers' own sign-in
+        from .crd import mount as mount_crd  # CRD's CDS Hooks service at /cds-services (service/CRD.md)
+        mount_crd(app, explain, read_and, authorize, settings.store, settings.kb, decider.kb_version)
 
     def read_submit(body: bytes) -> Any:
         """The PasRequest of a body (and what was received), or the 400 answer."""

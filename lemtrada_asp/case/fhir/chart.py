@@ -25,16 +25,17 @@ expressions are built from them, never written with a code inline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from ...engine.errors import Problem
 from ..pas.ids import ICD10CM, NEUROLOGY_NUCC, NUCC
 from .codes import chart_codes
 
-__all__ = ["CONTEXTS", "Context", "ENTRIES", "Entry", "entries", "entry", "evaluate", "read_chart"]
+__all__ = ["CONTEXTS", "ENTRIES", "Context", "Entry", "entries", "entry", "evaluate", "read_chart"]
 
 
 @dataclass(frozen=True)
@@ -43,25 +44,32 @@ class Context:
 
     name: str
     type: str             # the resource type ("Resource" for a list of several types)
-    many: bool            # a list of resources (a prefetch Bundle's entries)
-    prefetch: str         # the CDS Hooks prefetch template (also DTR's x-fhir-query)
+    many: bool            # a list of resources (the entries of prefetch Bundles)
+    prefetch: str         # the CDS Hooks prefetch template (also DTR's x-fhir-query); "" for the order itself
     description: str
+    key: str = ""         # its CDS Hooks prefetch key (default: the name)
+    more: tuple[tuple[str, str], ...] = ()  # further (key, template) pairs of a list no one query gives
+
+    @property
+    def templates(self) -> tuple[tuple[str, str], ...]:
+        """Every (prefetch key, template) of this context, as the CDS Hooks discovery lists them."""
+        return (((self.key or self.name, self.prefetch),) if self.prefetch else ()) + self.more
 
 
 CONTEXTS: dict[str, Context] = {c.name: c for c in (
     Context("patient", "Patient", False, "Patient/{{context.patientId}}", "the member"),
     Context("coverage", "Coverage", False, "Coverage?patient={{context.patientId}}&status=active",
-            "the member's active coverage (the first entry)"),
-    Context("practitionerRole", "PractitionerRole", False, "PractitionerRole?_id={{context.userId}}",
-            "the ordering clinician's role (CDS Hooks' userId, when a PractitionerRole)"),
+            "the member's active coverage"),
+    Context("practitionerRole", "PractitionerRole", False, "PractitionerRole/{{userPractitionerRoleId}}",
+            "the ordering clinician's role (the order's requester, or the CDS Hooks user's PractitionerRole)"),
     Context("medicationRequest", "MedicationRequest", False, "",
             "the order: the draft MedicationRequest of alemtuzumab in context.draftOrders"),
     Context("conditions", "Condition", True, "Condition?patient={{context.patientId}}&clinical-status=active",
             "the member's active Conditions"),
-    Context("medications", "Resource", True,
-            "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
-            "the member's MedicationRequests and MedicationStatements (the prefetch keys "
-            "'medicationRequests' and 'medicationStatements')"),
+    Context("medications", "Resource", True, "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
+            "the member's MedicationRequests and MedicationStatements", key="medicationRequests",
+            more=(("medicationStatements",
+                   "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold"),)),
 )}
 
 
@@ -212,7 +220,7 @@ def read_chart(context: dict[str, Any], *, anchor: date | None = None) -> tuple[
             continue
         try:
             found = [_plain(v) for v in evaluate(entry, context)]
-        except Exception as exc:  # fhirpathpy on a malformed resource: that field is not read
+        except Exception as exc:  # noqa: BLE001 - fhirpathpy on a malformed resource: that field is not read
             problems.append(Problem(entry.field, f"the chart could not be read for it ({type(exc).__name__}): "
                                                  f"{CONTEXTS[entry.context].description}"))
             continue

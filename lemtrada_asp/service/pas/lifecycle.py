@@ -114,6 +114,7 @@ class Lifecycle:
         decision_id = str(uuid.uuid4())
         tracking = uuid.uuid4().hex
         decision = None
+        links: list[tuple[str, str]] = []  # the CRD answers / authorisations it names that this server issued
         if related and prior is None:
             answer = responses.error_answer(bundle, f"Claim.related names no stored request ({', '.join(related)}): "
                                                     f"an update must name the identifier of a request this server answered",
@@ -138,9 +139,12 @@ class Lifecycle:
             if state_of(answer) == states.PENDED:
                 responses.add_tracking(answer, tracking)
                 responses.add_communication_request(answer, bundle, decision, tracking)
+            from ..crd.links import link  # coverage-assertion-id / satisfied-pa-id (service/crd/links.py)
+            links = link(self.store, bundle, answer)
         new = NewRequest(identifier_key=key, state=state_of(answer), bundle=bundle, answer=answer,
                          claim_response_id=decision_id, case=request.case, decision=decision,
-                         provider_ids=claims.provider_ids(bundle), lines=_lines(answer), tracking_id=tracking)
+                         provider_ids=claims.provider_ids(bundle), lines=_lines(answer), tracking_id=tracking,
+                         links=links)
         try:
             stored, notes = self.store.submit(new, actor, replaces=prior if decision is not None else None,
                                               cancelled_lines=claims.cancelled_sequences(claim), notify=self._notify)
@@ -149,7 +153,7 @@ class Lifecycle:
             return Answered(known.answer, known, False)
         except StateError as exc:  # the request it updates was moved meanwhile by another update
             answer = responses.error_answer(bundle, str(exc), decision_id=decision_id)
-            new.state, new.answer, new.lines, new.decision = states.ERROR, answer, [], None
+            new.state, new.answer, new.lines, new.decision, new.links = states.ERROR, answer, [], None, []
             try:
                 stored, notes = self.store.submit(new, actor, notify=self._notify)
             except Conflict:

@@ -16,7 +16,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Request", "Answer", "Authorisation", "StateChange", "Subscription", "Notification", "Delivery",
-           "Reviewer", "ReviewerSession", "SignedLetter"]
+           "Reviewer", "ReviewerSession", "SignedLetter", "CoverageAssertion", "CoverageLink"]
 
 
 class Base(DeclarativeBase):
@@ -162,3 +162,41 @@ class SignedLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[datetime]
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CoverageAssertion(Base):
+    """A CRD answer (service/crd/): its coverage-assertion-id, the order and hook it answered, what it said.
+
+    CRD servers retain the coverage guidance they give (CRD 2.0.1, "Accuracy"), so a PAS
+    request naming the id can be linked to it (CoverageLink). Migration 0004.
+    """
+
+    __tablename__ = "coverage_assertions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the coverage-assertion-id
+    hook: Mapped[str] = mapped_column(String(32))
+    hook_instance: Mapped[str] = mapped_column(String(128))
+    order_ref: Mapped[str | None] = mapped_column(String(200))  # MedicationRequest/<id> of the order
+    patient: Mapped[str | None] = mapped_column(String(200))  # context.patientId
+    client: Mapped[str | None] = mapped_column(String(200))  # the token's client id
+    covered: Mapped[str] = mapped_column(String(16))
+    pa_needed: Mapped[str | None] = mapped_column(String(16))
+    doc_needed: Mapped[str | None] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(32))  # approve | deny | pend:<reason>
+    missing: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of criterion ids
+    failing: Mapped[str] = mapped_column(Text, default="[]")
+    case: Mapped[str] = mapped_column(Text)  # the partial case the chart gave (JSON)
+    kb_version: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class CoverageLink(Base):
+    """A PAS request's link to a CRD answer (coverage-assertion-id) or to the authorisation that satisfied it
+    (satisfied-pa-id), made only when the id is one this server issued. Migration 0004."""
+
+    __tablename__ = "coverage_links"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "value", name="uq_coverage_link"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # coverage-assertion-id | satisfied-pa-id
+    value: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import states
 from .database import WRITE, open_engine
 from .errors import Conflict, StateError
-from .models import Answer, Authorisation, Delivery, Notification, Request, StateChange, Subscription
+from .models import (Answer, Authorisation, CoverageAssertion, CoverageLink, Delivery, Notification, Request, StateChange,
+                     Subscription)
 
 __all__ = ["Store", "Stored", "NewRequest", "Line", "Change", "Notify"]
 
@@ -66,6 +67,8 @@ class NewRequest:
     decision: dict | None = None
     provider_ids: list[str] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
+    # (kind, value): the CRD coverage-assertion-ids / satisfied-pa-ids the request names that this server issued
+    links: list[tuple[str, str]] = field(default_factory=list)
     tracking_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -180,6 +183,50 @@ class Store:
                      "status": a.status, "period": [a.period_start, a.period_end], "quantity": a.quantity}
                     for a in s.execute(query).scalars()]
 
+    def authorisation(self, pre_auth_ref: str) -> dict | None:
+        """One authorisation by its preAuthRef (a PAS request's satisfied-pa-id), or None."""
+        with self.session() as s:
+            a = s.get(Authorisation, pre_auth_ref)
+            return None if a is None else {"pre_auth_ref": a.pre_auth_ref, "request_id": a.request_id,
+                                           "item_sequence": a.item_sequence, "status": a.status,
+                                           "period": [a.period_start, a.period_end], "quantity": a.quantity}
+
+    # --- CRD's coverage assertions (service/crd/) -----------------------------------------
+
+    def add_coverage_assertion(self, *, hook: str, hook_instance: str, order_ref: str | None, patient: str | None,
+                               client: str | None, covered: str, pa_needed: str | None, doc_needed: str | None,
+                               decision: str, missing: Iterable[str], failing: Iterable[str], case: dict,
+                               kb_version: str) -> tuple[str, datetime]:
+        """Store one CRD answer; its new coverage-assertion-id and when it was made (UTC)."""
+        assertion_id, now = uuid.uuid4().hex, _now()
+        with self._write() as s:
+            s.add(CoverageAssertion(id=assertion_id, hook=hook[:32], hook_instance=hook_instance[:128],
+                                    order_ref=order_ref[:200] if order_ref else None,
+                                    patient=patient[:200] if patient else None, client=client, covered=covered,
+                                    pa_needed=pa_needed, doc_needed=doc_needed, decision=decision,
+                                    missing=_dump(list(missing)), failing=_dump(list(failing)), case=_dump(case),
+                                    kb_version=kb_version, created_at=now))
+        return assertion_id, now
+
+    def coverage_assertion(self, assertion_id: str) -> dict | None:
+        """A stored CRD answer by its coverage-assertion-id, or None."""
+        with self.session() as s:
+            a = s.get(CoverageAssertion, assertion_id) if len(assertion_id) <= 64 else None
+            if a is None:
+                return None
+            return {"id": a.id, "hook": a.hook, "hook_instance": a.hook_instance, "order_ref": a.order_ref,
+                    "patient": a.patient, "client": a.client, "covered": a.covered, "pa_needed": a.pa_needed,
+                    "doc_needed": a.doc_needed, "decision": a.decision, "missing": json.loads(a.missing),
+                    "failing": json.loads(a.failing), "case": json.loads(a.case), "kb_version": a.kb_version,
+                    "created_at": a.created_at.isoformat(timespec="seconds")}
+
+    def coverage_links(self, request_id: str) -> list[dict]:
+        """The CRD answers and authorisations a stored request is linked to, in the order stored."""
+        with self.session() as s:
+            rows = s.execute(select(CoverageLink).where(CoverageLink.request_id == request_id)
+                             .order_by(CoverageLink.id)).scalars()
+            return [{"kind": r.kind, "value": r.value} for r in rows]
+
     def count_requests(self) -> int:
         with self.session() as s:
             return len(s.execute(select(Request.id)).all())
@@ -211,6 +258,8 @@ class Store:
                     s.add(Authorisation(pre_auth_ref=line.pre_auth_ref, request_id=new.id, item_sequence=line.item_sequence,
                                         status="active", period_start=line.period_start, period_end=line.period_end,
                                         quantity=line.quantity, created_at=now))
+                for kind, value in dict.fromkeys(new.links):
+                    s.add(CoverageLink(request_id=new.id, kind=kind, value=value, created_at=now))
                 reason = f"update of {replaces.identifier_key or replaces.tracking_id}" if replaces else "first answer"
                 first = Change(new.id, new.tracking_id, new.identifier_key, states.NEW, new.state, actor, reason,
                                new.answer, tuple(new.provider_ids))
