@@ -47,9 +47,6 @@ LAUNCHED = {
     "practitionerRole": ("user", SDC_LAUNCH),
     "medicationRequest": ("order", OWN_LAUNCH),
 }
-# A chart list whose prefetch one query cannot give: the chart reads MedicationRequests and
-# MedicationStatements as ``medications`` (chart.CONTEXTS), CDS Hooks prefetches them apart.
-MORE_QUERIES = {"medications": ("MedicationStatement?patient={{context.patientId}}",)}
 # CDS Hooks prefetch tokens -> SDC x-fhir-query embedded FHIRPath over the launch contexts.
 TOKENS = {"{{context.patientId}}": "{{%patient.id}}", "{{context.userId}}": "{{%user.id}}"}
 
@@ -82,10 +79,12 @@ def launch_extensions(used: set[str] | None = None) -> list[dict]:
             if code != name:
                 variables.append(_expression(name, FHIRPATH, f"%{code}", context.description))
             continue
-        queries = [context.prefetch, *MORE_QUERIES.get(name, ())]
-        bundles = [f"{name}Bundle{k}" if k else f"{name}Bundle" for k in range(len(queries))]
-        for bundle, query in zip(bundles, queries):
-            variables.append(_expression(bundle, FHIR_QUERY, _query(query)))
+        # One x-fhir-query per prefetch template of the list (the chart reads MedicationRequests and
+        # MedicationStatements as one list, ``medications``; a query gives one resource type).
+        bundles = []
+        for key, template in context.templates:
+            bundles.append(f"{key}Bundle")
+            variables.append(_expression(f"{key}Bundle", FHIR_QUERY, _query(template)))
         listed = ".combine(".join(f"%{b}.entry.resource" for b in bundles) + ")" * (len(bundles) - 1)
         variables.append(_expression(name, FHIRPATH, listed, context.description))
     return launch + [{"url": VARIABLE, "valueExpression": v} for v in variables]
