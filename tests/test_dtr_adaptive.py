@@ -229,3 +229,28 @@ def test_pas_refuses_an_adaptive_answer_to_a_question_the_form_did_not_ask_and_i
     ignored = post(url, "/fhir/Claim/$submit", sent)
     assert ignored.status_code == 200  # another questionnaire's response: not read (fhir-pas.md), so pended
     assert decision_of(ignored.json()["entry"][0]["resource"])["decision"] == "pend"
+
+
+def test_the_inferno_next_question_request_adapted_to_this_form_gets_its_first_question(url, opening):
+    import os
+
+    folder = Path(os.environ.get("LEMTRADA_FHIR_EXAMPLES_DIR") or HERE.parent.parent / "shared" / "examples") / "dtr"
+    if not folder.is_dir():
+        pytest.skip(f"no Inferno DTR examples at {folder} (set LEMTRADA_FHIR_EXAMPLES_DIR to the folder holding dtr/)")
+    params = json.loads((folder / "next_question_initial_input_params_conformant.json").read_text())
+    # As sent: the dinner order's adaptive form derives from no Questionnaire of this server.
+    issue = hostile(url, params)
+    assert issue["expression"] == ["Parameters.parameter[0].resource.questionnaire"]
+    # Adapted: their response's shape (Parameters, id, subject, authored, contained form named by '#id'), our
+    # form's derivation and the order it documents.
+    qr = params["parameter"][0]["resource"]
+    theirs = next(c for c in qr["contained"] if c["resourceType"] == "Questionnaire")
+    theirs["derivedFrom"] = [f"{ids.QUESTIONNAIRE_URL}|{ids.QUESTIONNAIRE_VERSION}"]
+    qr["contained"] += [c for c in opening["contained"] if c["resourceType"] != "Questionnaire"]
+    qr["extension"] = opening["extension"]
+    r = post(url, NEXT, params)
+    assert r.status_code == 200, r.text[:500]
+    answer = r.json()
+    form = next(c for c in answer["contained"] if c["resourceType"] == "Questionnaire")
+    assert form["id"] == theirs["id"] and answer["questionnaire"] == f"#{theirs['id']}" and answer["id"] == qr["id"]
+    assert [i["linkId"] for i in form["item"]] == ["lemtrada_courses"] and answer["status"] == "in-progress"
