@@ -29,10 +29,9 @@ CHILDREN = {"dmt_history": [("dmt_history.drug", "choice"), ("dmt_history.outcom
             "lemtrada_courses": [("lemtrada_courses.start_date", "date"), ("lemtrada_courses.days", "integer")]}
 CODES = {
     "prescriber.specialty": ["neurology", "ms_specialist", "other"],
-    # the KB's condition vocabulary (kb/vocabulary.lp, condition_term/2), in file order
-    "diagnosis.condition": ["multiple_sclerosis", "ms", "disseminated_sclerosis", "clinically_isolated_syndrome", "cis",
-                            "crohns_disease", "ulcerative_colitis", "rheumatoid_arthritis", "systemic_lupus_erythematosus",
-                            "psoriasis", "neuromyelitis_optica", "myasthenia_gravis", "chronic_lymphocytic_leukemia"],
+    # one code per concept of the KB's condition vocabulary (kb/vocabulary.lp, condition_term/2): synonyms
+    # (ms, disseminated_sclerosis, cis) are no separate options; other conditions are answered as text
+    "diagnosis.condition": ["multiple_sclerosis", "clinically_isolated_syndrome"],
     "diagnosis.ms_course": ["relapsing_remitting", "secondary_progressive", "primary_progressive", "unspecified"],
     "dmt_history.outcome": ["failed", "intolerant", "contraindicated", "effective"],
     "response.objective": ["mri_activity_reduced", "disability_improved_or_stable", "relapse_rate_reduced", "fatigue_or_walking_improved"],

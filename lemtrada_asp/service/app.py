@@ -30,6 +30,7 @@ from ..case.pas.fhir_in import MAX_BUNDLE_BYTES, BundleError, parse_body, read_b
 from .fhir_out import AUTHORIZATION_WINDOW_DAYS, capability_statement, error_response, operation_outcome, response_bundle
 from ..case.pas.problems import BusinessError, FhirProblem
 from .auth import AuthError
+from .dtr.routes import router as dtr_router
 from .limits import BODY_READ_TIMEOUT, BodyGate, Busy, DecisionFailed, LimitExceeded
 
 __all__ = ["CaseInvalid", "Decider", "Settings", "create_app", "decide_request", "json_type", "not_a_case"]
@@ -279,6 +280,8 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
     def metadata():
         return fhir(200, capability_statement(decider.tool_version, lifecycle=settings.store is not None,
                                               authenticated=auth is not None))
+
+    app.include_router(dtr_router(settings, read_and, authorize, fhir))  # DTR: $questionnaire-package, $next-question
 
     @app.get("/fhir/Questionnaire/lemtrada-pa", summary="The DTR Questionnaire, generated from the case model and KB")
     def read_questionnaire(request: Request):

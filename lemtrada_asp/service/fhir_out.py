@@ -279,15 +279,19 @@ def capability_statement(version: str, *, lifecycle: bool = True, authenticated:
 
     ``lifecycle``: a store is on (``serve`` without ``--no-store``), so $inquire, Subscription
     (R4 Backport) and ClaimResponse reads are served. ``authenticated``: ``serve --jwks``,
-    whose bearer tokens the security element names. DTR's $questionnaire-package is not
-    served, so it is not listed.
+    whose bearer tokens the security element names. The Questionnaire's DTR operations
+    ($questionnaire-package, $next-question; service/dtr/) are always served.
     """
+    from .dtr.routes import NEXT_QUESTION_DEFINITION, PACKAGE_DEFINITION
+
     claim: dict = {"type": "Claim", "supportedProfile": [ids.PROFILES + "profile-claim", ids.PROFILES + "profile-claim-update",
                                                          ids.PROFILES + "profile-claim-inquiry"],
                    "operation": [{"name": "submit", "definition": ids.SUBMIT_DEFINITION}]}
     response: dict = {"type": "ClaimResponse", "supportedProfile": [ids.PROFILE_CLAIM_RESPONSE]}
-    resources = [claim, response, {"type": "Questionnaire", "supportedProfile": [ids.DTR_QUESTIONNAIRE],
-                                   "interaction": [{"code": "read"}]}]
+    questionnaire = {"type": "Questionnaire", "supportedProfile": [ids.DTR_QUESTIONNAIRE], "interaction": [{"code": "read"}],
+                     "operation": [{"name": "questionnaire-package", "definition": PACKAGE_DEFINITION},
+                                   {"name": "next-question", "definition": NEXT_QUESTION_DEFINITION}]}
+    resources = [claim, response, questionnaire]
     if lifecycle:
         claim["operation"].append({"name": "inquire", "definition": ids.INQUIRE_DEFINITION})
         response["interaction"] = [{"code": "read"}]  # a notification's focus
@@ -301,6 +305,7 @@ def capability_statement(version: str, *, lifecycle: bool = True, authenticated:
                                    "of the server's JWKS (SMART Backend Services style: iss = sub = the client id, aud = "
                                    "this server's URL, exp), with the scope of the action: system/Claim.write for "
                                    "$submit, system/Claim.read for $inquire, system/Subscription.write to subscribe, "
+                                   "system/Questionnaire.read for the Questionnaire and its DTR operations, "
                                    "or system/*.read for reads."}
     else:
         security = {"cors": False,

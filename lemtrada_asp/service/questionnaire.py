@@ -11,6 +11,7 @@ plain question made from its name.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -100,26 +101,99 @@ def settled_criteria(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     }
 
 
-def _options(item: Item, root: Path) -> list[dict]:
+def concept_terms(root: Path) -> tuple[str, ...]:
+    """One answer code per condition concept of the KB's vocabulary: the first term it lists.
+
+    ``condition_term(Term, Concept)`` lists synonyms (``ms``, ``disseminated_sclerosis``)
+    beside the name of a concept; a synonym is no separate option (the issue), and the
+    contract's codes are the concepts' names (``multiple_sclerosis``,
+    ``clinically_isolated_syndrome``). The concept ``other`` is no concept but the KB's
+    list of other conditions (E3): those are answered as text, which the KB recognises.
+    """
     from .settles import vocabulary
 
-    codes = item.codes or (vocabulary(root) if item.type == "open-choice" else ())
+    concepts: dict[str, str] = {}
+    for term, concept in condition_concepts(root):
+        if concept != "other":
+            concepts.setdefault(concept, term)
+    return tuple(concepts.values()) or vocabulary(root)
+
+
+def condition_concepts(root: Path) -> tuple[tuple[str, str], ...]:
+    """(term, concept) of every ``condition_term/2`` fact of the KB, in file order."""
+    from clingo import ast
+
+    from .settles import _args, _atoms, _name, _strings
+
+    found: list[tuple[str, str]] = []
+
+    def visit(stm) -> None:
+        if stm.ast_type == ast.ASTType.Rule and not stm.body:
+            for atom in _atoms(stm.head):
+                args = _args(atom)
+                if _name(atom) == "condition_term" and len(args) == 2:
+                    term, concept = _strings(args[0]) or [], _name(args[1])
+                    found.extend((t, concept) for t in term if concept)
+
+    ast.parse_files([str(root)], visit)
+    return tuple(found)
+
+
+def _options(item: Item, root: Path) -> list[dict]:
+    codes = item.codes or (concept_terms(root) if item.type == "open-choice" else ())
     return [{"valueCoding": {"system": ids.CASE_CODES, "code": c, "display": display(item, c)}} for c in codes]
 
 
-def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False) -> dict:
+def _item(item: Item, settles: dict[str, tuple[str, ...]], root: Path, in_group: bool = False,
+          initial: dict[str, str] | None = None, enable: dict[str, dict] | None = None) -> dict:
     out: dict[str, Any] = {}
     criteria = settles.get(item.link_id, ())
+    extensions = []
     if criteria:
-        out["extension"] = [{"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]}]
+        extensions.append({"url": ids.SETTLES_EXT, "extension": [{"url": "criterion", "valueCode": c} for c in criteria]})
+    if (initial or {}).get(item.link_id):
+        from .dtr.prepop import FHIRPATH, INITIAL_EXPRESSION
+
+        extensions.append({"url": INITIAL_EXPRESSION,
+                           "valueExpression": {"language": FHIRPATH, "expression": initial[item.link_id]}})
+    if extensions:
+        out["extension"] = extensions
     out.update({"linkId": item.link_id, "text": question(item.link_id), "type": item.type})
     if in_group:
         out["required"] = True
     out["repeats"] = item.repeats
+    if enable and item.link_id in enable:
+        out.update(enable[item.link_id])
     if item.type in ("choice", "open-choice"):
         out["answerOption"] = _options(item, root)
     if item.children:
         out["item"] = [_item(c, settles, root, in_group=True) for c in item.children]
+    return out
+
+
+@lru_cache(maxsize=8)
+def _enable_when(root: Path) -> dict[str, dict]:
+    from ..engine.policy import Policy
+    from ..workflow.enable import enable_when
+
+    return enable_when(Policy.load(root.parent))
+
+
+def enabled_when(root: Path, link_ids: frozenset[str]) -> dict[str, dict]:
+    """linkId -> its ``enableWhen``/``enableBehavior``, derived from the KB (workflow/enable.py).
+
+    Ask for disease activity only where it decides, for the response only at continuation:
+    the solver found where each answer can change the decision. A form of fewer items
+    (``--missing``) keeps the conditions on the items it has; an item whose conditions all
+    name absent items is always asked (a question too many, never one too few).
+    """
+    out = {}
+    for link_id, keys in _enable_when(Path(root)).items():
+        if link_id not in link_ids:
+            continue
+        conditions = [c for c in keys["enableWhen"] if c["question"] in link_ids]
+        if len(conditions) == len(keys["enableWhen"]) or (conditions and keys.get("enableBehavior") == "all"):
+            out[link_id] = {**keys, "enableWhen": conditions}
     return out
 
 
@@ -149,13 +223,21 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
     root = root or default_root()
     settles = settled_criteria(root)
     keep = set(only) if only is not None else None
-    items = [_item(item, settles, root) for item in answer_items() if keep is None or item.link_id in keep]
+    from .dtr.prepop import initial_expressions, launch_extensions
+
+    chosen = [item for item in answer_items() if keep is None or item.link_id in keep]
+    initial = initial_expressions({item.link_id: {"type": item.type} for item in chosen})
+    enable = enabled_when(root, frozenset(item.link_id for item in chosen))
+    items = [_item(item, settles, root, initial=initial, enable=enable) for item in chosen]
     title = "Lemtrada (alemtuzumab) prior authorization: clinical documentation"
     resource = {
         "resourceType": "Questionnaire",
         "id": ids.QUESTIONNAIRE_ID,
         "meta": {"profile": [ids.DTR_QUESTIONNAIRE]},
         "text": narrative(title, items),
+        # SDC pre-population: the launch contexts and variables the items' initialExpressions read
+        # (dtr/prepop.py, generated from the chart mapping CRD reads the chart with)
+        "extension": launch_extensions(),
         "url": ids.QUESTIONNAIRE_URL,
         "version": ids.QUESTIONNAIRE_VERSION,
         "name": "LemtradaPriorAuthorization",

@@ -11,21 +11,64 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ids import CASE_CODES
+from .ids import CASE_CODES, QUESTIONNAIRE_URL, QUESTIONNAIRE_VERSION
 from .problems import Problems, child
 from .schema import Item, answer_items
+
+__all__ = ["adaptive_questionnaire", "answers_the_questionnaire", "read_answers"]
+
+
+def _canonical(url: Any) -> bool:
+    """The Questionnaire's canonical URL, bare or with its version (``...lemtrada-pa|1``)."""
+    if not isinstance(url, str):
+        return False
+    base, _, version = url.partition("|")
+    return base == QUESTIONNAIRE_URL and version in ("", QUESTIONNAIRE_VERSION)
+
+
+def adaptive_questionnaire(qr: dict, qr_path: str) -> tuple[dict | None, str | None]:
+    """The contained adaptive Questionnaire a QuestionnaireResponse answers, and its FHIRPath.
+
+    DTR's adaptive form (SDC $next-question) answers a Questionnaire contained in the
+    response (``questionnaire`` = ``#id``) whose ``derivedFrom`` names the canonical
+    form; its items are the canonical's, asked one at a time. (None, None) when the
+    response is not of that shape.
+    """
+    ref = qr.get("questionnaire")
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return None, None
+    for k, res in enumerate(qr.get("contained") or []):
+        if (isinstance(res, dict) and res.get("resourceType") == "Questionnaire" and res.get("id") == ref[1:]
+                and any(_canonical(d) for d in res.get("derivedFrom") or [])):
+            return res, child(qr_path, "contained", k)
+    return None, None
+
+
+def answers_the_questionnaire(qr: dict) -> bool:
+    """A response of the Lemtrada Questionnaire: the canonical one, or the adaptive form derived from it.
+
+    Both are read alike (read_answers): the adaptive form asks the canonical's items,
+    with the same linkIds, types and codes.
+    """
+    return _canonical(qr.get("questionnaire")) or adaptive_questionnaire(qr, "")[0] is not None
 
 
 def read_answers(qr: dict, qr_path: str, problems: Problems, origins: dict[str, str]) -> dict:
     """The case fields the QuestionnaireResponse states, as a partial case dict."""
     top = {item.link_id: item for item in answer_items()}
     nested = {c.link_id for item in top.values() for c in item.children}
+    form, form_path = adaptive_questionnaire(qr, qr_path)
+    asked = {i.get("linkId") for i in (form or {}).get("item") or []}
     case: dict = {}
     seen: set[str] = set()
     for i, node in enumerate(qr.get("item") or []):
         path = child(qr_path, "item", i)
         link_id = node.get("linkId")
         spec = top.get(link_id)
+        if form is not None and spec is not None and link_id not in asked:
+            problems.add(path, "invalid", f"linkId {link_id!r} is not an item of the adaptive Questionnaire it answers "
+                                          f"({form_path}); expected one of the questions asked")
+            continue
         if spec is None:
             where = "a field of a group entry; put it inside its group item" if link_id in nested else "not a field of case format v1"
             problems.add(path, "invalid", f"linkId {link_id!r} is {where}; expected one of the Questionnaire's items")

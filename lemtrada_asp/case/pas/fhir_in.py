@@ -22,7 +22,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from .answers import read_answers
+from .answers import answers_the_questionnaire, read_answers
 from .dosage import dose_and_days, whole
 from .lines import INFO_CANCELLED, Line, classify, drug_line, quantity_mg
 from .medication import medication_codes
@@ -507,8 +507,7 @@ def _questionnaire_response(c: dict, claim: Located, index: BundleIndex, problem
         found = index.find(ref, claim) if ref else None
         if not found or found.type != "QuestionnaireResponse" or found.resource.get("status") == "entered-in-error":
             continue
-        canonical = (found.resource.get("questionnaire") or "").split("|", 1)[0]
-        if canonical != QUESTIONNAIRE_URL or (chosen and chosen.path == found.path):
+        if not answers_the_questionnaire(found.resource) or (chosen and chosen.path == found.path):
             continue
         if chosen is not None:
             problems.add(child(CLAIM, "supportingInfo", i), "invalid",
