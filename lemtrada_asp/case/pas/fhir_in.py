@@ -110,7 +110,7 @@ def read_bundle(data: Any, *, stored: bool = False) -> PasRequest:
 
 
 def _echo_id(value: Any) -> str | None:
-    from ..model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
+    from ..values import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
     return value if isinstance(value, str) and ID_PATTERN.fullmatch(value) else None
 
 
@@ -517,7 +517,7 @@ def read_request(data: Any, source: str = "request", validate: Callable[[Any, st
     from ...engine.errors import InputError
 
     if validate is None:
-        from ..model import validate_case as validate
+        from ..validation import validate_case as validate
     request = read_bundle(data)
     try:
         return request, validate(request.case, source)
