@@ -53,8 +53,10 @@ def verdicts(data: Any) -> tuple[Any, Any]:
 
 def assert_agree(data: Any) -> str:
     """That the two validators agree on data; 'accepted', 'refused' or 'not reached'."""
+    fast = fast_case(data)
     if not isinstance(data, dict) or shape_problems(data):
-        return "not reached"  # validate_case refuses it before either validator
+        assert fast is None, f"the fast path accepted what the shape check refuses: {data!r}"
+        return "not reached"  # validate_case refuses it before pydantic
     fast, slow = verdicts(data)
     if isinstance(slow, CaseValidationError):
         assert fast is None, f"the fast path accepted what pydantic refuses ({slow}): {data!r}"

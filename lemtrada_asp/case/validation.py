@@ -23,14 +23,17 @@ __all__ = ["validate_case"]
 
 def validate_case(data: Any, source: str) -> Any:
     """Validate one parsed case; raise CaseValidationError naming every bad field."""
-    case_id = _echoable_id(data)
-    if not isinstance(data, dict):
-        raise CaseValidationError(source, [Problem("", f"expected a case object (a mapping), got {_kind(data)}")], case_id)
-    problems = shape_problems(data)
-    if problems:
-        raise CaseValidationError(source, capped(problems), case_id)
+    # A case the fast path accepts holds only the schema's own values, three levels deep at
+    # most: the shape check (nesting, refused numbers) could find nothing in it, so it runs
+    # only before pydantic, on a case the fast path is not sure of.
     case = fast_case(data)
     if case is None:
+        case_id = _echoable_id(data)
+        if not isinstance(data, dict):
+            raise CaseValidationError(source, [Problem("", f"expected a case object (a mapping), got {_kind(data)}")], case_id)
+        problems = shape_problems(data)
+        if problems:
+            raise CaseValidationError(source, capped(problems), case_id)
         from .model import pydantic_case  # imports pydantic: only a case the fast path is not sure of
 
         case = pydantic_case(data, source, case_id)
