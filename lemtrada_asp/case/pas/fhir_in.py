@@ -11,7 +11,10 @@ problem is reported there. Nothing absent from the Bundle is filled in.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -194,7 +197,64 @@ def _known_type(kind: Any) -> bool:
         return False
 
 
+# Resources the fhir.resources model accepted, by their JSON text, with the model it made
+# (the last SEEN_RESOURCES, each at most SEEN_RESOURCE_CHARS of JSON). A Patient, a
+# Coverage, a Practitioner or an Organization recur from request to request; each is
+# checked once, and a later Bundle holding the same text is checked with that model in
+# its place (pydantic takes a model instance as it is), the rest of the Bundle as always.
+# Only a Bundle that passes takes this path: one that fails is checked again whole, so
+# its problems are worded exactly as before.
+SEEN_RESOURCES = 256
+SEEN_RESOURCE_CHARS = 65_536
+_seen: OrderedDict[str, Any] = OrderedDict()
+_seen_lock = threading.Lock()
+
+
+def _with_seen_resources(data: dict) -> tuple[dict, list[str | None]]:
+    """data with each entry resource seen before replaced by its model; and each entry's key (None: not kept)."""
+    entries = data.get("entry")
+    if not isinstance(entries, list):
+        return data, []
+    keys: list[str | None] = []
+    shelled = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        key = None
+        if isinstance(resource, dict):
+            try:
+                key = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+            except (TypeError, ValueError):  # not plain JSON data (a caller's own objects): checked whole
+                key = None
+            if key is not None and len(key) > SEEN_RESOURCE_CHARS:
+                key = None
+            with _seen_lock:
+                model = _seen.get(key) if key is not None else None
+                if model is not None:
+                    _seen.move_to_end(key)
+            if model is not None:
+                entry = {**entry, "resource": model}
+        keys.append(key)
+        shelled.append(entry)
+    return {**data, "entry": shelled}, keys
+
+
+def _remember(bundle: Any, keys: list[str | None]) -> None:
+    for entry, key in zip(bundle.entry or [], keys):
+        if key is not None and entry.resource is not None:
+            with _seen_lock:
+                _seen[key] = entry.resource
+                _seen.move_to_end(key)
+                while len(_seen) > SEEN_RESOURCES:
+                    _seen.popitem(last=False)
+
+
 def _check_fhir(data: dict) -> None:
+    shell, keys = _with_seen_resources(data)
+    try:
+        _remember(Bundle.model_validate(shell), keys)
+        return
+    except Exception:  # noqa: BLE001, S110 - checked again whole below, for the problems' words
+        pass
     try:
         Bundle.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,88 @@
+"""A request Bundle's FHIR check (case/pas/fhir_in.py) remembers the resources it accepted,
+and answers exactly as the whole check does, whether or not its resources were seen before."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from lemtrada_asp.case.pas import fhir_in
+from lemtrada_asp.case.pas.problems import BundleError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pas"
+BUNDLES = sorted(FIXTURES.glob("*.bundle.json"))
+
+
+def outcome(data: dict) -> list | None:
+    """None when the check passes, else its problems as (expression, code, message)."""
+    try:
+        fhir_in._check_fhir(data)
+    except BundleError as exc:
+        return [(p.expression, p.code, p.message) for p in exc.problems]
+    return None
+
+
+def whole(data: dict) -> bool:
+    """Whether fhir.resources accepts the Bundle checked as a whole, nothing remembered."""
+    try:
+        Bundle.model_validate(data)
+    except Exception:  # noqa: BLE001 - any refusal
+        return False
+    return True
+
+
+def broken(bundle: dict) -> list[dict]:
+    """The Bundle with one resource made invalid in each of a few ways, one at a time."""
+    out = []
+    for i, entry in enumerate(bundle["entry"]):
+        for change in ({"unknownElement": 1}, {"id": 5}, {"meta": "not an object"}):
+            changed = copy.deepcopy(bundle)
+            changed["entry"][i]["resource"].update(change)
+            out.append(changed)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _forget():
+    with fhir_in._seen_lock:
+        fhir_in._seen.clear()
+    yield
+    with fhir_in._seen_lock:
+        fhir_in._seen.clear()
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+def test_a_bundle_checks_the_same_before_and_after_its_resources_were_seen(path):
+    bundle = json.loads(path.read_text())
+    first = outcome(bundle)
+    assert first is None and whole(bundle)
+    assert fhir_in._seen  # its resources are remembered ...
+    assert outcome(copy.deepcopy(bundle)) is None  # ... and the same Bundle again passes with them
+    for bad in broken(bundle):
+        with fhir_in._seen_lock:
+            fhir_in._seen.clear()
+        fresh = outcome(copy.deepcopy(bad))
+        fhir_in._check_fhir(copy.deepcopy(bundle))  # every good resource now remembered
+        assert fresh is not None and outcome(copy.deepcopy(bad)) == fresh and not whole(bad)
+
+
+def test_a_remembered_resource_is_one_of_the_same_text_only():
+    bundle = json.loads((FIXTURES / "approve-initial.bundle.json").read_text())
+    fhir_in._check_fhir(bundle)
+    changed = copy.deepcopy(bundle)
+    patient = next(e["resource"] for e in changed["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["birthDate"] = "not a date"
+    shell, _ = fhir_in._with_seen_resources(changed)
+    kinds = {type(e["resource"]).__name__ for e in shell["entry"]}
+    assert "dict" in kinds and "Patient" not in kinds - {"dict"}  # the changed Patient is checked anew
+    assert outcome(changed) is not None
+
+
+def test_at_most_the_set_number_of_resources_is_remembered(monkeypatch):
+    monkeypatch.setattr(fhir_in, "SEEN_RESOURCES", 3)
+    fhir_in._check_fhir(json.loads((FIXTURES / "approve-initial.bundle.json").read_text()))
+    assert len(fhir_in._seen) == 3
