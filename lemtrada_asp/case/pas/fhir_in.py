@@ -466,6 +466,8 @@ def _check_medication_request(mr: Located, index: BundleIndex, problems: Problem
 
 def _check_modifiers(found: Located, problems: Problems) -> None:
     """An unknown modifierExtension changes the meaning of its element: FHIR forbids ignoring it."""
+    if not _has_modifiers(found.resource):  # nearly every resource: no path is spelled out
+        return
     stack: list[tuple[Any, str]] = [(found.resource, found.path)]
     while stack:
         value, path = stack.pop()
@@ -481,6 +483,20 @@ def _check_modifiers(found: Located, problems: Problems) -> None:
                          if key not in ("modifierExtension", "contained") and isinstance(v, (dict, list)))
         elif isinstance(value, list):
             stack.extend((v, child(path, i)) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+
+
+def _has_modifiers(resource: Any) -> bool:
+    """Whether a modifierExtension key is anywhere _check_modifiers looks (outside contained resources)."""
+    stack = [resource]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "modifierExtension" in value:
+                return True
+            stack.extend(v for key, v in value.items() if key != "contained" and isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, (dict, list)))
+    return False
 
 
 def _prescriber_role(mr: Located, index: BundleIndex, problems: Problems) -> Located | None:
