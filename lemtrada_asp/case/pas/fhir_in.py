@@ -125,7 +125,7 @@ def _check_shape(data: Any) -> None:
         raise BundleError([FhirProblem(None, "structure", f"expected a Bundle resource (resourceType 'Bundle'), got {got!r}")])
     _check_entries(data.get("entry"))
     problems = Problems()
-    stack: list[tuple[Any, str, int]] = [(data, "Bundle", 1)]
+    stack: list[tuple[Any, str, int]] = [] if _shape_clean(data) else [(data, "Bundle", 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, RefusedNumber):
@@ -152,6 +152,24 @@ def _check_shape(data: Any) -> None:
     if not isinstance(first, dict) or first.get("resourceType") != "Claim":
         got = first.get("resourceType") if isinstance(first, dict) else None
         raise BundleError([FhirProblem(CLAIM, "structure", f"expected the Claim as the first entry's resource, got {got!r}")])
+
+
+def _shape_clean(data: dict) -> bool:
+    """Whether _check_shape's walk would find nothing: no refused number, nothing nested past
+    MAX_BUNDLE_NESTING, no unknown resourceType. Nearly every Bundle: then no path is spelled out."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, RefusedNumber) or depth > MAX_BUNDLE_NESTING:
+            return False
+        if isinstance(value, dict):
+            kind = value.get("resourceType")
+            if kind is not None and value is not data and not _known_type(kind):
+                return False
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, WALKED))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, WALKED))
+    return True
 
 
 def _check_entries(entries: Any) -> None:
