@@ -42,10 +42,10 @@ import clingo
 from clingo import ast as A
 from clingo.ast import ASTType as T
 
-from .astwalk import walk
-from .engine import COLLECTED
-from .knowledge import KnowledgeBase
-from .atoms import id_text
+from ..astwalk import walk
+from ..engine import COLLECTED
+from ..knowledge import KnowledgeBase
+from ..atoms import id_text
 from .selection import leaf_selections
 
 __all__ = ["Derivation", "Group", "derive"]
@@ -619,7 +619,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
     terms = [h.args[2] for _, h in leaf_rules]
     constant = all(t.ast_type == T.SymbolicTerm and t.symbol.type == clingo.SymbolType.Function and not t.symbol.arguments for t in terms)
     statuses = tuple(sorted({str(t) for t in terms})) if constant else ()
-    from .casemodel import Name
+    from ..casemodel import Name
 
     selections = leaf_selections(
         leaf_rules, an, data, lambda r: sorted(ids_of[id(r)]), lambda s: _plain(s, Name),
@@ -734,7 +734,7 @@ def _check_stratified(rules: list[_Rule]) -> None:
 
 def _collapsible(an: _Analysis, wan: _Analysis, data: clingo.SymbolicAtoms, shown: set[Sig]) -> dict[str, dict[int, frozenset]]:
     """Input positions whose variable, in every rule that reads the input, occurs only in data literals."""
-    from .casemodel import Name
+    from ..casemodel import Name
 
     out: dict[str, dict[int, frozenset]] = {}
     all_rules = an.rules + wan.rules

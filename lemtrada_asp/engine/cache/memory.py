@@ -46,11 +46,11 @@ from typing import Any, NamedTuple, Sequence
 
 from clingo import Function, Number, Symbol, SymbolType
 
-from .atoms import id_text, read
+from ..atoms import id_text, read
 from .derive import Derivation, derive
-from .engine import Engine, _Outcome
+from ..engine import Engine, _Outcome
 from .parts import DECISION, Above, Grounded, Parts, Prover, key as output_key
-from .record import Decision
+from ..record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 
@@ -412,7 +412,7 @@ class DecisionCache:
 
     # --- corrections ------------------------------------------------------------------
     def _corrections(self, cases: Sequence[tuple[str, Any]], outcomes: list, keys: list["_Keys"]) -> dict[int, Any]:
-        from .corrections import corrector_for
+        from ..corrections import corrector_for
 
         needs = self.engine._needs_corrections
         fixes: dict[int, Any] = {}
