@@ -3,6 +3,7 @@
     derive      what a KB's decision depends on, derived from its rules (clingo.ast)
     selection   of a list input, the facts a data table ties to each leaf
     parts       the parts above the leaves, proven on the ground program per value of the hooks
+    stored      the derivation and the proven parts kept on disk per KB version, loaded, never trusted
     memory      the cache itself: answers from memory what the layers have seen, clingo the rest
 
 README.md (beside this file) states what each layer proves and why the bytes stay the same.

@@ -48,7 +48,7 @@ from ..knowledge import KnowledgeBase
 from ..atoms import id_text
 from .selection import leaf_selections
 
-__all__ = ["Derivation", "Group", "derive"]
+__all__ = ["Derivation", "Group", "derive", "parse_program"]
 
 Sig = tuple[str, int]
 FINDING: Sig = ("finding", 4)
@@ -491,7 +491,7 @@ def _occurrences(rule: _Rule, name: str) -> int:
     return count
 
 
-def _parse(kb: KnowledgeBase, program: str) -> list[Any]:
+def parse_program(kb: KnowledgeBase, program: str) -> list[Any]:
     statements: list[Any] = []
     kb.parse(statements.append, program)  # with overlays: the composed program (overlay.py)
     return statements
@@ -508,7 +508,7 @@ def derive(kb: KnowledgeBase) -> Derivation:
 
 
 def _derive(kb: KnowledgeBase) -> Derivation:
-    statements = _parse(kb, "decide")
+    statements = parse_program(kb, "decide")
     rules, shown = _rules(statements, "decide")
     _check_names(rules)
     _check_stratified(rules)
@@ -644,7 +644,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
     _check_projection(an, roots, carrier_rules)
 
     # Corrections: the what-if program over the same findings.
-    wrules, wshown = _rules(_parse(kb, "whatif"), "whatif")
+    wrules, wshown = _rules(parse_program(kb, "whatif"), "whatif")
     wan = _Analysis(wrules, wshown)
     for r in wrules:
         for a in r.body:
