@@ -243,7 +243,7 @@ class DecisionCache:
         where = (details, hooks)
         found = self._grounded.get(where)
         if found is None:
-            found = self._prover.ground(self._hook_symbols(case), details)  # type: ignore[union-attr]
+            found = self._prover.ground(self._hook_symbols(case), details, observe=False)  # type: ignore[union-attr]
             _put(self._grounded, where, found, GROUNDED_KEPT)
         return found
 
