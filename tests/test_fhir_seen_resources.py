@@ -36,13 +36,20 @@ def whole(data: dict) -> bool:
 
 
 def broken(bundle: dict) -> list[dict]:
-    """The Bundle with one resource made invalid in each of a few ways, one at a time."""
+    """The Bundle with one resource made invalid in each of a few ways, one at a time: at its top,
+    and inside each of its elements (a string where an object or a list is, an unknown element)."""
     out = []
     for i, entry in enumerate(bundle["entry"]):
         for change in ({"unknownElement": 1}, {"id": 5}, {"meta": "not an object"}):
             changed = copy.deepcopy(bundle)
             changed["entry"][i]["resource"].update(change)
             out.append(changed)
+        for name, value in entry["resource"].items():
+            if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
+                changed = copy.deepcopy(bundle)
+                inner = changed["entry"][i]["resource"][name]
+                (inner if isinstance(inner, dict) else inner[0])["unknownElement"] = {"x": 1}
+                out.append(changed)
     return out
 
 
@@ -86,3 +93,21 @@ def test_at_most_the_set_number_of_resources_is_remembered(monkeypatch):
     monkeypatch.setattr(fhir_in, "SEEN_RESOURCES", 3)
     fhir_in._check_fhir(json.loads((FIXTURES / "approve-initial.bundle.json").read_text()))
     assert len(fhir_in._seen) == 3
+
+
+def test_the_elements_of_a_new_resource_seen_before_are_put_in_place_and_a_changed_one_is_not():
+    bundle = json.loads((FIXTURES / "approve-initial.bundle.json").read_text())
+    fhir_in._check_fhir(bundle)
+    changed = copy.deepcopy(bundle)
+    claim = changed["entry"][0]["resource"]
+    claim["identifier"][0]["value"] = "another request"  # a new Claim ...
+    claim["insurance"][0]["focal"] = "not a boolean"  # ... whose insurance is not valid FHIR
+    shell, _ = fhir_in._with_seen_resources(changed)
+    placed = shell["entry"][0]["resource"]
+    assert isinstance(placed, dict) and not isinstance(placed["diagnosis"][0], dict)  # seen: its models
+    assert isinstance(placed["identifier"][0], dict) and isinstance(placed["insurance"][0], dict)  # new: JSON
+    problems = outcome(changed)
+    assert problems and any("insurance" in (expression or "") for expression, _, _ in problems)
+    with fhir_in._seen_lock:
+        fhir_in._seen.clear()
+    assert outcome(copy.deepcopy(changed)) == problems
