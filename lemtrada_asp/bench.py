@@ -3,6 +3,7 @@
     python -m lemtrada_asp.bench                  # aligned text (and the million-case stream)
     python -m lemtrada_asp.bench --markdown       # the same as one markdown table, for a document
     python -m lemtrada_asp.bench --quick          # without the million-case stream
+    python -m lemtrada_asp.bench --quick --runs 3 --parallel-cases 4000   # a quick look
 
 Everything is measured as CPU time of the process that does the work
 (time.process_time in this process, getrusage of the child for subprocesses), so
@@ -15,8 +16,16 @@ as the CLI sets it (engine/collector.py):
 
 * baseline: a fresh clingo Control per case (chunks of one case, no cache);
 * chunked: the plain chunked path (a ground program per 200 cases, no cache);
-* cache, cold: the shipped design, a new engine whose cache starts empty;
-* cache, warm: the same engine over the same corpus again (every part seen).
+* cache, cold: the shipped design from empty: a new engine whose cache starts empty,
+  over 5,000 fresh cases (its derivation loaded from disk, as every run after the
+  first for a KB version loads it; the cost of deriving is its own row);
+* cache, warm: the same engine over the same corpus again (every part seen);
+* --jobs 2 against --jobs 1 on 20,000 fresh cases, each from a new engine, results as
+  the JSON lines ``decide --format json`` writes: the total CPU time of this process
+  and its workers (getrusage of the children once they are waited for), and the wall
+  time, the one figure here that is wall time (the median of the rounds' ratios).
+
+Every row says the machine's 1-minute load average when it was measured.
 
 Then one case in a fresh process (``lemtrada-asp decide CASE --format json``),
 and 1,000,000 generated cases streamed through ``decide --format json
@@ -124,58 +133,125 @@ def million(n: int, seed: int) -> tuple[float, float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, lines
 
 
+def run_jobs(corpus: Path, kb: KnowledgeBase, jobs: int) -> tuple[float, float, int]:
+    """CPU seconds (this process and its workers), wall seconds and cases: the CLI's JSON-lines path, from empty.
+
+    A new engine each time (its cache empty; the derivation loaded from disk as any
+    new run loads it), results as the lines ``decide --format json`` writes, and with
+    jobs > 1 the workers forked from this process (batch.py); their CPU time is read
+    from getrusage once the pool has ended and they have been waited for.
+    """
+    engine = Engine(kb)
+    options = Options(lines=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start, wall = time.process_time(), time.perf_counter()
+    count = 0
+    for count, result in enumerate(decide_paths([str(corpus)], engine, options=options, jobs=jobs), 1):
+        result.line
+    cpu, wall = time.process_time() - start, time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return cpu + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall, count
+
+
+def load() -> float:
+    """The machine's 1-minute load average, said with every figure (the machine is shared)."""
+    return os.getloadavg()[0]
+
+
 @click.command()
-@click.option("--cases", "n", default=10_000, show_default=True, help="Generated cases for the batch rows.")
+@click.option("--cases", "n", default=5_000, show_default=True, help="Fresh generated cases for the batch rows (from empty, then warm).")
 @click.option("--baseline-cases", default=1_000, show_default=True, help="Cases for the fresh-Control baseline (it is slow; its rate is per case).")
+@click.option("--parallel-cases", default=20_000, show_default=True, help="Cases for the --jobs 2 against --jobs 1 rows.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the generated corpus.")
 @click.option("--runs", default=11, show_default=True, help="Fresh-process runs for the one-case row.")
 @click.option("--million-cases", default=1_000_000, show_default=True, help="Cases streamed for the memory row.")
 @click.option("--quick", is_flag=True, help="Skip the million-case stream.")
 @click.option("--markdown", is_flag=True, help="Print one markdown table (every row, latency and memory too), for a document.")
-def main(n: int, baseline_cases: int, seed: int, runs: int, million_cases: int, quick: bool, markdown: bool) -> None:
-    """Print cases/s per core (CPU time, median of 3 interleaved rounds), latency and peak memory."""
+def main(n: int, baseline_cases: int, parallel_cases: int, seed: int, runs: int, million_cases: int, quick: bool,
+         markdown: bool) -> None:
+    """Print cases/s per core (CPU time, median of 3 interleaved rounds), --jobs 2 against 1, latency and memory."""
     set_for_batches()  # as the command line sets its process (engine/collector.py), for every row
     kb = KnowledgeBase()
+    derive_ms = derivation_cost(kb)
+    Engine(kb)  # the KB's catalogue ground once before any row is timed, as in every row's engine
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         corpus = workdir / "corpus.jsonl"
-        write_corpus(corpus, n, seed)
+        write_corpus(corpus, max(n, parallel_cases), seed)
+        batch = head(corpus, n, workdir / "batch.jsonl")
+        parallel = head(corpus, parallel_cases, workdir / "parallel.jsonl")
         small = head(corpus, min(baseline_cases, n), workdir / "small.jsonl")
         one = head(corpus, 1, workdir / "one.json")
 
         rows: dict[tuple[str, bool], list[float]] = {}
+        loads: dict[str, list[float]] = {}
+        jobs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
         for _ in range(ROUNDS):
             for corrections in (False, True):
                 seconds, count = run_batch(small, Engine(kb), corrections=corrections, cache=False, chunk=1)
                 rows.setdefault(("baseline", corrections), []).append(count / seconds)
-                seconds, count = run_batch(corpus, Engine(kb), corrections=corrections, cache=False, chunk=200)
+                loads.setdefault("baseline", []).append(load())
+                seconds, count = run_batch(batch, Engine(kb), corrections=corrections, cache=False, chunk=200)
                 rows.setdefault(("chunked", corrections), []).append(count / seconds)
+                loads.setdefault("chunked", []).append(load())
                 engine = Engine(kb)
-                seconds, count = run_batch(corpus, engine, corrections=corrections, cache=True, chunk=200)
+                seconds, count = run_batch(batch, engine, corrections=corrections, cache=True, chunk=200)
                 rows.setdefault(("cache, cold", corrections), []).append(count / seconds)
-                seconds, count = run_batch(corpus, engine, corrections=corrections, cache=True, chunk=200)
+                loads.setdefault("cache, cold", []).append(load())
+                seconds, count = run_batch(batch, engine, corrections=corrections, cache=True, chunk=200)
                 rows.setdefault(("cache, warm", corrections), []).append(count / seconds)
+                loads.setdefault("cache, warm", []).append(load())
+            for j in (1, 2):
+                cpu_j, wall_j, _ = run_jobs(parallel, kb, j)
+                jobs[j].append((cpu_j, wall_j))
+                loads.setdefault(f"jobs {j}", []).append(load())
         cpu, wall = fresh_process(one, runs)
+        loads["fresh"] = [load()]
 
         names = {
             "baseline": f"fresh clingo Control per case ({min(baseline_cases, n):,} cases)",
             "chunked": f"plain chunked path, no cache ({n:,} cases)",
-            "cache, cold": f"shipped design: cache from empty ({n:,} cases)",
+            "cache, cold": f"shipped design: from empty, {n:,} fresh cases, --jobs 1",
             "cache, warm": f"shipped design: cache warm, same {n:,} cases again",
         }
         base = {c: statistics.median(rows[("baseline", c)]) for c in (False, True)}
         table = [["workload (1 core, CPU time, median of 3 interleaved rounds)", "cases/s", "× baseline",
-                  "with corrections: cases/s", "× baseline"]]
+                  "with corrections: cases/s", "× baseline", "load avg"]]
         for key, name in names.items():
             plain, fixed = statistics.median(rows[(key, False)]), statistics.median(rows[(key, True)])
-            table.append([name, f"{plain:,.0f}", f"{plain / base[False]:.1f}×", f"{fixed:,.0f}", f"{fixed / base[True]:.1f}×"])
+            table.append([name, f"{plain:,.0f}", f"{plain / base[False]:.1f}×", f"{fixed:,.0f}", f"{fixed / base[True]:.1f}×",
+                          f"{statistics.median(loads[key]):.1f}"])
+        cpu1 = statistics.median(c for c, _ in jobs[1])
+        cpu2 = statistics.median(c for c, _ in jobs[2])
+        ratio_cpu = statistics.median(b[0] / a[0] for a, b in zip(jobs[1], jobs[2]))
+        ratio_wall = statistics.median(b[1] / a[1] for a, b in zip(jobs[1], jobs[2]))
+        table.append([f"--jobs 1, {parallel_cases:,} cases from empty (JSON lines; CPU s, wall s)",
+                      f"{cpu1:.2f} s CPU", f"{statistics.median(w for _, w in jobs[1]):.2f} s wall", "", "",
+                      f"{statistics.median(loads['jobs 1']):.1f}"])
+        table.append(["--jobs 2, the same (this process and its workers)",
+                      f"{cpu2:.2f} s CPU", f"{statistics.median(w for _, w in jobs[2]):.2f} s wall",
+                      f"CPU {ratio_cpu:.2f}× --jobs 1", f"wall {ratio_wall:.2f}×", f"{statistics.median(loads['jobs 2']):.1f}"])
         table.append([f"one case in a fresh process (decide CASE --format json, median of {runs})",
-                      f"{cpu * 1000:.0f} ms CPU", f"{wall * 1000:.0f} ms wall", "", ""])
+                      f"{cpu * 1000:.0f} ms CPU", f"{wall * 1000:.0f} ms wall", "", "", f"{loads['fresh'][0]:.1f}"])
+        table.append(["deriving the cache (once per KB version; kept on disk, engine/cache/stored.py)",
+                      f"{derive_ms:.0f} ms CPU", "", "", "", f"{load():.1f}"])
         if not quick:
             seconds, peak_mb, lines = million(million_cases, seed)
             table.append([f"{lines:,} cases streamed (decide - --format json --no-corrections --jobs 1)",
-                          f"{lines / seconds:,.0f}", "", "", f"peak {peak_mb:,.0f} MB"])
+                          f"{lines / seconds:,.0f}", "", "", f"peak {peak_mb:,.0f} MB", f"{load():.1f}"])
         click.echo(render_table(table, markdown))
+
+
+def derivation_cost(kb: KnowledgeBase) -> float:
+    """CPU milliseconds to derive the cache's layers from the KB (what a stored derivation saves), median of 3."""
+    from .engine.cache.derive import derive
+
+    times = []
+    for _ in range(ROUNDS):
+        start = time.process_time()
+        derive(kb)
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
 
 
 def render_table(table: list[list[str]], markdown: bool) -> str:

@@ -7,7 +7,9 @@ each test names the single fact it is about.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,10 @@ import pytest
 from lemtrada_asp.engine.engine import Engine
 from lemtrada_asp.engine.knowledge import KnowledgeBase
 from lemtrada_asp.case.model import validate_case
+
+# Derivations the tests' many edited KBs store (engine/cache/stored.py) go to a folder of
+# this run, never the user's cache; subprocesses (the CLI, servers) inherit it.
+os.environ.setdefault("LEMTRADA_ASP_CACHE_DIR", tempfile.mkdtemp(prefix="lemtrada-cache-tests-"))
 
 REPO = Path(__file__).resolve().parent.parent
 KB_DIR = REPO / "kb"

@@ -70,3 +70,74 @@ def test_the_same_file_given_twice_is_a_duplicate_the_second_time(tmp_path):
     results = list(decide_paths([str(path), str(path)]))
     assert [r.ok for r in results] == [True, False]
     assert "duplicate case id 'T-INITIAL'" in results[1].error_text
+
+
+def lines_of(results) -> list[str]:
+    return [r.line for r in results]
+
+
+def test_results_that_come_back_from_workers_as_lines_are_the_same_bytes_as_records_decided_here(tmp_path):
+    from lemtrada_asp.engine.batch import Options
+    from lemtrada_asp.engine.policy import Policy
+
+    path = corpus(tmp_path, 450, bad_every=60)
+    policy = Policy.load()
+    alone = list(decide_paths([str(path)], policy.engine, chunk=40, jobs=1))
+    plain = list(decide_paths([str(path)], policy.engine, options=Options(cache=False), chunk=40, jobs=1))
+    workers = list(decide_paths([str(path)], policy.engine, options=Options(lines=True), chunk=40, jobs=2))
+    assert lines_of(workers) == lines_of(alone) == lines_of(plain)
+    assert [json.dumps(r.decision if r.ok else r.error, ensure_ascii=False) for r in alone] == lines_of(alone)
+    came_as_text = [r for r in workers if r.ok and r.record is None]
+    assert came_as_text  # the chunks past the first two went to the workers
+    assert all(r.text is not None and r.case_id == r.decision["case_id"] for r in came_as_text)
+    assert [r.case_id for r in workers] == [r.case_id for r in alone]
+    assert [policy.in_force(r) for r in workers] == [policy.in_force(r.record) if r.ok else True for r in alone]
+
+
+def test_a_line_from_a_worker_says_whether_the_kb_was_in_force_on_the_request_date(tmp_path):
+    from lemtrada_asp.engine.batch import Options
+    from lemtrada_asp.engine.policy import Policy
+
+    policy = Policy.load()
+    from datetime import timedelta
+
+    early = {"request.date": (policy.effective_date - timedelta(days=10)).isoformat(),
+             "chart_date": (policy.effective_date - timedelta(days=20)).isoformat()}
+    lines = [json.dumps(vary(INITIAL, {"id": f"E-{i}", **(early if i % 2 else {})})) for i in range(200)]
+    path = tmp_path / "dated.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    results = list(decide_paths([str(path)], policy.engine, options=Options(lines=True), chunk=20, jobs=2))
+    from_workers = [r for r in results if r.record is None]
+    assert all(r.ok for r in results)
+    assert from_workers and {r.in_force for r in from_workers} == {True, False}
+    assert [policy.in_force(r) for r in results] == [i % 2 == 0 for i in range(200)]
+
+
+def test_forked_workers_start_with_the_parents_derived_cache_and_never_derive(tmp_path, monkeypatch):
+    import multiprocessing
+    import os
+
+    import pytest
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("workers are spawned on this platform")
+    import lemtrada_asp.engine.cache.memory as memory
+    from lemtrada_asp.engine.batch import Options
+    from lemtrada_asp.engine.engine import Engine
+    from lemtrada_asp.engine.knowledge import KnowledgeBase
+
+    monkeypatch.setenv("LEMTRADA_ASP_CACHE_DIR", "off")  # nothing on disk: a worker could only derive again
+    engine = Engine(KnowledgeBase())
+    derived = tmp_path / "derived"
+    derive = memory.derive
+
+    def counted(kb):
+        with derived.open("a") as out:  # a file, so a worker's call would show here too
+            out.write(f"{os.getpid()}\n")
+        return derive(kb)
+
+    monkeypatch.setattr(memory, "derive", counted)
+    path = corpus(tmp_path, 300)
+    results = list(decide_paths([str(path)], engine, options=Options(lines=True), chunk=30, jobs=2))
+    assert len(results) == 301 and any(r.record is None for r in results)
+    assert derived.read_text().splitlines() == [str(os.getpid())]  # once, here, before the fork

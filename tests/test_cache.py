@@ -17,14 +17,14 @@ import pytest
 
 from conftest import CASES_DIR, CONTINUATION, INITIAL, KB_DIR, vary
 from lemtrada_asp.analysis.generate import generate_cases
-from lemtrada_asp.engine.cache import DecisionCache
+from lemtrada_asp.engine.cache.memory import DecisionCache
 from lemtrada_asp.engine.casemodel import Name
-from lemtrada_asp.engine.derive import derive
+from lemtrada_asp.engine.cache.derive import derive
 from lemtrada_asp.engine.engine import Engine
 from lemtrada_asp.engine.errors import KnowledgeBaseError
 from lemtrada_asp.engine.knowledge import KnowledgeBase
 from lemtrada_asp.engine.loading import iter_items
-from lemtrada_asp.engine.parts import DECISION
+from lemtrada_asp.engine.cache.parts import DECISION
 
 CHUNK = 50
 DRUGS = ("natalizumab", "dimethyl_fumarate", "fingolimod", "teriflunomide", "ocrelizumab")
@@ -287,7 +287,7 @@ def test_the_toy_policy_is_cached_too():
 
 
 def test_the_service_derives_its_cache_at_start_and_answers_a_repeated_case_from_memory(monkeypatch):
-    import lemtrada_asp.engine.cache as cache_module
+    import lemtrada_asp.engine.cache.memory as cache_module
     from lemtrada_asp.service.decider import Decider
 
     derived = []
@@ -382,7 +382,7 @@ def test_a_decision_level_output_of_an_edited_kb_is_solved_above_the_leaves_with
 
 def _keys(cache, case):
     """The keys cache.decide looks a case up by (as it builds them)."""
-    from lemtrada_asp.engine.cache import _Keys, _collapsed, _keyed
+    from lemtrada_asp.engine.cache.memory import _Keys, _collapsed, _keyed
 
     by: dict = {}
     for fact in cache._facts(case):

@@ -151,14 +151,13 @@ def test_help_lists_every_command_with_its_own_summary_and_suggests_the_nearest_
     assert "No such command 'decid'. Did you mean 'decide'?" in run("decid").output
 
 
-# Runs the command line as `python -m lemtrada_asp ARGS` does, then lists every module it imported.
+# Runs the command line as `python -m lemtrada_asp ARGS` does, then lists every module it imported
+# (at exit: an exit handler also keeps the run from leaving without the interpreter's teardown).
 MODULES_OF_A_RUN = """
-import runpy, sys
+import atexit, runpy, sys
+atexit.register(lambda: print(*sorted(sys.modules), file=sys.stderr))
 sys.argv = ["lemtrada-asp", *sys.argv[1:]]
-try:
-    runpy.run_module("lemtrada_asp", run_name="__main__", alter_sys=True)
-finally:
-    print(*sorted(sys.modules), file=sys.stderr)
+runpy.run_module("lemtrada_asp", run_name="__main__", alter_sys=True)
 """
 
 
@@ -177,3 +176,35 @@ def test_a_one_case_json_run_imports_only_what_deciding_it_needs(tmp_path):
         "lemtrada_asp.engine.overlay", "lemtrada_asp.engine.versions", "lemtrada_asp.engine.yamlcase",
     )) or m.startswith("lemtrada_asp.cli.") and m not in commands}
     assert "lemtrada_asp.cli.decide" in loaded and unneeded == set()
+    # A valid case is validated by the fast path: no pydantic, nor importlib.metadata (its plugin loader's).
+    assert not {m for m in loaded if m.split(".")[0] == "pydantic" or m.startswith("importlib.metadata")}
+
+
+def run_module(*args: str, verbose: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m lemtrada_asp ARGS` in a fresh process; verbose: with -v, whose teardown says "# cleanup"."""
+    return subprocess.run([sys.executable, *(["-v"] if verbose else []), "-m", "lemtrada_asp", *args],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300, **kwargs)
+
+
+def test_a_successful_decide_leaves_without_the_teardown_and_every_line_is_written(tmp_path):
+    expected = CliRunner().invoke(main, ["decide", str(CASES_DIR), "--format", "json"])
+    assert expected.exit_code == 0 and expected.stdout.count("\n") > 50
+    piped = run_module("decide", str(CASES_DIR), "--format", "json", verbose=True, capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout == expected.stdout
+    assert "# cleanup" not in piped.stderr  # os._exit after the flush: no module was torn down
+    with (tmp_path / "out.jsonl").open("w") as out:  # a file: block-buffered, flushed before leaving
+        done = run_module("decide", str(CASES_DIR), "--format", "json", stdout=out, stderr=subprocess.PIPE)
+    assert done.returncode == 0 and (tmp_path / "out.jsonl").read_text() == expected.stdout
+
+
+def test_a_decide_that_fails_exits_the_normal_way_with_its_status_and_message(tmp_path):
+    bad = write(tmp_path / "bad.json", {"id": "B-1"})
+    done = run_module("decide", str(bad), "--format", "json", verbose=True, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["case_id"] == "B-1" and "bad.json: request: required field is missing" in done.stderr
+    assert "# cleanup" in done.stderr  # not the quick exit: only a successful run takes it
+
+
+def test_a_command_that_did_not_say_so_exits_the_normal_way(tmp_path):
+    done = run_module("criteria", verbose=True, capture_output=True, text=True)
+    assert done.returncode == 0 and "# cleanup" in done.stderr

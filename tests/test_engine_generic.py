@@ -161,3 +161,37 @@ def test_the_policy_text_ships_with_the_kb_and_nothing_cites_a_folder_outside_it
     cited = [str(p.relative_to(repo)) for p in [repo / "README.md", *repo.joinpath("kb").rglob("*"), *PACKAGE.rglob("*.py")]
              if p.is_file() and "../shared" in p.read_text(errors="ignore")]
     assert cited == []
+
+
+def engine_imports() -> dict[str, set[str]]:
+    """Each engine module's imports of other engine modules (at any depth of the file: top level,
+    inside a function, under TYPE_CHECKING), as dotted names below the engine package."""
+    import ast as python_ast
+
+    found: dict[str, set[str]] = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        parts = path.relative_to(ENGINE).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "__init__"
+        package = parts[:-1]
+        targets = found.setdefault(name, set())
+        for node in python_ast.walk(python_ast.parse(path.read_text())):
+            if isinstance(node, python_ast.ImportFrom) and node.level >= 1:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                if node.level - 1 > len(package):
+                    continue  # above the engine package
+                module = (*base, *node.module.split(".")) if node.module else base
+                for alias in node.names:
+                    as_module = ".".join((*module, alias.name))
+                    if (ENGINE / Path(*module, alias.name)).with_suffix(".py").is_file() or (ENGINE / Path(*module, alias.name)).is_dir():
+                        targets.add(as_module)
+                    elif module:
+                        targets.add(".".join(module))
+    return found
+
+
+def test_no_two_engine_modules_import_each_other():
+    imports = engine_imports()
+    assert "batch" in imports["executors"] or "chunks" in imports["executors"]  # the walk sees relative imports
+    circles = sorted({tuple(sorted((a, b))) for a, targets in imports.items() for b in targets
+                      if a != b and a in imports.get(b, set())})
+    assert circles == []

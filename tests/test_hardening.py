@@ -233,14 +233,14 @@ def test_sigterm_stops_the_workers_and_the_resource_tracker_keeps_whole_lines_ex
     out = tmp_path / "out.jsonl"
     process, sink = _start_and_wait_for_output(["decide", str(big), "--jobs", "2", "--format", "json"], out)
     children = _children(process.pid)
-    assert len(children) >= 3  # two workers and the resource tracker
+    assert len(children) >= 2  # two workers (forked on Linux; spawned ones come with a resource tracker too)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)
     sink.close()
     assert process.returncode == 143, err
     _whole_lines(out, err, 3_000)
     time.sleep(0.5)
-    assert [c for c in children if _running(c)] == []  # no worker, no resource tracker left
+    assert [c for c in children if _running(c)] == []  # no worker (and no resource tracker) left
 
 
 def test_sigint_stops_a_batch_between_lines_and_exits_130(big, tmp_path):

@@ -19,7 +19,7 @@ class LemtradaCases:
     """Case format v1 for the engine (a lemtrada_asp.engine.CaseModel)."""
 
     def validate(self, data: Any, source: str) -> Any:
-        from .model import validate_case
+        from .validation import validate_case
 
         if isinstance(data, dict) and "resourceType" in data:  # a FHIR resource, not a case (fhir-pas.md)
             from .pas.reader import read_resource

@@ -20,7 +20,7 @@ from clingo import Symbol, SymbolType
 from ..engine.atoms import plain, remembered
 from ..engine.record import Evidence
 from .dates import add_months, last_dose
-from .model import Case
+from .plain import Case
 
 __all__ = ["evidence"]
 

@@ -17,7 +17,8 @@ from clingo import Function, Number, String, Symbol
 
 from .dates import age_in_years, last_dose, months_back, months_since
 from ..engine.casemodel import Name
-from .model import Case, normal_code  # noqa: F401 - normal_code re-exported: the one normalisation of codes
+from .plain import Case
+from .values import normal_code  # noqa: F401 - normal_code re-exported: the one normalisation of codes
 
 INT_MAX = 2**31 - 1  # clingo numbers are 32-bit
 

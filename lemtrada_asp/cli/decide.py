@@ -85,6 +85,9 @@ def decide(
     if output_format == "text":  # --format json never loads the renderers
         from ..render.text import as_text
     run = make_run(executor, scheduler, shard)
+    from . import may_leave_quickly
+
+    may_leave_quickly("decide")  # its output is standard output and error only
 
     counts = {"written": 0, "invalid": 0, "unreadable": 0, "early": 0, "finished": 0}
     loaded: list = []  # the one Policy of the run (not under --versions, which picks one per case)

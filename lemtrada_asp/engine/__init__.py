@@ -12,8 +12,8 @@ Layers, each reading only the ones above it:
     atoms                clingo's atoms read back once per atom
     engine               chunks of cases -> one ground program -> records
     corrections          the what-if of minimal corrections (encodings/whatif.lp)
-    derive, selection,   clingo decides, Python remembers: the layers derived from the KB,
-    parts, cache         the parts proven on its ground program, the cache (README, "Speed")
+    cache/               clingo decides, Python remembers: the layers derived from the KB,
+                         the parts proven on its ground program, the cache (cache/README.md)
     loading, batch       files -> records -> chunks -> results, in input order
     executors            the same chunks on worker processes, shards or Dask
     collector            fewer garbage-collector passes, for the processes this package starts

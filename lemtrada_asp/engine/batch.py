@@ -14,8 +14,6 @@ import os
 import threading
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -23,67 +21,15 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from . import guard
 from .collector import set_for_batches
 from .engine import CHUNK, Engine
-from .errors import InputError, KnowledgeBaseError, Problem, ReadError
+from .chunks import Options, Result, decide_chunk
+from .errors import InputError, KnowledgeBaseError, Problem
 from .knowledge import KnowledgeBase
-from .loading import Record, iter_records, parse_record
-from .record import Decision
+from .loading import Record, iter_records
 
 if TYPE_CHECKING:
     from .executors import Run
 
 __all__ = ["Options", "Result", "capped_jobs", "decide_chunk", "decide_paths", "decide_records", "default_jobs", "stop_workers", "Interrupted", "SignalStop"]
-
-
-@dataclass
-class Result:
-    """One input case's outcome: a decision record or an input error."""
-
-    source: str
-    record: Decision | None = None
-    error: dict | None = None  # InputError.as_json()
-    error_text: str | None = None  # the same, as a line for a person
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def exception(self) -> InputError:
-        """The input error as the exception it was (rebuilt: results cross processes as data)."""
-        assert self.error is not None
-        problems = [Problem(p["field"], p["message"]) for p in self.error["problems"]]
-        kind = ReadError if self.error.get("error") == ReadError.kind else InputError
-        return kind(self.source, problems, self.error.get("case_id"))
-
-    @property
-    def exit_status(self) -> int:
-        """0 decided; 2 invalid input; 4 the input could not be read (I/O)."""
-        if self.error is None:
-            return 0
-        return ReadError.exit_status if self.error.get("error") == ReadError.kind else InputError.exit_status
-
-    @cached_property
-    def decision(self) -> dict | None:
-        """The record in the decision format (JSON form)."""
-        return self.record.to_json() if self.record is not None else None
-
-    @property
-    def statuses(self) -> dict[str, str] | None:
-        """Every evaluated node's status (records decided with details)."""
-        return self.record.statuses() if self.record is not None and self.record.tree is not None else None
-
-    @classmethod
-    def failure(cls, error: InputError) -> "Result":
-        return cls(error.source, error=error.as_json(), error_text=error.describe())
-
-
-@dataclass(frozen=True)
-class Options:
-    """What each result should carry besides the decision."""
-
-    details: bool = False  # the whole evaluated tree (explain, letters, coverage, diff)
-    corrections: bool = False  # minimal corrections of denied and pended cases (corrections.py)
-    cache: bool = True  # answer repeated parts from memory (cache.py); False: clingo for every case
 
 
 def default_jobs() -> int:
@@ -149,36 +95,6 @@ def decide_records(
     return reject_duplicate_ids(results)
 
 
-def decide_chunk(engine: Engine, records: list[Record], options: Options) -> list[Result]:
-    """Parse, validate and decide one chunk; every record gets exactly one result."""
-    validate = engine.case_model.validate
-    items = [parse_record(r, validate) for r in records]
-    cases = [(i.source, i.case) for i in items if i.case is not None]
-    decisions = _decider(engine, options)(cases, details=options.details, corrections=options.corrections)
-    decided = iter(decisions)
-    results = []
-    for item in items:
-        if item.case is None:
-            results.append(Result.failure(item.error))
-            continue
-        decision = next(decided)
-        results.append(Result(item.source, record=decision))
-    return results
-
-
-def _decider(engine: Engine, options: Options):
-    """The cache from an engine's second chunk on: a run of one chunk never pays to derive it."""
-    if not options.cache:
-        return engine.decide
-    seen = getattr(engine, "_chunks_decided", 0)
-    engine._chunks_decided = seen + 1  # type: ignore[attr-defined]
-    if seen == 0:
-        return engine.decide
-    from .cache import cache_for
-
-    return cache_for(engine).decide
-
-
 SOURCES_KEPT = 100_000  # ids whose first source is remembered for the message
 
 
@@ -201,7 +117,7 @@ def reject_duplicate_ids(results: Iterable[Result]) -> Iterator[Result]:
 def _unique(results: Iterable[Result], first_seen: dict[str, str], seen: set[str]) -> Iterator[Result]:
     for result in results:
         if result.ok:
-            case_id = result.record.case_id
+            case_id = result.case_id
             earlier = first_seen.get(case_id)
             if earlier is None and case_id in seen:
                 earlier = "an earlier case of this run"
@@ -268,14 +184,24 @@ def _chunked_waiting(records: Iterator[Record], size: int, wait: float) -> Itera
 
 _worker_engine: Engine | None = None
 _worker_options = Options()
+_parent_engine: Engine | None = None  # what a forked worker inherits: the engine, its KB loaded and its cache derived
 
 
 def _start_worker(kb_dir, options: Options) -> None:
-    # clingo's Control cannot be pickled: each worker loads the KB itself, once.
+    # Spawned (not Linux): clingo's Control cannot be pickled, so each worker loads the KB itself, once.
     global _worker_engine, _worker_options
     _die_with_parent()
     set_for_batches()
     _worker_engine = Engine(KnowledgeBase(kb_dir))
+    _worker_options = options
+
+
+def _start_forked(options: Options) -> None:
+    # Forked: the parent's engine is already here, loaded and derived, with what its cache has seen.
+    global _worker_engine, _worker_options
+    _die_with_parent()
+    set_for_batches()
+    _worker_engine = _parent_engine
     _worker_options = options
 
 
@@ -304,7 +230,10 @@ def _die_with_parent() -> None:
 
 def _work(records: list[Record]) -> list[Result]:
     assert _worker_engine is not None
-    return decide_chunk(_worker_engine, records, _worker_options)
+    results = decide_chunk(_worker_engine, records, _worker_options)
+    if _worker_options.lines:
+        return [r.as_line(_worker_engine) for r in results]
+    return results
 
 
 _abandoned: list[Any] = []  # pools stopped while working
@@ -422,12 +351,26 @@ def _decide_in_workers(
 
 
 def _pool(engine: Engine, options: Options, jobs: int):
+    """Worker processes: forked from this one where the platform can (after the KB is loaded and
+    the cache derived, so no worker loads or derives again), else spawned, each loading the KB."""
     # Imported here: a one-case run should not pay ~20 ms for process pools.
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
+    global _parent_engine
+    if "fork" in multiprocessing.get_all_start_methods():
+        if options.cache:
+            from .cache import cache_for
+
+            cache_for(engine)  # derived (or loaded from disk) once, here, before the fork
+        _parent_engine = engine
+        return ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start_forked,
+            initargs=(options,),
+        )
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(engine.kb.ref, options)
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+        initargs=(engine.kb.ref, options),
     )
 
 

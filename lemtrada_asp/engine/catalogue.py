@@ -23,7 +23,7 @@ import clingo
 from .errors import KnowledgeBaseError
 
 if TYPE_CHECKING:
-    from .knowledge import Manifest
+    from .manifest import Manifest
 
 __all__ = ["Catalogue", "Criterion", "at_least", "criterion_sort_key", "fill", "kind_words", "read_catalogue"]
 

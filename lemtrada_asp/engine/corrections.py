@@ -16,7 +16,7 @@ same corrections in the same order alone or in any batch.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import clingo
 from clingo import Function, Number, String
@@ -27,8 +27,14 @@ from .catalogue import Catalogue, criterion_sort_key
 from .errors import KnowledgeBaseError
 from .record import Change
 
-if TYPE_CHECKING:
-    from .engine import Engine
+
+
+class Decides(Protocol):
+    """What the Corrector reads of an engine (engine.Engine), named here so this module needs not import it."""
+
+    kb: Any  # knowledge.KnowledgeBase
+    case_model: Any  # casemodel.CaseModel
+    catalogue: Catalogue
 
 __all__ = ["Corrector", "corrector_for"]
 
@@ -43,7 +49,7 @@ Correction = tuple[Change, ...]  # one minimal set, in policy order
 class Corrector:
     """Computes every cardinality-minimal correction of many cases in few solver calls."""
 
-    def __init__(self, engine: "Engine"):
+    def __init__(self, engine: Decides):
         self.kb = engine.kb
         self.symbols = engine.case_model.symbols
         self.case_id = engine.case_model.case_id
@@ -165,10 +171,10 @@ def _policy_rank(catalogue: Catalogue):
     return rank
 
 
-_correctors: "weakref.WeakKeyDictionary[Engine, Corrector]" = weakref.WeakKeyDictionary()
+_correctors: "weakref.WeakKeyDictionary[Decides, Corrector]" = weakref.WeakKeyDictionary()
 
 
-def corrector_for(engine: "Engine") -> Corrector:
+def corrector_for(engine: Decides) -> Corrector:
     """One Corrector per Engine."""
     found = _correctors.get(engine)
     if found is None:

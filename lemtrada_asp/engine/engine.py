@@ -125,6 +125,17 @@ class Engine:
             for i, ((source, case), outcome) in enumerate(zip(cases, outcomes))
         ]
 
+    def in_force(self, case: Any) -> bool:
+        """Whether this KB is in force on a validated case's request date (criteria.md, "Policy in force").
+
+        True when the KB declares no effective date, or its case model gives no request date.
+        """
+        effective = self.kb.manifest.effective
+        request_date = getattr(self.case_model, "request_date", None)  # optional, as for policy versions
+        if effective is None or case is None or request_date is None:
+            return True
+        return request_date(case) >= effective
+
     def _needs_corrections(self, outcome: _Outcome) -> bool:
         """Cases that did not reach a target of corrections (the policy's correction_target/2)."""
         return outcome.decisions[0] not in self.catalogue.targets

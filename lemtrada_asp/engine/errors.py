@@ -78,6 +78,18 @@ class ReadError(InputError):
 IO_EXIT_STATUS = ReadError.exit_status  # reading input or writing output failed
 
 
+class Unreadable(ValueError):
+    """A case's text does not parse; ``field`` says where when the parser can tell.
+
+    Raised by the parsers (JSON in loading.py, YAML in yamlcase.py) and turned into an
+    InputError naming the source by the reader; here so neither parser imports the other.
+    """
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass
 class KnowledgeBaseError(LemtradaError):
     """The knowledge base failed to load, to ground, or produced an unsound answer."""

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import guard
-from .batch import Options, Result, decide_chunk
+from .chunks import Options, Result, decide_chunk
 from .engine import CHUNK
 from .errors import IO_EXIT_STATUS, LemtradaError
 from .loading import Record

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
-from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import clingo
 
@@ -25,13 +22,13 @@ from . import guard
 from .catalogue import Catalogue, read_catalogue
 from .errors import KnowledgeBaseError
 from .includes import included_files
+from .manifest import MANIFEST, Manifest, read_manifest
 
 if TYPE_CHECKING:
     from .overlay import Overlay
 
 __all__ = ["KbRef", "KnowledgeBase", "Manifest", "PROGRAMS", "ENCODINGS", "MANIFEST"]
 
-MANIFEST = "policy.toml"
 ENCODINGS = Path(__file__).resolve().parent / "encodings"
 
 # Which engine encodings each kind of program loads beside the policy's root.
@@ -39,51 +36,6 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "decide": ("evaluate.lp", "decide.lp", "explain.lp", "integrity.lp", "show.lp"),
     "whatif": ("evaluate.lp", "decide.lp", "whatif.lp"),
 }
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What ``policy.toml`` says about the policy a KB encodes."""
-
-    name: str
-    revised: str
-    effective: date | None
-    root: str
-    source: str | None
-    case_model: str
-
-
-def read_manifest(directory: Path) -> Manifest:
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise KnowledgeBaseError(f"knowledge base not found: {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise KnowledgeBaseError(f"{path}: not a valid manifest: {exc}") from None
-    policy = data.get("policy")
-    if not isinstance(policy, dict):
-        raise KnowledgeBaseError(f"{path}: expected a [policy] table")
-
-    def text(key: str, default: Any = ...) -> Any:
-        value = policy.get(key, default)
-        if value is ...:
-            raise KnowledgeBaseError(f"{path}: policy.{key} is required")
-        if value is not None and not isinstance(value, str):
-            raise KnowledgeBaseError(f"{path}: policy.{key} must be text, got {value!r}")
-        return value
-
-    effective = policy.get("effective")
-    if effective is not None and not isinstance(effective, date):
-        raise KnowledgeBaseError(f"{path}: policy.effective must be a date (YYYY-MM-DD), got {effective!r}")
-    return Manifest(
-        name=text("name"),
-        revised=text("revised", ""),
-        effective=effective,
-        root=text("root"),
-        source=text("source", None),
-        case_model=text("case_model"),
-    )
 
 
 def default_kb_dir() -> Path:

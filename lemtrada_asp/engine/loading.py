@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 
-from .errors import InputError, Problem, ReadError
+from .errors import InputError, Problem, ReadError, Unreadable  # noqa: F401 - Unreadable re-exported (it lives in errors.py)
 from .limits import MAX_DIGITS, MAX_NESTING, RefusedNumber, field_path, show
 
 CASE_SUFFIXES = {".json", ".yaml", ".yml", ".jsonl"}
@@ -27,14 +27,6 @@ MAX_CASE_BYTES = 1_000_000  # one case (a file, or a line of a .jsonl file)
 # bigger than a case) may be a file or standard input of up to this many bytes.
 MAX_RESOURCE_BYTES = 10_000_000
 BOM = b"\xef\xbb\xbf"
-
-
-class Unreadable(ValueError):
-    """A case's text does not parse; ``field`` says where when the parser can tell."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.field = field
 
 
 Validate = Callable[[Any, str], Any]  # parsed data and its source -> a case, or InputError

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from .batch import Options, decide_paths, decide_records, default_jobs
+from .batch import Options, Result, decide_paths, decide_records, default_jobs
 from .catalogue import Catalogue
 from .engine import Engine
 from .errors import InputError, Problem
@@ -55,17 +55,17 @@ class Policy:
     def in_force(self, case: Any) -> bool:
         """Whether this KB is in force on the case's request date (criteria.md, "Policy in force").
 
-        case: a validated case of this policy's case model, or a Decision (its case). A
+        case: a validated case of this policy's case model, a Decision (its case), or a batch
+        Result (a decision that came back as its line carries the answer). A
         request dated before the effective date is still decided by ``decide``, never
         silently: the CLI counts such cases on standard error, the service refuses them
         unless it runs with policy versions. True when the KB declares no effective date.
         """
-        effective = self.effective_date
-        case = getattr(case, "case", case) if isinstance(case, Decision) else case
-        request_date = getattr(self.engine.case_model, "request_date", None)  # optional, as for policy versions
-        if effective is None or case is None or request_date is None:
-            return True
-        return request_date(case) >= effective
+        if isinstance(case, Result) and case.record is None:  # a decision that came back as its line
+            return case.in_force is not False
+        if isinstance(case, Result):
+            case = case.record
+        return self.engine.in_force(getattr(case, "case", case) if isinstance(case, Decision) else case)
 
     def validate(self, data: Any, source: str = "<case>") -> Any:
         """A case of this policy's case model from parsed data; InputError names every bad field."""
@@ -99,13 +99,15 @@ class Policy:
 
     def decide_paths(
         self, paths: Iterable[str], *, jobs: int | None = None, corrections: bool = False, details: bool = False,
-        stdin: IO[bytes] | None = None, run: Any = None, cache: bool = True,
+        stdin: IO[bytes] | None = None, run: Any = None, cache: bool = True, lines: bool = False,
     ):
         """Every case in paths (files, directories, JSON Lines, '-'), as batch Results: the CLI's path.
 
-        run (executors.Run): a shard of the input, and/or the Dask executor.
+        run (executors.Run): a shard of the input, and/or the Dask executor. lines: results
+        decided in worker processes come back as their JSON line (``Result.line``, with
+        ``Result.case_id`` and ``Result.in_force``) and no record, for a writer of JSON lines.
         """
-        options = Options(details=details, corrections=corrections, cache=cache)
+        options = Options(details=details, corrections=corrections, cache=cache, lines=lines)
         return decide_paths(paths, self.engine, options=options, jobs=jobs or default_jobs(), stdin=stdin, run=run)
 
     def _results(self, cases: Iterable[Any], *, corrections: bool, details: bool, jobs: int = 1, source: str | None = None):

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .limits import MAX_DIGITS, MAX_NESTING, RefusedNumber, field_path, show
-from .loading import Unreadable
+from .errors import Unreadable
 
 _YAML = "tag:yaml.org,2002:"
 _YAML_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")

@@ -8,6 +8,11 @@ prints requests/s and p50/p99 latency for ``$submit`` (a PAS Bundle) and
 on SQLite and (given ``--database``) on PostgreSQL, as ratios to the store off. The
 clients run on the same machine, so on a small one they compete with the
 server for its cores; the figures are the service's under that load.
+``--cpu`` measures what a ``$submit`` costs the machine rather than how fast it
+answers: the CPU time of the server and its decider processes (user + system, read
+from /proc through psutil before and after each batch) per request, and requests per
+CPU-second, with the store off and on (SQLite), in interleaved rounds; the clients'
+own CPU is not counted.
 """
 
 from __future__ import annotations
@@ -173,6 +178,65 @@ def store_comparison(args) -> None:
                   f"{r['rps'] / base['rps']:>11.2f} {r['p50_ms'] / base['p50_ms']:>9.2f}", flush=True)
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and every process below it that is alive."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # ended between the listing and the reading
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_comparison(args) -> None:
+    """$submit's CPU per request (server + deciders) with the store off and on SQLite, one worker, in interleaved rounds.
+
+    Each row sums its rounds: requests over the CPU seconds the server's process tree used
+    while they were answered (req/CPU-s), CPU ms per request, and req/s in wall time.
+    """
+    modes = [("off", ["--no-store"]), ("sqlite", None)]
+    rounds = max(1, args.rounds)
+    batch = max(args.concurrency, args.requests // rounds)
+    print(f"$submit CPU per request, server + deciders, {batch * rounds} new requests per row in {rounds} interleaved rounds, "
+          f"{args.concurrency} concurrent clients, 1 worker, decision log {'off' if args.no_log else 'on'}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"{'store':<8} {'req/s':>7} {'CPU ms/req':>10} {'req/CPU-s':>9} {'p50 ms':>8} {'errors':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {}
+        try:
+            for name, options in modes:
+                log = [] if args.no_log else ["--decision-log", str(Path(tmp) / f"{name}.jsonl")]
+                store = options if options is not None else ["--data-dir", str(Path(tmp) / "data")]
+                servers[name] = start("--workers", "1", *log, *store)
+            tag = f"cpu-{os.getpid()}-{time.time_ns()}"
+            cpu = {name: 0.0 for name, _ in modes}
+            results: dict[str, list[dict]] = {name: [] for name, _ in modes}
+            for name, (_, url) in servers.items():  # warm up
+                warm = distinct_bundles(min(32, batch), f"{name}-{tag}-warm")
+                asyncio.run(drive(url, "/fhir/Claim/$submit", warm, "application/fhir+json", len(warm), args.concurrency))
+            for n in range(rounds):
+                for name, (proc, url) in servers.items():
+                    bodies = distinct_bundles(batch, f"{name}-{tag}-{n}")
+                    before = tree_cpu(proc.pid)
+                    results[name].append(asyncio.run(drive(url, "/fhir/Claim/$submit", bodies, "application/fhir+json",
+                                                           batch, args.concurrency)))
+                    cpu[name] += tree_cpu(proc.pid) - before
+        finally:
+            for proc, _ in servers.values():
+                stop(proc)
+    for name, _ in modes:
+        r = _summed(results[name])
+        count = batch * rounds
+        print(f"{name:<8} {r['rps']:>7.1f} {1000 * cpu[name] / count:>10.2f} {count / cpu[name]:>9.1f} "
+              f"{r['p50_ms']:>8.1f} {r['errors']:>6}", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+
+
 def _summed(batches: list[dict]) -> dict:
     """One row of several batches: requests over the summed time, percentiles over every latency."""
     latencies = sorted(x for b in batches for x in b["latencies"])
@@ -191,8 +255,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="compare $submit with the store off and on (SQLite; PostgreSQL too with --database), "
                              "ratios to the store off")
     parser.add_argument("--database", default=None, help="with --store: a postgresql:// URL to compare as well")
-    parser.add_argument("--rounds", type=int, default=5, help="with --store: interleaved rounds per worker count")
+    parser.add_argument("--rounds", type=int, default=5, help="with --store or --cpu: interleaved rounds")
+    parser.add_argument("--cpu", action="store_true",
+                        help="$submit's CPU time per request (server + deciders), store off and on (SQLite), one worker")
     args = parser.parse_args(argv)
+    if args.cpu:
+        cpu_comparison(args)
+        return
     if args.store:
         store_comparison(args)
         return

@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from .answers import answers_the_questionnaire, read_answers
@@ -30,6 +29,7 @@ from .ids import ICD10CM, LEMTRADA_HCPCS, QUESTIONNAIRE_URL, REQUESTED_SERVICE
 from .problems import (AUTHORIZATION_NOT_FOUND, INPUT_ERRORS, REQUIRED_DATA_MISSING, BundleError, FhirProblem, Problems,
                        child)
 from .refs import BundleIndex, Located, named_type
+from .seen import validate_bundle
 from ...engine.limits import RefusedNumber
 
 WALKED = (dict, list, RefusedNumber)
@@ -110,7 +110,7 @@ def read_bundle(data: Any, *, stored: bool = False) -> PasRequest:
 
 
 def _echo_id(value: Any) -> str | None:
-    from ..model import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
+    from ..values import ID_PATTERN  # the same rule as for cases: only a valid id is echoed
     return value if isinstance(value, str) and ID_PATTERN.fullmatch(value) else None
 
 
@@ -122,7 +122,7 @@ def _check_shape(data: Any) -> None:
         raise BundleError([FhirProblem(None, "structure", f"expected a Bundle resource (resourceType 'Bundle'), got {got!r}")])
     _check_entries(data.get("entry"))
     problems = Problems()
-    stack: list[tuple[Any, str, int]] = [(data, "Bundle", 1)]
+    stack: list[tuple[Any, str, int]] = [] if _shape_clean(data) else [(data, "Bundle", 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, RefusedNumber):
@@ -149,6 +149,24 @@ def _check_shape(data: Any) -> None:
     if not isinstance(first, dict) or first.get("resourceType") != "Claim":
         got = first.get("resourceType") if isinstance(first, dict) else None
         raise BundleError([FhirProblem(CLAIM, "structure", f"expected the Claim as the first entry's resource, got {got!r}")])
+
+
+def _shape_clean(data: dict) -> bool:
+    """Whether _check_shape's walk would find nothing: no refused number, nothing nested past
+    MAX_BUNDLE_NESTING, no unknown resourceType. Nearly every Bundle: then no path is spelled out."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, RefusedNumber) or depth > MAX_BUNDLE_NESTING:
+            return False
+        if isinstance(value, dict):
+            kind = value.get("resourceType")
+            if kind is not None and value is not data and not _known_type(kind):
+                return False
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, WALKED))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, WALKED))
+    return True
 
 
 def _check_entries(entries: Any) -> None:
@@ -196,7 +214,7 @@ def _known_type(kind: Any) -> bool:
 
 def _check_fhir(data: dict) -> None:
     try:
-        Bundle.model_validate(data)
+        validate_bundle(data)  # as Bundle.model_validate, each resource and element checked once (seen.py)
     except ValidationError as exc:
         problems = Problems()
         for error in exc.errors():
@@ -406,6 +424,8 @@ def _check_medication_request(mr: Located, index: BundleIndex, problems: Problem
 
 def _check_modifiers(found: Located, problems: Problems) -> None:
     """An unknown modifierExtension changes the meaning of its element: FHIR forbids ignoring it."""
+    if not _has_modifiers(found.resource):  # nearly every resource: no path is spelled out
+        return
     stack: list[tuple[Any, str]] = [(found.resource, found.path)]
     while stack:
         value, path = stack.pop()
@@ -421,6 +441,20 @@ def _check_modifiers(found: Located, problems: Problems) -> None:
                          if key not in ("modifierExtension", "contained") and isinstance(v, (dict, list)))
         elif isinstance(value, list):
             stack.extend((v, child(path, i)) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+
+
+def _has_modifiers(resource: Any) -> bool:
+    """Whether a modifierExtension key is anywhere _check_modifiers looks (outside contained resources)."""
+    stack = [resource]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "modifierExtension" in value:
+                return True
+            stack.extend(v for key, v in value.items() if key != "contained" and isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, (dict, list)))
+    return False
 
 
 def _prescriber_role(mr: Located, index: BundleIndex, problems: Problems) -> Located | None:
@@ -528,7 +562,7 @@ def read_request(data: Any, source: str = "request", validate: Callable[[Any, st
     from ...engine.errors import InputError
 
     if validate is None:
-        from ..model import validate_case as validate
+        from ..validation import validate_case as validate
     request = read_bundle(data)
     try:
         return request, validate(request.case, source)

@@ -9,6 +9,7 @@ a field added to the model gets an item (and a question) without an edit here.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -149,9 +150,15 @@ def read_by_the_kb(link_id: str) -> bool:
 
 def answer_items() -> tuple[Item, ...]:
     """Every case field a QuestionnaireResponse carries, in the contract's order."""
+    return _answer_items(case_model.Case)
+
+
+@functools.cache
+def _answer_items(case: type[BaseModel]) -> tuple[Item, ...]:
+    # Made once per case model (items are frozen): every $submit reads its QuestionnaireResponse by them.
     items = [
         item
-        for name, info in case_model.Case.model_fields.items()
+        for name, info in case.model_fields.items()
         if name not in CLAIM_FIELDS
         for item in _field_item(name, info.annotation, info.metadata)
         if read_by_the_kb(item.link_id)

@@ -42,13 +42,13 @@ import clingo
 from clingo import ast as A
 from clingo.ast import ASTType as T
 
-from .astwalk import walk
-from .engine import COLLECTED
-from .knowledge import KnowledgeBase
-from .atoms import id_text
+from ..astwalk import walk
+from ..engine import COLLECTED
+from ..knowledge import KnowledgeBase
+from ..atoms import id_text
 from .selection import leaf_selections
 
-__all__ = ["Derivation", "Group", "derive"]
+__all__ = ["Derivation", "Group", "derive", "parse_program"]
 
 Sig = tuple[str, int]
 FINDING: Sig = ("finding", 4)
@@ -491,7 +491,7 @@ def _occurrences(rule: _Rule, name: str) -> int:
     return count
 
 
-def _parse(kb: KnowledgeBase, program: str) -> list[Any]:
+def parse_program(kb: KnowledgeBase, program: str) -> list[Any]:
     statements: list[Any] = []
     kb.parse(statements.append, program)  # with overlays: the composed program (overlay.py)
     return statements
@@ -508,7 +508,7 @@ def derive(kb: KnowledgeBase) -> Derivation:
 
 
 def _derive(kb: KnowledgeBase) -> Derivation:
-    statements = _parse(kb, "decide")
+    statements = parse_program(kb, "decide")
     rules, shown = _rules(statements, "decide")
     _check_names(rules)
     _check_stratified(rules)
@@ -619,7 +619,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
     terms = [h.args[2] for _, h in leaf_rules]
     constant = all(t.ast_type == T.SymbolicTerm and t.symbol.type == clingo.SymbolType.Function and not t.symbol.arguments for t in terms)
     statuses = tuple(sorted({str(t) for t in terms})) if constant else ()
-    from .casemodel import Name
+    from ..casemodel import Name
 
     selections = leaf_selections(
         leaf_rules, an, data, lambda r: sorted(ids_of[id(r)]), lambda s: _plain(s, Name),
@@ -644,7 +644,7 @@ def _derive(kb: KnowledgeBase) -> Derivation:
     _check_projection(an, roots, carrier_rules)
 
     # Corrections: the what-if program over the same findings.
-    wrules, wshown = _rules(_parse(kb, "whatif"), "whatif")
+    wrules, wshown = _rules(parse_program(kb, "whatif"), "whatif")
     wan = _Analysis(wrules, wshown)
     for r in wrules:
         for a in r.body:
@@ -734,7 +734,7 @@ def _check_stratified(rules: list[_Rule]) -> None:
 
 def _collapsible(an: _Analysis, wan: _Analysis, data: clingo.SymbolicAtoms, shown: set[Sig]) -> dict[str, dict[int, frozenset]]:
     """Input positions whose variable, in every rule that reads the input, occurs only in data literals."""
-    from .casemodel import Name
+    from ..casemodel import Name
 
     out: dict[str, dict[int, frozenset]] = {}
     all_rules = an.rules + wan.rules

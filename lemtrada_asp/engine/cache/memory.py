@@ -41,20 +41,22 @@ ever becomes program text.
 from __future__ import annotations
 
 from copy import copy
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, NamedTuple, Sequence
 
 from clingo import Function, Number, Symbol, SymbolType
 
-from .atoms import id_text, read
-from .derive import Derivation, derive
-from .engine import Engine, _Outcome
+from ..atoms import id_text, read
+from . import stored
+from .derive import Derivation, derive, parse_program
+from ..engine import Engine, _Outcome
 from .parts import DECISION, Above, Grounded, Parts, Prover, key as output_key
-from .record import Decision
+from ..record import Decision
 
 __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 
 CAP = 10_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
+STRUCTURES_STORED = 256  # proven parts kept on disk per KB version (one per value of the hooks seen)
 GROUNDED_KEPT = 32  # ground programs above the leaves kept (about 0.7 MB each), one per value of the hooks
 
 
@@ -63,7 +65,16 @@ class DecisionCache:
 
     def __init__(self, engine: Engine, derivation: Derivation | None = None, cap: int = CAP):
         self.engine = engine
-        self.derivation = derivation if derivation is not None else derive(engine.kb)
+        self._stored: stored.Stored | None = None  # what is kept on disk for this KB version (stored.py)
+        if derivation is None:
+            self._stored = stored.load(engine.version)
+            if self._stored is None:
+                self._stored = stored.Stored(derive(engine.kb))
+                stored.save(engine.version, self._stored)
+            derivation = self._stored.derivation
+            if derivation.vouched and not derivation.statements:  # clingo's AST is not stored: parsed again
+                derivation = replace(derivation, statements=tuple(parse_program(engine.kb, "decide")))
+        self.derivation = derivation
         self.cap = cap
         self.reason = self.derivation.reason
         self.active = self.derivation.vouched
@@ -84,6 +95,8 @@ class DecisionCache:
         self._leaves: list[dict] = [{} for _ in self._groups]
         self._upper: dict = {}  # every leaf's status and the hooks -> everything above the leaves
         self._structures: dict = {}  # (details, hooks) -> the parts proven for them (None: one part)
+        if self._stored is not None:
+            self._structures.update(list(self._stored.structures.items())[-cap:])
         self._pieces: dict = {}  # (details, hooks, part, its leaves' statuses) -> that part's piece
         self._decisions: dict = {}  # (details, hooks, the interface atoms that hold) -> the decision level's piece
         self._prover = (
@@ -230,7 +243,7 @@ class DecisionCache:
         where = (details, hooks)
         found = self._grounded.get(where)
         if found is None:
-            found = self._prover.ground(self._hook_symbols(case), details)  # type: ignore[union-attr]
+            found = self._prover.ground(self._hook_symbols(case), details, observe=False)  # type: ignore[union-attr]
             _put(self._grounded, where, found, GROUNDED_KEPT)
         return found
 
@@ -278,6 +291,9 @@ class DecisionCache:
             if parts is not None:
                 _put(self._grounded, where, grounded, GROUNDED_KEPT)
         _put(self._structures, where, parts, self.cap)
+        if self._stored is not None and len(self._stored.structures) < STRUCTURES_STORED:
+            self._stored.structures[where] = parts
+            stored.save(self.engine.version, self._stored)  # the next process loads this proof instead
         return parts
 
     def _store(self, k: int, case: Any, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
@@ -412,7 +428,7 @@ class DecisionCache:
 
     # --- corrections ------------------------------------------------------------------
     def _corrections(self, cases: Sequence[tuple[str, Any]], outcomes: list, keys: list["_Keys"]) -> dict[int, Any]:
-        from .corrections import corrector_for
+        from ..corrections import corrector_for
 
         needs = self.engine._needs_corrections
         fixes: dict[int, Any] = {}

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from clingo.ast import ASTType as T
 
-from .atoms import id_text
+from ..atoms import id_text
 
 __all__ = ["Selection", "leaf_selections"]
 
