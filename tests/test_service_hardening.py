@@ -325,3 +325,30 @@ def test_a_small_soak_holds_every_check(capsys):
     assert soak(["--requests", "200", "--concurrency", "8", "--big", "16", "--max-seconds", "300"]) == 0
     printed = capsys.readouterr().out
     assert "5xx (or no answer) other than timeouts: 0  [ok]" in printed and "soak: every check holds" in printed
+
+
+def test_a_kb_whose_analysis_runs_past_the_timeout_serves_its_questionnaire_without_enable_when_and_bounds_next_question(slow_server):
+    """The Questionnaire's enableWhen and the adaptive form's next question are solves over the KB,
+    run by the deciders like a decision: on a KB where they run long (the pigeonhole), the form is
+    served with every question shown, and $next-question is a 503 naming the limit, never a hang."""
+    from test_dtr_adaptive import first_response
+
+    url, _, _ = slow_server
+    wait_for_idle_deciders(url)
+    started = time.monotonic()
+    form = httpx.get(url + "/fhir/Questionnaire/lemtrada-pa", timeout=60)
+    assert form.status_code == 200 and time.monotonic() - started < TIMEOUT + 5
+    items = [i for top in form.json()["item"] for i in [top, *top.get("item", [])]]
+    assert len(items) > 13 and not any("enableWhen" in i for i in items)
+    opening = first_response(json.loads((PAS / "approve-initial.bundle.json").read_text()), form.json())
+    # The form has asked about HIV and the answer is yes: the slow KB's pigeonhole is then to be solved.
+    [asked] = [c for c in opening["contained"] if c["resourceType"] == "Questionnaire"]
+    [hiv] = [i for i in form.json()["item"] if i["linkId"] == "hiv_positive"]
+    asked["item"] = [{key: hiv[key] for key in ("linkId", "text", "type")}]
+    opening["item"] = [{"linkId": "hiv_positive", "text": hiv["text"], "answer": [{"valueBoolean": True}]}]
+    started = time.monotonic()
+    r = httpx.post(url + "/fhir/Questionnaire/$next-question", json=opening, headers=FHIR, timeout=60)
+    assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 5
+    [issue] = is_outcome(r, 503)
+    assert issue["code"] == "timeout" and f"--timeout {TIMEOUT} s" in issue["diagnostics"]
+    assert httpx.get(url + "/healthz").json()["status"] == "ok"

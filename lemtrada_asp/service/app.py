@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -185,6 +186,32 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         with lock:
             return decider.decide(case, corrections=corrections)
 
+    made: dict[str, dict] = {}
+
+    def questionnaire() -> dict:
+        """The Questionnaire, made by a decider on first request and kept: its enableWhen is an
+        analysis of the KB (workflow/enable.py), which an edited KB can make run past --timeout.
+        Then the form goes without enableWhen (every question shown: more asked, none hidden)."""
+        if "form" not in made:
+            try:
+                with lock:
+                    form = decider.questionnaire()
+            except LimitExceeded as exc:
+                from .questionnaire import questionnaire as static_form
+
+                print(f"lemtrada-asp serve: the Questionnaire's enableWhen was not derived from the KB within "
+                      f"{exc.limit}; the Questionnaire is served without it", file=sys.stderr, flush=True)
+                form = static_form(settings.kb.root if settings.kb is not None else None, enable=False)
+            made.setdefault("form", form)
+        return made["form"]
+
+    if settings.questionnaire is None:
+        settings.questionnaire = questionnaire
+
+    def next_question(case: dict, asked: list[str]) -> str | None:
+        with lock:
+            return decider.next_question(case, asked)
+
     def logged(endpoint: str, received: Any, case: dict, decision: dict, decision_id: str | None = None,
                client: str | None = None, move: dict | None = None) -> None:
         if log is not None:
@@ -281,7 +308,7 @@ def create_app(decider: Decider, settings: Settings) -> FastAPI:
         return fhir(200, capability_statement(decider.tool_version, lifecycle=settings.store is not None,
                                               authenticated=auth is not None))
 
-    app.include_router(dtr_router(settings, read_and, authorize, fhir))  # DTR: $questionnaire-package, $next-question
+    app.include_router(dtr_router(settings, read_and, authorize, fhir, next_question))  # DTR: $questionnaire-package, $next-question
 
     @app.get("/fhir/Questionnaire/lemtrada-pa", summary="The DTR Questionnaire, generated from the case model and KB")
     def read_questionnaire(request: Request):

@@ -84,6 +84,23 @@ class Decider:
         drafts letters from (a Decision, not its JSON; it pickles, so a decider process can send it)."""
         return self.policy.decide(self.validate(case), corrections=True, details=True)
 
+    def questionnaire(self) -> dict:
+        """The DTR Questionnaire of the loaded KB: its enableWhen comes from an analysis of the KB
+        (workflow/enable.py), so it is made where a deadline can end it, once, on first request."""
+        from .questionnaire import questionnaire
+
+        return questionnaire(self.kb_root)
+
+    def next_question(self, case: dict, asked: list[str]) -> str | None:
+        """The adaptive form's next question (workflow/adaptive.py), chosen by the solver; CaseInvalid
+        for a case the answers so far make invalid."""
+        from ..workflow.adaptive import next_question
+
+        try:
+            return next_question(self.policy, case, asked)
+        except InputError as exc:
+            raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
+
     def validate(self, case: Any, source: str = "request") -> Any:
         """The validated case; CaseInvalid (field, message) problems otherwise."""
         try:

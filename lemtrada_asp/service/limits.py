@@ -120,11 +120,11 @@ def _child(conn, kb_dir: str | None, versions_dir: str | None, timeout: float | 
     conn.send(("ready", decider.kb_version))
     while True:
         try:
-            case, corrections, details = conn.recv()
+            operation, args = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[str, Any] = ("ok", decider.explain(case) if details else decider.decide(case, corrections=corrections))
+            answer: tuple[str, Any] = ("ok", getattr(decider, operation)(*args))
         except CaseInvalid as exc:
             answer = ("invalid", (exc.problems, exc.case_id, getattr(exc, "x12", None)))
         except MemoryError:
@@ -258,13 +258,29 @@ class DeciderPool:
 
     # deciding --------------------------------------------------------------------------
 
+    OPERATIONS = frozenset({"decide", "explain", "questionnaire", "next_question"})  # Decider methods a child runs
+
     def explain(self, case: dict) -> Any:
         """The Decision of a case with details and corrections (the review desk's), bounded as every decision is."""
-        return self.decide(case, details=True)
+        return self._run("explain", (case,))
 
-    def decide(self, case: dict, corrections: bool = False, tries: int = 2, details: bool = False) -> Any:
+    def decide(self, case: dict, corrections: bool = False) -> Any:
         """The decision of a parsed case; CaseInvalid, LimitExceeded, Busy or DecisionFailed otherwise."""
+        return self._run("decide", (case, "request", corrections))
+
+    def questionnaire(self) -> dict:
+        """The DTR Questionnaire (its enableWhen is an analysis of the KB: bounded like a decision)."""
+        return self._run("questionnaire", ())
+
+    def next_question(self, case: dict, asked: list[str]) -> str | None:
+        """The adaptive form's next question: a solve over the KB, bounded like a decision."""
+        return self._run("next_question", (case, list(asked)))
+
+    def _run(self, operation: str, args: tuple, tries: int = 2) -> Any:
+        """One Decider method run in a decider process, within --timeout and --memory."""
         from .app import CaseInvalid
+
+        assert operation in self.OPERATIONS
 
         wait = (self.timeout or 60.0) + DECIDER_START  # the longest a busy decider can take to come free
         try:
@@ -272,11 +288,11 @@ class DeciderPool:
         except queue.Empty:
             raise Busy(f"no decider came free in {wait:g} s") from None
         try:
-            decider.conn.send((case, corrections, details))
+            decider.conn.send((operation, args))
         except OSError:  # it died while idle (killed from outside): the case was never sent, so try another
             self._replace(decider)
             if tries > 1 and not self._closed:
-                return self.decide(case, corrections, tries - 1, details)
+                return self._run(operation, args, tries - 1)
             raise Busy("the deciders ended before deciding") from None
         try:
             if not decider.conn.poll(self.timeout):

@@ -216,8 +216,12 @@ def narrative(title: str, items: list[dict]) -> dict:
     return {"status": "generated", "div": div}
 
 
-def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -> dict:
-    """The Questionnaire resource (fhir-pas.md, "The Questionnaire"); ``only`` keeps those linkIds."""
+def questionnaire(root: Path | None = None, only: Iterable[str] | None = None, enable: bool = True) -> dict:
+    """The Questionnaire resource (fhir-pas.md, "The Questionnaire"); ``only`` keeps those linkIds.
+
+    ``enable=False`` leaves out the enableWhen derived from the KB: every question is shown, which
+    asks more than needed but never hides one that matters (the server's fallback for a KB whose
+    analysis runs past its time limit)."""
     from .fhir_out import checked
 
     root = root or default_root()
@@ -227,7 +231,7 @@ def questionnaire(root: Path | None = None, only: Iterable[str] | None = None) -
 
     chosen = [item for item in answer_items() if keep is None or item.link_id in keep]
     initial = initial_expressions({item.link_id: {"type": item.type} for item in chosen})
-    enable = enabled_when(root, frozenset(item.link_id for item in chosen))
+    enable = enabled_when(root, frozenset(item.link_id for item in chosen)) if enable else {}
     items = [_item(item, settles, root, initial=initial, enable=enable) for item in chosen]
     title = "Lemtrada (alemtuzumab) prior authorization: clinical documentation"
     resource = {

@@ -79,21 +79,19 @@ def build_app(options: dict, decider=None, pool=None):
     from .app import Settings, create_app
     from .decider import Decider
     from .limits import DeciderPool
-    from .questionnaire import questionnaire
 
     decider = decider or Decider(options.get("kb_dir"), options.get("versions_dir"))
     if pool is None:
         pool = DeciderPool(options.get("kb_dir"), decider.kb_version, decider.tool_version,
                            size=options.get("deciders", DECIDERS), timeout=options.get("timeout"),
                            memory_mb=options.get("memory_mb"), versions_dir=options.get("versions_dir"))
-    form = questionnaire(decider.kb_root)
     from .decision_log import load_mask_key
 
     key = load_mask_key(options.get("mask_key_file")) if options.get("mask_member_ids") else None
     settings = Settings(final_denials=options["final_denials"], reason_codes=options["reason_codes"],
                         decision_log=options.get("decision_log"), mask_key=key,
                         log_requests=options.get("log_requests", False),
-                        questionnaire=lambda: form, authenticator=authenticator(options),
+                        authenticator=authenticator(options),
                         docs=options.get("docs", False), store=worker_store(options), kb=decider.policy.kb)
     if options.get("authorization_window_days"):
         settings.authorization_window_days = options["authorization_window_days"]

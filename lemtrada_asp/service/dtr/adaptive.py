@@ -20,7 +20,6 @@ from typing import Any, Callable
 from ...case.pas import ids
 from ...case.pas.answers import adaptive_questionnaire, read_answers
 from ...case.pas.problems import BundleError, FhirProblem, Problems
-from ...engine.errors import InputError
 from ..fhir_out import checked
 from ..questionnaire import narrative
 
@@ -155,8 +154,10 @@ def _plain(item: dict) -> dict:
 def next_question(qr: dict, where: str, canonical: dict, choose: Callable[[dict, list[str]], str | None]) -> dict:
     """The QuestionnaireResponse with the next question appended, or ``completed``; BundleError for a bad one.
 
-    ``choose(case, asked)`` is ``workflow.adaptive.next_question`` over the loaded policy.
+    ``choose(case, asked)`` is ``workflow.adaptive.next_question`` over the loaded policy, run by a
+    decider process (service/limits.py), so it raises the service's CaseInvalid for a refused case.
     """
+    from ..app import CaseInvalid  # here, not above: app.py mounts these routes
     form, form_path = adaptive_questionnaire(qr, where)
     if form is None:
         raise _fail(f"{where}.questionnaire", "invalid",
@@ -176,9 +177,9 @@ def next_question(qr: dict, where: str, canonical: dict, choose: Callable[[dict,
     out = copy.deepcopy(qr)
     try:
         chosen = choose(case, [a for a in asked if a])
-    except InputError as exc:  # an answer the case format refuses: reported at the answer it came from
-        raise BundleError([FhirProblem(origins.get(p.field, where), "invalid", f"{p.field}: {p.message}" if p.field else p.message)
-                           for p in exc.problems]) from None
+    except CaseInvalid as exc:  # an answer the case format refuses: reported at the answer it came from
+        raise BundleError([FhirProblem(origins.get(field, where), "invalid", f"{field}: {message}" if field else message)
+                           for field, message in exc.problems]) from None
     items = [copy.deepcopy(i) for i in form.get("item") or []]
     if chosen is None:
         out["status"] = "completed"

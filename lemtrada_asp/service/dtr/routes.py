@@ -9,7 +9,6 @@ every error is an OperationOutcome.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any, Callable
 
@@ -27,33 +26,11 @@ NEXT_QUESTION_DEFINITION = "http://hl7.org/fhir/uv/sdc/OperationDefinition/Quest
 FHIR_BODY = {"requestBody": {"required": True, "content": {"application/fhir+json": {}}}}
 
 
-def chooser(kb: Any) -> Callable[[dict, list[str]], str | None]:
-    """``workflow.adaptive.next_question`` over the served KB: the solver picks the next question.
-
-    The workflow's analyses are made once per policy (workflow.adaptive.workflow), so one
-    Policy over the app's loaded KnowledgeBase is made on first use and kept.
-    """
-    from ...engine.engine import Engine
-    from ...engine.policy import Policy
-    from ...workflow.adaptive import next_question
-
-    policy = None
-    lock = threading.Lock()  # requests run in a thread pool: one Policy, made by the first
-
-    def choose(case: dict, asked: list[str]) -> str | None:
-        nonlocal policy
-        with lock:
-            if policy is None:
-                policy = Policy(Engine(kb)) if kb is not None else Policy.load()
-        return next_question(policy, case, asked)
-    return choose
-
-
-def router(settings: Any, read_and, authorize, fhir) -> APIRouter:
-    """The DTR routes over the app's Settings (its Questionnaire and KB); the app's own body reader,
-    token check and FHIR response."""
+def router(settings: Any, read_and, authorize, fhir, choose: Callable[[dict, list[str]], str | None]) -> APIRouter:
+    """The DTR routes over the app's Settings (its Questionnaire); the app's own body reader, token
+    check and FHIR response; ``choose(case, asked)``, ``workflow.adaptive.next_question`` run by a
+    decider, within the server's time and memory limits."""
     routes = APIRouter()
-    choose = chooser(settings.kb)
 
     def answered(function: Callable[[Any], dict]) -> Callable[[bytes], Any]:
         def parse(body: bytes):
