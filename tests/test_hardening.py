@@ -232,7 +232,11 @@ def test_sigterm_stops_the_workers_and_the_resource_tracker_keeps_whole_lines_ex
     TRIED["inputs"] += 1
     out = tmp_path / "out.jsonl"
     process, sink = _start_and_wait_for_output(["decide", str(big), "--jobs", "2", "--format", "json"], out)
+    deadline = time.monotonic() + 30
     children = _children(process.pid)
+    while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # the first chunk is decided here before the workers are forked
+        children = _children(process.pid)
     assert len(children) >= 2  # two workers (forked on Linux; spawned ones come with a resource tracker too)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)
