@@ -198,7 +198,13 @@ def _start_worker(kb_dir, options: Options) -> None:
 
 def _start_forked(options: Options) -> None:
     # Forked: the parent's engine is already here, loaded and derived, with what its cache has seen.
+    # Not its signal handling: SignalStop's SIGTERM handler and wakeup pipe belong to the parent
+    # (a worker writing to that pipe would make the parent's watcher think it was signalled).
     global _worker_engine, _worker_options
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
     set_for_batches()
     _worker_engine = _parent_engine
