@@ -141,3 +141,38 @@ def test_forked_workers_start_with_the_parents_derived_cache_and_never_derive(tm
     results = list(decide_paths([str(path)], engine, options=Options(lines=True), chunk=30, jobs=2))
     assert len(results) == 301 and any(r.record is None for r in results)
     assert derived.read_text().splitlines() == [str(os.getpid())]  # once, here, before the fork
+
+
+def test_a_forked_worker_has_neither_the_parents_sigterm_handler_nor_its_wakeup_pipe(tmp_path, monkeypatch):
+    import multiprocessing
+    import os
+    import signal
+
+    import pytest
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("workers are spawned on this platform")
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    previous_fd = signal.set_wakeup_fd(write)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as SignalStop sets them in the parent
+    try:
+        pool = batch._pool(batch.Engine(batch.KnowledgeBase()), batch.Options(cache=False), 1)
+        try:
+            handler, wakeup = pool.submit(_signal_state).result(timeout=60)
+        finally:
+            pool.shutdown()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read)
+        os.close(write)
+    assert handler == "default" and wakeup == -1
+
+
+def _signal_state():
+    import signal
+
+    handler = signal.getsignal(signal.SIGTERM)
+    wakeup = signal.set_wakeup_fd(-1)
+    return ("default" if handler == signal.SIG_DFL else repr(handler)), wakeup

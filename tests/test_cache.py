@@ -286,10 +286,11 @@ def test_the_toy_policy_is_cached_too():
     assert cache.hits
 
 
-def test_the_service_derives_its_cache_at_start_and_answers_a_repeated_case_from_memory(monkeypatch):
+def test_the_service_derives_its_cache_at_start_and_answers_a_repeated_case_from_memory(monkeypatch, tmp_path):
     import lemtrada_asp.engine.cache.memory as cache_module
     from lemtrada_asp.service.decider import Decider
 
+    monkeypatch.setenv("LEMTRADA_ASP_CACHE_DIR", str(tmp_path))  # nothing stored yet: the service derives
     derived = []
     monkeypatch.setattr(cache_module, "derive", lambda kb: derived.append(kb) or derive(kb))
     decider = Decider(KB_DIR)

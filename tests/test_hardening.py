@@ -188,6 +188,16 @@ def big(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def bigger(big) -> Path:
+    """big's cases ten times over under new ids: long enough that a signal sent once output
+    has begun lands mid-run even on a quiet machine, where the cache decides big in ~1 s."""
+    path = big.with_name("bigger.jsonl")
+    cases = [json.loads(line) for line in big.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**c, "id": f"{c['id']}-{n}"}) + "\n" for n in range(10) for c in cases))
+    return path
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -228,30 +238,34 @@ def _whole_lines(out: Path, err: bytes, total: int) -> None:
     assert f"{len(written):,} case{'s' if len(written) != 1 else ''} written" in text
 
 
-def test_sigterm_stops_the_workers_and_the_resource_tracker_keeps_whole_lines_exits_143(big, tmp_path):
+def test_sigterm_stops_the_workers_and_the_resource_tracker_keeps_whole_lines_exits_143(bigger, tmp_path):
     TRIED["inputs"] += 1
     out = tmp_path / "out.jsonl"
-    process, sink = _start_and_wait_for_output(["decide", str(big), "--jobs", "2", "--format", "json"], out)
+    process, sink = _start_and_wait_for_output(["decide", str(bigger), "--jobs", "2", "--format", "json"], out)
+    deadline = time.monotonic() + 30
     children = _children(process.pid)
+    while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # the first chunk is decided here before the workers are forked
+        children = _children(process.pid)
     assert len(children) >= 2  # two workers (forked on Linux; spawned ones come with a resource tracker too)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)
     sink.close()
     assert process.returncode == 143, err
-    _whole_lines(out, err, 3_000)
+    _whole_lines(out, err, 30_000)
     time.sleep(0.5)
     assert [c for c in children if _running(c)] == []  # no worker (and no resource tracker) left
 
 
-def test_sigint_stops_a_batch_between_lines_and_exits_130(big, tmp_path):
+def test_sigint_stops_a_batch_between_lines_and_exits_130(bigger, tmp_path):
     TRIED["inputs"] += 1
     out = tmp_path / "out.jsonl"
-    process, sink = _start_and_wait_for_output(["decide", str(big), "--jobs", "1", "--format", "json"], out)
+    process, sink = _start_and_wait_for_output(["decide", str(bigger), "--jobs", "1", "--format", "json"], out)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=20)
     sink.close()
     assert process.returncode == 130, err
-    _whole_lines(out, err, 3_000)
+    _whole_lines(out, err, 30_000)
 
 
 def test_jobs_zero_or_negative_is_refused_with_exit_2():

@@ -5,6 +5,7 @@ Layers, each reading only the ones above it:
     errors, limits       one exception hierarchy; limits on any input
     lazy, astwalk        public names imported on first use; one walk over clingo's AST
     overlay              a change as a small directory on a base KB (composed with clingo's AST)
+    manifest             a KB's policy.toml
     knowledge            a KB directory (and its overlays): manifest, files, version, Controls
     catalogue            what a KB says about itself (criteria, parameters, texts)
     casemodel            what the engine needs of a policy's case model
@@ -14,7 +15,8 @@ Layers, each reading only the ones above it:
     corrections          the what-if of minimal corrections (encodings/whatif.lp)
     cache/               clingo decides, Python remembers: the layers derived from the KB,
                          the parts proven on its ground program, the cache (cache/README.md)
-    loading, batch       files -> records -> chunks -> results, in input order
+    loading, chunks,     files -> records -> chunks -> results, in input order
+    batch                (chunks: the unit every executor runs)
     executors            the same chunks on worker processes, shards or Dask
     collector            fewer garbage-collector passes, for the processes this package starts
     policy               the embedding API: Policy.load(), decide, decide_many

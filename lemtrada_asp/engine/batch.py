@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from . import guard
 from .collector import set_for_batches
 from .engine import CHUNK, Engine
-from .chunks import Options, Result, decide_chunk
+from .chunks import Options, Result, decide_chunk, start_cache
 from .errors import InputError, KnowledgeBaseError, Problem
 from .knowledge import KnowledgeBase
 from .loading import Record, iter_records
@@ -198,7 +198,13 @@ def _start_worker(kb_dir, options: Options) -> None:
 
 def _start_forked(options: Options) -> None:
     # Forked: the parent's engine is already here, loaded and derived, with what its cache has seen.
+    # Not its signal handling: SignalStop's SIGTERM handler and wakeup pipe belong to the parent
+    # (a worker writing to that pipe would make the parent's watcher think it was signalled).
     global _worker_engine, _worker_options
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
     set_for_batches()
     _worker_engine = _parent_engine
@@ -331,9 +337,16 @@ def _decide_in_workers(
                     held = None
                     yield from decide_chunk(engine, records, options)
                     continue
+                if options.cache and _can_fork():
+                    # Workers are forked with this process's cache: what it learns from the first
+                    # chunk, each of them knows, instead of each missing it again.
+                    start_cache(engine)
+                    yield from decide_chunk(engine, held, options)
+                    held = None
                 pool = _pool(engine, options, jobs)
-                pending.append(pool.submit(_work, held))
-                held = None
+                if held is not None:
+                    pending.append(pool.submit(_work, held))
+                    held = None
             pending.append(pool.submit(_work, records))
             while pending and (partial or len(pending) >= ahead):
                 yield from _collect(pending.popleft())
@@ -350,6 +363,12 @@ def _decide_in_workers(
                 stop_workers(pool)
 
 
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _pool(engine: Engine, options: Options, jobs: int):
     """Worker processes: forked from this one where the platform can (after the KB is loaded and
     the cache derived, so no worker loads or derives again), else spawned, each loading the KB."""
@@ -358,7 +377,7 @@ def _pool(engine: Engine, options: Options, jobs: int):
     from concurrent.futures import ProcessPoolExecutor
 
     global _parent_engine
-    if "fork" in multiprocessing.get_all_start_methods():
+    if _can_fork():
         if options.cache:
             from .cache import cache_for
 

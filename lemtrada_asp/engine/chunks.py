@@ -120,6 +120,11 @@ def decide_chunk(engine: Engine, records: list[Record], options: Options) -> lis
     return results
 
 
+def start_cache(engine: Engine) -> None:
+    """A batch of several chunks is under way: the cache answers from the next chunk on, the first included."""
+    engine._chunks_decided = max(1, getattr(engine, "_chunks_decided", 0))  # type: ignore[attr-defined]
+
+
 def _decider(engine: Engine, options: Options):
     """The cache from an engine's second chunk on: a run of one chunk never pays to derive it."""
     if not options.cache:
