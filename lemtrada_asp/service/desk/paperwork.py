@@ -115,4 +115,4 @@ def letter_pdf(decision, signer: Signer | None = None, today: date | None = None
 
 
 def signed_words(moment: datetime) -> str:
-    return moment.strftime("%B %d, %Y at %H:%M UTC").replace(" 0", " ")
+    return f"{moment:%B} {moment.day}, {moment:%Y} at {moment:%H:%M} UTC"  # the day unpadded, the time as a clock shows it
