@@ -229,7 +229,33 @@ class Cube:
         return all(values.get(name) in allowed for name, allowed in self.allowed.items())
 
 
-class Program:
+class Solving:
+    """A first model and the brave consequences of a ground program held in ``self.ctl``, under
+    assumptions: what the analyses (Program) and the workflow's two-copy program (workflow/pair.py) ask."""
+
+    ctl: clingo.Control
+
+    def model(self, assumptions: Sequence[int]) -> set[Symbol] | None:
+        with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
+            for model in handle:
+                return set(model.symbols(shown=True))
+        return None
+
+    def brave(self, assumptions: Sequence[int] = ()) -> set[Symbol]:
+        """Every shown atom true in some answer under the assumptions (empty if none)."""
+        config = self.ctl.configuration.solve
+        config.enum_mode, config.models = "brave", "0"
+        last: list[Symbol] = []
+        try:
+            with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
+                for model in handle:
+                    last = model.symbols(shown=True)
+        finally:
+            config.enum_mode, config.models = "auto", "1"
+        return set(last)
+
+
+class Program(Solving):
     def __init__(self, sources: Sequence[KbSource], space: Space, extra: Sequence[ast.AST] = (), extra_text: str = ""):
         """extra: statements over KB A's predicates (renamed with it), e.g. an analyst's properties;
         extra_text: fixed program text over the renamed predicates."""
@@ -288,25 +314,6 @@ class Program:
 
     def satisfiable(self, assumptions: Sequence[int]) -> bool:
         return bool(self.ctl.solve(assumptions=list(assumptions)).satisfiable)
-
-    def model(self, assumptions: Sequence[int]) -> set[Symbol] | None:
-        with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
-            for model in handle:
-                return set(model.symbols(shown=True))
-        return None
-
-    def brave(self, assumptions: Sequence[int] = ()) -> set[Symbol]:
-        """Every shown atom true in some answer under the assumptions (empty if none)."""
-        config = self.ctl.configuration.solve
-        config.enum_mode, config.models = "brave", "0"
-        last: list[Symbol] = []
-        try:
-            with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
-                for model in handle:
-                    last = model.symbols(shown=True)
-        finally:
-            config.enum_mode, config.models = "auto", "1"
-        return set(last)
 
     def target(self, name: str, *args: Symbol) -> int | None:
         return self.literal(Function(name, list(args)))

@@ -150,26 +150,7 @@ def store_comparison(args) -> None:
           f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'workers':>7}  {'store':<10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'req/s ratio':>11} {'p50 ratio':>9}")
     for workers in args.workers:
-        with tempfile.TemporaryDirectory() as tmp:
-            servers = {}
-            try:
-                for name, options in modes:
-                    log = [] if args.no_log else ["--decision-log", str(Path(tmp) / f"{name}.jsonl")]
-                    store = options if options is not None else ["--data-dir", str(Path(tmp) / "data")]
-                    servers[name] = start("--workers", str(workers), *log, *store)
-                tag = f"{workers}-{os.getpid()}-{time.time_ns()}"
-                results: dict[str, list[dict]] = {name: [] for name, _ in modes}
-                for name, (_, url) in servers.items():  # warm up
-                    warm = distinct_bundles(min(32, batch), f"{name}-{tag}-warm")
-                    asyncio.run(drive(url, "/fhir/Claim/$submit", warm, "application/fhir+json", len(warm), args.concurrency))
-                for n in range(rounds):
-                    for name, (_, url) in servers.items():
-                        bodies = distinct_bundles(batch, f"{name}-{tag}-{n}")
-                        results[name].append(asyncio.run(drive(url, "/fhir/Claim/$submit", bodies, "application/fhir+json",
-                                                               batch, args.concurrency)))
-            finally:
-                for proc, _ in servers.values():
-                    stop(proc)
+        results, _ = interleaved(modes, workers, args, batch, rounds)
         base = None
         for name, _ in modes:
             r = _summed(results[name])
@@ -206,14 +187,28 @@ def cpu_comparison(args) -> None:
           f"{args.concurrency} concurrent clients, 1 worker, decision log {'off' if args.no_log else 'on'}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     print(f"{'store':<8} {'req/s':>7} {'CPU ms/req':>10} {'req/CPU-s':>9} {'p50 ms':>8} {'errors':>6}")
+    results, cpu = interleaved(modes, 1, args, batch, rounds)
+    for name, _ in modes:
+        r = _summed(results[name])
+        count = batch * rounds
+        print(f"{name:<8} {r['rps']:>7.1f} {1000 * cpu[name] / count:>10.2f} {count / cpu[name]:>9.1f} "
+              f"{r['p50_ms']:>8.1f} {r['errors']:>6}", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+
+
+def interleaved(modes: list[tuple[str, list[str] | None]], workers: int, args, batch: int,
+                rounds: int) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """Start one server per mode, warm each up, then send ``batch`` new $submit requests to each in
+    turn for ``rounds`` rounds, so that load from elsewhere falls on every mode alike: each mode's
+    batches, and the CPU seconds its process tree used while answering them."""
     with tempfile.TemporaryDirectory() as tmp:
         servers = {}
         try:
             for name, options in modes:
                 log = [] if args.no_log else ["--decision-log", str(Path(tmp) / f"{name}.jsonl")]
                 store = options if options is not None else ["--data-dir", str(Path(tmp) / "data")]
-                servers[name] = start("--workers", "1", *log, *store)
-            tag = f"cpu-{os.getpid()}-{time.time_ns()}"
+                servers[name] = start("--workers", str(workers), *log, *store)
+            tag = f"{workers}-{os.getpid()}-{time.time_ns()}"
             cpu = {name: 0.0 for name, _ in modes}
             results: dict[str, list[dict]] = {name: [] for name, _ in modes}
             for name, (_, url) in servers.items():  # warm up
@@ -229,12 +224,7 @@ def cpu_comparison(args) -> None:
         finally:
             for proc, _ in servers.values():
                 stop(proc)
-    for name, _ in modes:
-        r = _summed(results[name])
-        count = batch * rounds
-        print(f"{name:<8} {r['rps']:>7.1f} {1000 * cpu[name] / count:>10.2f} {count / cpu[name]:>9.1f} "
-              f"{r['p50_ms']:>8.1f} {r['errors']:>6}", flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    return results, cpu
 
 
 def _summed(batches: list[dict]) -> dict:

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 import clingo
 from clingo import Function, Number, String, Symbol, ast
 
-from ..analysis.program import _DROPPED, KbSource, _Rename
+from ..analysis.program import _DROPPED, KbSource, Solving, _Rename
 from ..analysis.space import Dim, Space
 from ..engine.errors import KnowledgeBaseError
 
@@ -69,7 +69,7 @@ class Pick:
     values: dict[str, str]
 
 
-class Pair:
+class Pair(Solving):
     """The KB twice over the space; ``answered`` maps a question to its dimensions (for ``wf_ans``)."""
 
     def __init__(self, source: KbSource, space: Space, answered: dict[str, Sequence[str]] | None = None,
@@ -148,24 +148,6 @@ class Pair:
         return [self.same[name] for name in dims]
 
     # --- solving -----------------------------------------------------------------
-    def model(self, assumptions: Sequence[int]) -> set[Symbol] | None:
-        with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
-            for model in handle:
-                return set(model.symbols(shown=True))
-        return None
-
-    def brave(self, assumptions: Sequence[int]) -> set[Symbol]:
-        config = self.ctl.configuration.solve
-        config.enum_mode, config.models = "brave", "0"
-        last: list[Symbol] = []
-        try:
-            with self.ctl.solve(assumptions=list(assumptions), yield_=True) as handle:
-                for model in handle:
-                    last = model.symbols(shown=True)
-        finally:
-            config.enum_mode, config.models = "auto", "1"
-        return set(last)
-
     @staticmethod
     def pick(model: set[Symbol], copy: str) -> dict[str, str]:
         return {a.arguments[1].string: a.arguments[2].string for a in model if a.name == "wv" and a.arguments[0].name == copy}
