@@ -3,8 +3,9 @@
 This is the one path every command (decide, test, diff, ...) takes from files to
 decisions. Reading stays in this process and is streamed; records go to the
 engine in chunks (one ground program each, see engine.py), and with jobs > 1 the
-chunks go to worker processes, at most a few chunks ahead of the output, so
-memory stays flat however long the input. Results are plain data (dicts and
+cases go to worker processes, a round of `jobs` chunks at a time dealt by what
+each worker's cache learns from (_Dealer), at most two rounds ahead of the
+output, so memory stays flat however long the input. Results are plain data (dicts and
 strings, no clingo symbols) because they cross process boundaries.
 """
 
@@ -401,6 +402,7 @@ class _Dealer:
         self.slack = slack
 
     def key(self, record: Record) -> tuple | None:
+        """The values of the hooks' fields in the case's JSON; None: not read (dealt by load)."""
         if not self.paths:
             return None
         data = record.data
