@@ -176,3 +176,36 @@ def _signal_state():
     handler = signal.getsignal(signal.SIGTERM)
     wakeup = signal.set_wakeup_fd(-1)
     return ("default" if handler == signal.SIG_DFL else repr(handler)), wakeup
+
+
+def _dealt(dealer, cases):
+    records = [batch.Record(f"<{i}>", text=json.dumps(c)) for i, c in enumerate(cases)]
+    places = dealer.deal(records)
+    return {i: w for w, ps in enumerate(places) for i in ps}
+
+
+def test_cases_with_the_same_values_of_the_caches_hooks_go_to_one_worker_and_a_new_value_to_the_least_dealt():
+    engine = batch.Engine(batch.KnowledgeBase())
+    dealer = batch._Dealer(engine, batch.Options(), 2, slack=1_000)
+    assert [path for path, _ in dealer.paths] == ["lemtrada_courses", "member.state"]  # the hooks' fields, from the schema
+    no_course = vary(INITIAL, {"lemtrada_courses": []})
+    one_course = vary(INITIAL, {"lemtrada_courses": [{"start_date": "2024-01-02", "days": 5}]})
+    cases = [no_course, one_course, no_course, one_course, no_course, no_course]
+    worker = _dealt(dealer, cases)
+    assert worker[0] == worker[2] == worker[4] == worker[5]
+    assert worker[1] == worker[3] != worker[0]
+    # Two states the KB never tells apart (the cache collapses them) are one value: one worker for both.
+    states = [vary(no_course, {"member.state": s}) for s in ("WA", "TX", "NY")]
+    assert len(set(_dealt(dealer, states).values())) == 1
+
+
+def test_a_case_the_parent_cannot_read_cheaply_is_dealt_by_load_alone_and_a_value_too_common_is_shared():
+    engine = batch.Engine(batch.KnowledgeBase())
+    dealer = batch._Dealer(engine, batch.Options(), 2, slack=2)
+    records = [batch.Record("<a>", text="{broken"), batch.Record("<b>", text="[1, 2]"), batch.Record("<c>", yaml=True, text="id: x")]
+    assert [dealer.key(r) for r in records] == [None, None, None]
+    assert [len(p) for p in dealer.deal(records)] == [2, 1]
+    same = [INITIAL] * 40
+    counts = [len(p) for p in dealer.deal([batch.Record(f"<{i}>", text=json.dumps(c)) for i, c in enumerate(same)])]
+    assert min(counts) > 0 and max(dealer.dealt) <= 1.1 * sum(dealer.dealt) / 2 + 3  # bounded by BALANCE and the slack
+    assert batch._Dealer(engine, batch.Options(cache=False), 2).paths == ()  # no cache, nothing to keep apart

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -116,7 +115,10 @@ def decide(
                 loaded.append(policy)
                 if output_format == "text":
                     click.echo(kb_header(policy.kb))
-                results = policy.decide_paths(paths, jobs=jobs, corrections=corrections, run=run, cache=cache)
+                # JSON out: a worker sends each decision back as its line, never as a pickled record.
+                results = policy.decide_paths(
+                    paths, jobs=jobs, corrections=corrections, run=run, cache=cache, lines=output_format == "json",
+                )
             try:
                 for result in with_progress(results, paths=None if shard else paths):
                     with stop.writing():
@@ -126,12 +128,12 @@ def decide(
 
                             click.echo(f"error: {error_text(result.error)}", err=True)
                             if output_format == "json":
-                                click.echo(json.dumps(result.error, ensure_ascii=False))
+                                click.echo(result.line)
                         elif output_format == "json":
-                            counts["early"] += bool(loaded) and not loaded[0].in_force(result.record)
-                            click.echo(json.dumps(result.decision, ensure_ascii=False))
+                            counts["early"] += bool(loaded) and not loaded[0].in_force(result)
+                            click.echo(result.line)
                         else:
-                            counts["early"] += bool(loaded) and not loaded[0].in_force(result.record)
+                            counts["early"] += bool(loaded) and not loaded[0].in_force(result)
                             click.echo(separator + as_text(result.decision))
                             separator = "\n"
                         counts["written"] += 1
