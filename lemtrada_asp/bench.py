@@ -27,8 +27,10 @@ as the CLI sets it (engine/collector.py):
 
 Every row says the machine's 1-minute load average when it was measured.
 
-Then one case in a fresh process (``lemtrada-asp decide CASE --format json``),
-and 1,000,000 generated cases streamed through ``decide --format json
+Then one case in a fresh process (``lemtrada-asp decide CASE --format json``)
+against ``python -c "import clingo"``, run in turns; the CPU per ``$submit`` request
+of a served worker and its deciders with the store off and on SQLite (loopback,
+service/bench.py, needs the service extra); and 1,000,000 generated cases streamed through ``decide --format json
 --no-corrections --jobs 1`` from standard input, with the child's peak resident
 memory (its input is generated on the fly: nothing is stored on disk).
 """
@@ -175,10 +177,12 @@ def load() -> float:
 @click.option("--seed", default=1, show_default=True, help="Seed of the generated corpus.")
 @click.option("--runs", default=11, show_default=True, help="Fresh-process runs for the one-case row.")
 @click.option("--million-cases", default=1_000_000, show_default=True, help="Cases streamed for the memory row.")
+@click.option("--submit-requests", default=360, show_default=True,
+              help="$submit requests per store mode for the service's CPU row (0: no service row).")
 @click.option("--quick", is_flag=True, help="Skip the million-case stream.")
 @click.option("--markdown", is_flag=True, help="Print one markdown table (every row, latency and memory too), for a document.")
-def main(n: int, baseline_cases: int, parallel_cases: int, seed: int, runs: int, million_cases: int, quick: bool,
-         markdown: bool) -> None:
+def main(n: int, baseline_cases: int, parallel_cases: int, seed: int, runs: int, million_cases: int,
+         submit_requests: int, quick: bool, markdown: bool) -> None:
     """Print cases/s per core (CPU time, median of 3 interleaved rounds), --jobs 2 against 1, latency and memory."""
     set_for_batches()  # as the command line sets its process (engine/collector.py), for every row
     kb = KnowledgeBase()
@@ -246,11 +250,33 @@ def main(n: int, baseline_cases: int, parallel_cases: int, seed: int, runs: int,
                       f"CPU {against_clingo:.2f}× import clingo", "", f"{loads['fresh'][0]:.1f}"])
         table.append(["deriving the cache (once per KB version; kept on disk, engine/cache/stored.py)",
                       f"{derive_ms:.0f} ms CPU", "", "", "", f"{load():.1f}"])
+        if submit_requests:
+            table.append(submit_row(submit_requests))
         if not quick:
             seconds, peak_mb, lines = million(million_cases, seed)
             table.append([f"{lines:,} cases streamed (decide - --format json --no-corrections --jobs 1)",
                           f"{lines / seconds:,.0f}", "", "", f"peak {peak_mb:,.0f} MB", f"{load():.1f}"])
         click.echo(render_table(table, markdown))
+
+
+def submit_row(requests: int) -> list[str]:
+    """$submit's CPU per request (the server and its deciders, one worker, 8 clients), the store off
+    and on SQLite, in interleaved rounds (service/bench.py); a note instead without the service extra."""
+    name = f"$submit, {requests:,} requests a store mode: CPU per request (server + deciders)"
+    from importlib.util import find_spec
+    from types import SimpleNamespace
+
+    missing = [module for module in ("fastapi", "uvicorn", "httpx", "psutil") if find_spec(module) is None]
+    if missing:  # the service extra is not installed
+        return [name, f"not measured: no {', '.join(missing)} (pip install '.[service]')", "", "", "", f"{load():.1f}"]
+    from .service.bench import interleaved
+
+    modes = [("off", ["--no-store"]), ("sqlite", None)]
+    batch = max(8, requests // ROUNDS)
+    _, cpu = interleaved(modes, 1, SimpleNamespace(no_log=True, concurrency=8), batch, ROUNDS)
+    per = {mode: 1000 * seconds / (batch * ROUNDS) for mode, seconds in cpu.items()}
+    return [name, f"{per['off']:.2f} ms store off", f"{per['sqlite']:.2f} ms SQLite",
+            f"{1000 / per['off']:,.0f} req per CPU-s (off)", "", f"{load():.1f}"]
 
 
 def derivation_cost(kb: KnowledgeBase) -> float:

@@ -346,7 +346,7 @@ def test_the_fonts_ship_with_their_licence_and_keep_the_package_small():
 def test_the_bench_prints_its_figures_as_a_markdown_table():
     done = subprocess.run(
         [sys.executable, "-m", "lemtrada_asp.bench", "--cases", "40", "--baseline-cases", "4", "--runs", "1",
-         "--quick", "--markdown"],
+         "--submit-requests", "16", "--quick", "--markdown"],
         capture_output=True, text=True, env=environment(), timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -355,7 +355,7 @@ def test_the_bench_prints_its_figures_as_a_markdown_table():
     assert all(line.startswith("| ") and line.endswith(" |") for line in lines)
     rows = {line.split(" | ")[0].removeprefix("| "): line for line in lines[2:]}
     wanted = ("fresh clingo Control", "plain chunked path", "shipped design: from empty", "shipped design: cache warm",
-              "--jobs 1", "--jobs 2", "one case in a fresh process", "deriving the cache")
+              "--jobs 1", "--jobs 2", "one case in a fresh process", "deriving the cache", "$submit")
     assert [next((name for name in rows if name.startswith(w)), None) for w in wanted] == list(rows)
     assert "× import clingo" in rows[next(name for name in rows if name.startswith("one case"))]
     assert "CPU" in rows[next(name for name in rows if name.startswith("--jobs 2"))]
