@@ -13,7 +13,7 @@ from typing import Any
 from clingo import Symbol
 
 from ..engine.record import Evidence
-from .evidence import evidence
+from .evidence import evidence as _worded  # not as `evidence`: that name is the submodule
 from .facts import case_facts, case_symbols
 
 # Imported here, not in each call: a function-level import costs each case about a
@@ -47,7 +47,7 @@ class LemtradaCases:
         return case_facts(case)
 
     def evidence(self, symbol: Symbol, case: Any) -> Evidence:
-        return evidence(symbol, case)
+        return _worded(symbol, case)
 
 
 _VALIDATE_CASE: Any = None
