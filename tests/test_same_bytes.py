@@ -51,3 +51,30 @@ def test_a_small_corpus_decides_to_the_same_bytes_with_and_without_the_cache_and
 @pytest.mark.parametrize("corrections", ["--no-corrections", "--corrections"])
 def test_thousands_of_cases_decide_to_the_same_bytes_with_and_without_the_cache_and_workers(tmp_path, corrections):
     assert_same_everywhere(write(tmp_path / "big.jsonl", 4_000, 2_000, 11), corrections)
+
+
+# decide with the fast validation path switched off: every case validated by pydantic
+# (case/validation.py falls back to it whenever fast_case answers None).
+FULL_PATH = (
+    "import sys; import lemtrada_asp.case.validation as v; v.fast_case = lambda data: None; "
+    "from lemtrada_asp.cli import main; sys.argv[0] = 'lemtrada-asp'; main()"
+)
+
+
+def test_the_lean_and_the_full_validation_paths_decide_a_corpus_to_the_same_bytes(tmp_path):
+    path = write(tmp_path / "lean.jsonl", 200, 100, 7)
+    cases = [json.loads(line) for line in path.read_text().splitlines()[:6]]
+    cases[0]["request"]["date"] = "2026-02-30"  # not a date
+    cases[1]["member"]["birth_date"] = 1980  # a number for a date
+    del cases[2]["request"]  # a required section missing
+    cases[3]["unknown_field"] = True  # a field the format does not have
+    cases[4]["request"]["days"] = "five"  # text for a number
+    cases[5]["chart_date"] = "2099-01-01"  # after the request date: a cross-field problem
+    with path.open("a") as out:
+        out.writelines(json.dumps(c) + "\n" for c in cases)
+    lean = decide(path, "--jobs", "1", "--corrections")
+    done = subprocess.run([sys.executable, "-c", FULL_PATH, "decide", str(path), "--format", "json", "--jobs", "1",
+                           "--corrections"], env=ENV, capture_output=True, timeout=900)
+    assert done.returncode == 2, done.stderr.decode()[-2000:]  # the six bad cases: invalid input
+    assert lean.count(b"\n") == 306 and lean.count(b'"error"') >= 6
+    assert done.stdout == lean

@@ -13,14 +13,20 @@ from typing import Any
 from clingo import Symbol
 
 from ..engine.record import Evidence
+from .evidence import evidence as _worded  # not as `evidence`: that name is the submodule
+from .facts import case_facts, case_symbols
+
+# Imported here, not in each call: a function-level import costs each case about a
+# microsecond per call (the import machinery's fromlist handling), and a batch calls
+# facts and evidence for every case. pydantic stays out: validate_case imports it
+# only for a case its fast path is not sure of.
 
 
 class LemtradaCases:
     """Case format v1 for the engine (a lemtrada_asp.engine.CaseModel)."""
 
     def validate(self, data: Any, source: str) -> Any:
-        from .validation import validate_case
-
+        validate_case = _VALIDATE_CASE or _validate_case()
         if isinstance(data, dict) and "resourceType" in data:  # a FHIR resource, not a case (fhir-pas.md)
             from .pas.reader import read_resource
 
@@ -35,19 +41,25 @@ class LemtradaCases:
         return case.request.date
 
     def symbols(self, key: int, case: Any) -> list[Symbol]:
-        from .facts import case_symbols
-
         return case_symbols(key, case)
 
     def facts(self, case: Any) -> list[tuple]:
-        from .facts import case_facts
-
         return case_facts(case)
 
     def evidence(self, symbol: Symbol, case: Any) -> Evidence:
-        from .evidence import evidence
+        return _worded(symbol, case)
 
-        return evidence(symbol, case)
+
+_VALIDATE_CASE: Any = None
+
+
+def _validate_case() -> Any:
+    """validation.validate_case, imported on the first case validated (it builds the fast path) and kept."""
+    global _VALIDATE_CASE
+    from .validation import validate_case
+
+    _VALIDATE_CASE = validate_case
+    return validate_case
 
 
 CASE_MODEL = LemtradaCases()

@@ -38,67 +38,65 @@ def case_facts(case: Case) -> list[tuple]:
     engine's decision cache uses them as keys without calling into clingo.
     """
     facts: list[tuple] = [("case",)]
-
-    def fact(name: str, *args: Any) -> None:
-        facts.append((name, *args))
+    fact = facts.append  # each fact a tuple (name, *values): a bound append, no call of our own per fact
 
     request = case.request
-    fact("request_dose", quantity(request.dose_mg_per_day))
-    fact("request_days", quantity(request.days))
+    fact(("request_dose", quantity(request.dose_mg_per_day)))
+    fact(("request_days", quantity(request.days)))
     if not request.consecutive:
-        fact("request_not_consecutive")
+        fact(("request_not_consecutive",))
     for i, code in enumerate(request.diagnosis_codes or []):
-        fact("diagnosis_code", int(i), str(normal_code(code)))
+        fact(("diagnosis_code", int(i), str(normal_code(code))))
 
     member = case.member
     if member and member.birth_date:
-        fact("age", int(age_in_years(member.birth_date, request.date)))
+        fact(("age", int(age_in_years(member.birth_date, request.date))))
     if member and member.state:
-        fact("member_state", str(member.state))
+        fact(("member_state", str(member.state)))
 
     prescriber = case.prescriber
     if prescriber and prescriber.specialty:
-        fact("specialty", Name(prescriber.specialty))
+        fact(("specialty", Name(prescriber.specialty)))
     if prescriber and prescriber.consultation_with_specialist is not None:
-        fact("consultation", boolean(prescriber.consultation_with_specialist))
+        fact(("consultation", boolean(prescriber.consultation_with_specialist)))
 
     if case.chart_date:
-        fact("chart_months_back", int(months_back(case.chart_date, request.date)))
+        fact(("chart_months_back", int(months_back(case.chart_date, request.date))))
 
     diagnosis = case.diagnosis
     if diagnosis and diagnosis.condition is not None:
-        fact("condition", str(normal_condition(diagnosis.condition)))
+        fact(("condition", str(normal_condition(diagnosis.condition))))
     if diagnosis and diagnosis.ms_course:
-        fact("ms_course", Name(diagnosis.ms_course))
+        fact(("ms_course", Name(diagnosis.ms_course)))
     if diagnosis and diagnosis.active is not None:
-        fact("disease_active", boolean(diagnosis.active))
+        fact(("disease_active", boolean(diagnosis.active)))
 
     for i, trial in enumerate(case.dmt_history or []):
-        fact("dmt_trial", int(i), Name(trial.drug), Name(trial.outcome))
+        fact(("dmt_trial", int(i), Name(trial.drug), Name(trial.outcome)))
     for i, drug in enumerate(case.concurrent_dmts or []):
-        fact("concurrent_dmt", int(i), Name(drug))
+        fact(("concurrent_dmt", int(i), Name(drug)))
     if case.hiv_positive is not None:
-        fact("hiv_positive", boolean(case.hiv_positive))
+        fact(("hiv_positive", boolean(case.hiv_positive)))
     for i, infection in enumerate(case.active_infections or []):
-        fact("active_infection", int(i), str(infection))
+        fact(("active_infection", int(i), str(infection)))
 
     for i, _course in enumerate(case.lemtrada_courses or []):
-        fact("prior_course", int(i))
+        fact(("prior_course", int(i)))
     running = case.running_course()
     last = case.last_course()
     if running:  # criteria.md, C3: a course still running is not_met, never a negative interval
-        fact("running_course", int(running[0]))
+        fact(("running_course", int(running[0])))
     elif last:
         i, course = last
         months = months_since(last_dose(course.start_date, course.days), case.planned_start)
-        fact("months_since_last_dose", int(i), int(months))
+        fact(("months_since_last_dose", int(i), int(months)))
 
     if case.response is not None:
-        fact("response_documented")
+        fact(("response_documented",))
         for i, item in enumerate(case.response.objective or []):
-            fact("response_objective", int(i), Name(item))
+            fact(("response_objective", int(i), Name(item)))
         for i, item in enumerate(case.response.symptoms or []):
-            fact("response_symptom", int(i), Name(item))
+            fact(("response_symptom", int(i), Name(item)))
     return facts
 
 

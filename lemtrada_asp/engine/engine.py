@@ -10,7 +10,7 @@ with the corrections when they were asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from clingo import Symbol
 
@@ -20,7 +20,7 @@ from .casemodel import CaseModel, load_case_model
 from .catalogue import criterion_sort_key
 from .errors import KnowledgeBaseError
 from .knowledge import KnowledgeBase
-from .record import Advisory, CriterionResult, Decision, Evidence, Node, Reason
+from .record import Advisory, CriterionResult, Decision, Node, Reason
 
 __all__ = ["CHUNK", "Engine"]
 
@@ -87,6 +87,19 @@ class _Outcome:
             self.findings.setdefault(args[0].string, []).append(args[2])
         elif name == "kb_fault":
             self.faults.append(str(args[0]))
+
+
+class _Plan(NamedTuple):
+    """A record's fields that an outcome's atoms settle without its evidence (Engine._plan)."""
+
+    decision: str
+    pend_reason: str | None
+    review: str | None
+    attributes: tuple
+    failed: tuple  # per criterion: ((id, title, section, kind, status), its reasons as (id, title, status), needed)
+    missing: tuple
+    granted: tuple | None
+    advisories: tuple
 
 
 class Engine:
@@ -202,20 +215,55 @@ class Engine:
             )
 
     # --- the record -------------------------------------------------------------------
-    def _record(self, source: str, case: Any, o: _Outcome, details: bool, corrections: Any) -> Decision:
-        info = self.catalogue.info
+    def _record(
+        self, source: str, case: Any, o: _Outcome, details: bool, corrections: Any, plan: "_Plan | None" = None
+    ) -> Decision:
+        """The record of one case: its plan (``_plan``, or one the cache kept for o's atoms) with o's evidence."""
+        p = self._plan(o) if plan is None else plan
         words = self.case_model.evidence
+        because = o.because
 
-        def evidence(ident: str, table: dict[str, list[Symbol]]) -> tuple[Evidence, ...]:
-            return tuple(words(e, case) for e in table.get(ident, ()))
+        def reasons(specs: tuple[tuple[str, str, str], ...]) -> tuple[Reason, ...]:
+            return tuple(
+                Reason(ident, title, status, tuple(words(e, case) for e in because[ident]) if ident in because else ())
+                for ident, title, status in specs
+            )
 
-        def reason(ident: str) -> Reason:
-            return Reason(ident, info(ident).title, o.status.get(ident, "unknown"), evidence(ident, o.because))
+        return Decision(
+            case_id=self.case_model.case_id(case),
+            source=source,
+            decision=p.decision,
+            pend_reason=p.pend_reason,
+            review_type=p.review,
+            attributes=p.attributes,
+            failed=tuple(CriterionResult(*head, reasons(specs), need) for head, specs, need in p.failed),
+            missing=tuple(CriterionResult(*head, reasons(specs), need) for head, specs, need in p.missing),
+            authorized=p.granted,
+            advisories=p.advisories,
+            kb_version=self.version,
+            guideline=self.catalogue.guideline,
+            parameters=self._parameters,
+            case=case,
+            corrections=corrections,
+            tree=self._tree(o, case) if details else None,
+        )
 
-        def branch(top: str) -> tuple[Reason, ...]:
+    def _plan(self, o: _Outcome) -> "_Plan":
+        """Everything of a record that o's atoms other than evidence (``because``, ``findings``) settle.
+
+        The decision cache builds many outcomes on one template, whose atoms but the
+        evidence are the same objects; it keeps the template's plan, so each case pays
+        only for its evidence and its own fields.
+        """
+        info = self.catalogue.info
+
+        def reason(ident: str) -> tuple[str, str, str]:
+            return (ident, info(ident).title, o.status.get(ident, "unknown"))
+
+        def branch(top: str) -> tuple[tuple[str, str, str], ...]:
             if not o.reasons.get(top):
                 return (reason(top),)
-            entries: list[Reason] = []
+            entries: list[tuple[str, str, str]] = []
 
             def walk(node: str) -> None:
                 for child in sorted(o.reasons.get(node, []), key=criterion_sort_key):
@@ -233,32 +281,24 @@ class Engine:
                     texts.append(text)
             return "; ".join(texts)
 
-        def result(ident: str, status: str, need: str | None = None) -> CriterionResult:
+        def result(ident: str, status: str, need: str | None = None) -> tuple:
             c = info(ident)
-            return CriterionResult(ident, c.title, c.section, c.kind, status, branch(ident), need)
+            return ((ident, c.title, c.section, c.kind, status), branch(ident), need)
 
         decision, reason_name = o.decisions[0]
         granted = None
         if decision == "approve":
             order = self.catalogue.grant_order
             granted = tuple(sorted(o.granted, key=lambda kv: (order.get(kv[0], 1000), kv[0], str(kv[1]))))
-        return Decision(
-            case_id=self.case_model.case_id(case),
-            source=source,
+        return _Plan(
             decision=decision,
             pend_reason=None if reason_name == "none" else reason_name,
-            review_type=o.review,
+            review=o.review,
             attributes=tuple(sorted(o.attributes)),
             failed=tuple(result(i, o.failed[i]) for i in self.catalogue.in_policy_order(o.failed)),
             missing=tuple(result(i, "undocumented", needed(i)) for i in self.catalogue.in_policy_order(o.missing)),
-            authorized=granted,
+            granted=granted,
             advisories=tuple(Advisory(i, t) for i, t in self.catalogue.advisories if i in o.advise),
-            kb_version=self.version,
-            guideline=self.catalogue.guideline,
-            parameters=self._parameters,
-            case=case,
-            corrections=corrections,
-            tree=self._tree(o, case) if details else None,
         )
 
     def _tree(self, o: _Outcome, case: Any) -> tuple[Node, ...]:

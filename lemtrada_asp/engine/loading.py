@@ -333,7 +333,9 @@ def load_json(text: str) -> Any:
         if too_deep is not None:
             raise too_deep
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant, parse_int=_json_int)
+        if text.startswith("\ufeff"):  # json.loads's own refusal of a byte-order mark, worded as it words it
+            return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant, parse_int=_json_int)
+        return _DECODER.decode(text)  # what json.loads does with these hooks, without a new decoder per case
     except json.JSONDecodeError as exc:
         raise Unreadable(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -413,6 +415,10 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 def _no_constant(name: str) -> RefusedNumber:
     return RefusedNumber(f"expected a finite number, got {name}")
+
+
+# One decoder with the hooks above (json.loads makes a new one per call when given hooks).
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant, parse_int=_json_int)
 
 
 def load_yaml(text: str) -> Any:
