@@ -46,6 +46,13 @@ class LemtradaCases:
     def facts(self, case: Any) -> list[tuple]:
         return case_facts(case)
 
+    def input_fields(self, predicate: str) -> tuple[str, ...]:
+        """The case fields (dotted paths, ``[]`` for a list's entries) an input predicate is made
+        from: engine/batch.py reads them off a case's JSON to deal cases to workers."""
+        from .schema import PREDICATES
+
+        return tuple(PREDICATES.get(predicate, ()))
+
     def evidence(self, symbol: Symbol, case: Any) -> Evidence:
         return _worded(symbol, case)
 

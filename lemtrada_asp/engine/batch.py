@@ -389,9 +389,9 @@ class _Dealer:
     1.3x the CPU of one process on 20,000 fresh cases). So a value's cases all go to
     the worker that met it first, and a new value to the worker dealt fewest cases so
     far (on 20,000 generated cases: 60 values, 48/52%). Where a hook's fields are
-    found is read from the case schema (case/schema.py PREDICATES), for the shipped
-    case model only; a case whose values cannot be read cheaply (not a JSON object, a
-    FHIR resource, a long text, another case model) is dealt by load alone. Which
+    found the case model says (its optional ``input_fields``); a case whose values
+    cannot be read cheaply (not a JSON object, a FHIR resource, a long text, a case
+    model that does not say) is dealt by load alone. Which
     worker decides a case never changes its decision: only what is learnt twice.
     """
 
@@ -439,9 +439,9 @@ class _Dealer:
 def _hook_fields(engine: Engine) -> tuple[tuple[str, frozenset | None], ...]:
     """The case fields the cache's hooks are made from (paths such as member.state), each with the
     values that are told apart (None: every value); () when unknown."""
-    if not type(engine.case_model).__module__.startswith(_CASE_PACKAGE):
-        return ()  # another policy's case model: its schema is not case/schema.py
-    from ..case.schema import PREDICATES
+    fields_of = getattr(engine.case_model, "input_fields", None)
+    if fields_of is None:
+        return ()  # a case model that does not say which fields give an input (it is optional)
     from .cache import cache_for
 
     cache = cache_for(engine)
@@ -454,13 +454,10 @@ def _hook_fields(engine: Engine) -> tuple[tuple[str, frozenset | None], ...]:
         # whether its value is one the KB names, as the cache's own keys do.
         places = collapse.get(name, {})
         kept = next(iter(places.values())) if len(places) == 1 else None
-        for path in PREDICATES.get(name, ()):
+        for path in fields_of(name):
             if "[]" not in path:
                 fields[path] = kept
     return tuple(sorted(fields.items(), key=lambda item: item[0]))
-
-
-_CASE_PACKAGE = __name__.split(".")[0] + ".case"
 
 
 def _field_value(data: Any, path: str, kept: frozenset | None) -> Any:

@@ -38,6 +38,10 @@ class Name(str):
     as tuples ``(predicate, value, ...)`` of int, str and Name, the same facts
     ``symbols`` gives. The decision cache keys on them without calling into clingo;
     a case model without it is keyed through its symbols, only slower.
+
+    It may also offer ``input_fields(predicate)``: the case fields (dotted paths) an
+    input predicate is made from, which ``--jobs N`` reads off a case's JSON to send
+    cases alike to one worker (engine/batch.py); without it cases are dealt by load.
     """
 
     __slots__ = ()

@@ -9,7 +9,7 @@ and read back by the next process.
 What is read back is only what those steps compute, so a file that is stale or
 broken must never be used:
 
-* the file is named by the KB version (``KnowledgeBase.version``: a hash of every
+* the file is named by the KB version and the engine's code (``KnowledgeBase.version``: a hash of every
   file of the KB, its overlays, the encodings and the case model's source), and its
   header must name that version, this package's version, this module's FORMAT and a
   hash of the engine's own source (CODE), so an engine edited in place does
@@ -85,7 +85,9 @@ class Stored:
 
 
 def _path(directory: Path, kb_version: str) -> Path:
-    return directory / f"derivation-{kb_version.replace(':', '-')}.json"
+    # Named by the code too, not by the KB version alone: two installs (or checkouts) of another
+    # engine on one KB would otherwise each find the other's file foreign and derive again.
+    return directory / f"derivation-{kb_version.replace(':', '-')}-{CODE}.json"
 
 
 def _header(kb_version: str) -> dict:
