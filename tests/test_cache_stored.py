@@ -123,3 +123,21 @@ def test_the_default_folder_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.delenv(stored.CACHE_DIR_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert stored.cache_dir() == tmp_path / "xdg" / "lemtrada-asp"
+
+
+def test_new_proofs_are_written_at_most_every_few_seconds_and_all_of_them_when_the_run_ends(engine, store, monkeypatch):
+    """Each write encodes every proof kept: one write per new proof made a new KB's first check-kb
+    quadratic (55 s of 64 in 148 writes). Writes are now spaced by SAVE_INTERVAL, and keep() at the
+    end of a run writes what is left, so the next process still loads every proof."""
+    writes: list[int] = []
+    real = stored.save
+    monkeypatch.setattr(stored, "save", lambda version, kept: writes.append(len(kept.structures)) or real(version, kept))
+    monkeypatch.setattr(memory, "SAVE_INTERVAL", 3600.0)
+    cache = DecisionCache(engine)
+    for item in corpus(engine, 60, 60)[:120]:
+        cache.decide([item])  # a chunk a case: each new value of the hooks is a new proof
+    learnt = len(cache._stored.structures)
+    assert learnt > 3 and len(writes) <= 2  # the derivation, and the first proofs: then none within the interval
+    cache.keep()
+    assert writes[-1] == learnt
+    assert DecisionCache(engine)._stored.structures.keys() == cache._stored.structures.keys()

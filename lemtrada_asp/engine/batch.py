@@ -85,7 +85,7 @@ def decide_paths(
     if jobs > 1:
         results = _decide_in_workers(chunks, engine, options, jobs, chunk)
     else:
-        results = (r for records in chunks for r in decide_chunk(engine, records, options))
+        results = _keeping(engine, (r for records in chunks for r in decide_chunk(engine, records, options)))
     return reject_duplicate_ids(results)
 
 
@@ -94,7 +94,16 @@ def decide_records(
 ) -> Iterator[Result]:
     """Decide records in this process (the engine is reused across chunks)."""
     results = (r for part in _chunked(iter(records), chunk) for r in decide_chunk(engine, part, options))
-    return reject_duplicate_ids(results)
+    return reject_duplicate_ids(_keeping(engine, results))
+
+
+def _keeping(engine: Engine, results: Iterator[Result]) -> Iterator[Result]:
+    """The results; once they are all out, the proofs the decision cache learnt are written to disk
+    (cache/memory.py keep: while deciding it writes them at most every few seconds)."""
+    yield from results
+    cache = getattr(engine, "_decision_cache", None)
+    if cache is not None:
+        cache.keep()
 
 
 SOURCES_KEPT = 100_000  # ids whose first source is remembered for the message

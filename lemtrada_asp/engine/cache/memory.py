@@ -40,6 +40,7 @@ ever becomes program text.
 
 from __future__ import annotations
 
+import time
 from copy import copy
 from dataclasses import fields, replace
 from typing import Any, Callable, NamedTuple, Sequence
@@ -58,6 +59,7 @@ __all__ = ["CAP", "DecisionCache", "cache_for", "verify"]
 CAP = 10_000  # entries per layer (per leaf group, upper, corrections): bounds memory on any input length
 STRUCTURES_STORED = 256  # proven parts kept on disk per KB version (one per value of the hooks seen)
 GROUNDED_KEPT = 32  # ground programs above the leaves kept (about 0.7 MB each), one per value of the hooks
+SAVE_INTERVAL = 5.0  # seconds at least between two writes of the proofs learnt (each write encodes them all)
 
 
 class DecisionCache:
@@ -66,6 +68,8 @@ class DecisionCache:
     def __init__(self, engine: Engine, derivation: Derivation | None = None, cap: int = CAP):
         self.engine = engine
         self._stored: stored.Stored | None = None  # what is kept on disk for this KB version (stored.py)
+        self._unsaved = False  # proofs learnt since the file was last written
+        self._saved_at = float("-inf")
         if derivation is None:
             self._stored = stored.load(engine.version)
             if self._stored is None:
@@ -172,6 +176,8 @@ class DecisionCache:
                 if plan is None:
                     plan = slot[0] = engine._plan(outcome)  # type: ignore[arg-type]
             decided.append(record(source, case, outcome, details, fixes.get(k), plan))  # type: ignore[arg-type]
+        if self._unsaved:
+            self.keep(now=False)
         return decided
 
     def _lookup(self, k: int, key: "_Keys", details: bool, case: Any) -> _Outcome | None:
@@ -313,9 +319,19 @@ class DecisionCache:
                 _put(self._grounded, where, grounded, GROUNDED_KEPT)
         _put(self._structures, where, parts, self.cap)
         if self._stored is not None and len(self._stored.structures) < STRUCTURES_STORED:
-            self._stored.structures[where] = parts
-            stored.save(self.engine.version, self._stored)  # the next process loads this proof instead
+            self._stored.structures[where] = parts  # the next process loads this proof instead (see keep)
+            self._unsaved = True
         return parts
+
+    def keep(self, now: bool = True) -> None:
+        """Write the proofs learnt since the last write to disk (stored.py); with ``now`` false, only
+        if SAVE_INTERVAL has passed since then. A write encodes every proof kept, so writing after
+        each new one made the first runs on a new KB version quadratic (check-kb on an edited KB
+        spent 55 s of 64 in 148 writes); ``decide`` writes at most every SAVE_INTERVAL, and a run
+        writes what is left when it ends (engine/batch.py, verify)."""
+        if self._unsaved and self._stored is not None and (now or time.monotonic() - self._saved_at >= SAVE_INTERVAL):
+            stored.save(self.engine.version, self._stored)
+            self._unsaved, self._saved_at = False, time.monotonic()
 
     def _store(self, k: int, case: Any, outcome: _Outcome, key: "_Keys", shown: list, found: list, details: bool) -> None:
         if not self._plain and any(_compound(f) for facts in key.by.values() for _, f in facts):
@@ -557,6 +573,7 @@ def verify(engine: Engine, cases: Sequence[tuple[str, Any]], chunk: int = 100) -
         part = cases[start : start + chunk]
         for a, b in zip(engine.decide(part), cache.decide(part)):
             differ += json.dumps(a.to_json()) != json.dumps(b.to_json())
+    cache.keep()
     lines = cache.describe()
     lines.append(
         f"decision cache verified: {len(cases) - differ} of {len(cases)} cases byte-identical to the plain path"
