@@ -62,7 +62,11 @@ def _forget():
         seen._seen.clear()
 
 
-@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+QUICK = {"approve-initial.bundle.json", "lines.bundle.json", "continuation.bundle.json"}  # the rest: slow step
+
+
+@pytest.mark.parametrize("path", [p if p.name in QUICK else pytest.param(p, marks=pytest.mark.slow) for p in BUNDLES],
+                         ids=lambda p: p.name)
 def test_a_bundle_checks_the_same_before_and_after_its_resources_were_seen(path):
     bundle = json.loads(path.read_text())
     first = outcome(bundle)

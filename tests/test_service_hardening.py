@@ -327,6 +327,7 @@ def test_a_small_soak_holds_every_check(capsys):
     assert "5xx (or no answer) other than timeouts: 0  [ok]" in printed and "soak: every check holds" in printed
 
 
+@pytest.mark.slow
 def test_a_kb_whose_analysis_runs_past_the_timeout_serves_its_questionnaire_without_enable_when_and_bounds_next_question(slow_server):
     """The Questionnaire's enableWhen and the adaptive form's next question are solves over the KB,
     run by the deciders like a decision: on a KB where they run long (the pigeonhole), the form is
