@@ -120,6 +120,7 @@ def test_criteria_on_an_overlay_knows_at_least_n():
     assert "I4.b" not in entries
 
 
+@pytest.mark.slow
 def test_criteria_on_an_edited_kb_with_an_edited_policy_text(tmp_path):
     kb = edited(tmp_path, "source/lemtrada-clinical-guideline.txt", "2. The member is 18 years of age or older",
                 "2. The member is 17 years of age or older")

@@ -65,6 +65,7 @@ def test_check_kb_no_longer_calls_a_kb_sound_without_a_word_when_min_age_initial
     assert '"The member is 18 years of age or older"' in line and "min_age_initial = 17" in line and "says 18" in line
 
 
+@pytest.mark.slow
 def test_an_eleven_month_overlay_departs_from_its_quote_until_the_kb_records_why(tmp_path):
     kb = KnowledgeBase(KB_DIR, (OVERLAYS / "interval-11-months",))
     [warning] = departure_findings(kb)

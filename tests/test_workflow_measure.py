@@ -13,6 +13,7 @@ from lemtrada_asp.engine.policy import Policy
 from lemtrada_asp.workflow.measure import measure
 
 
+@pytest.mark.slow
 def test_the_adaptive_form_asks_fewer_questions_than_the_static_form_and_ends_on_the_whole_cases_decision():
     policy = Policy.load()
     result = measure(policy, generate_cases(25, 7))
@@ -22,6 +23,7 @@ def test_the_adaptive_form_asks_fewer_questions_than_the_static_form_and_ends_on
     assert sum(result.asked) < sum(result.shown)
 
 
+@pytest.mark.slow
 def test_the_measure_command_prints_its_figures_and_the_command_that_made_them():
     run = subprocess.run([sys.executable, "-m", "lemtrada_asp.workflow.measure", "--n", "10", "--seed", "3"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)

@@ -68,6 +68,7 @@ def test_a_crd_mapping_that_calls_a_third_course_covered_is_refuted_with_a_case_
     assert wrong(decided).covered == "covered"
 
 
+@pytest.mark.slow
 def test_rules_derived_before_an_edit_are_refuted_on_the_edited_kb_with_a_case_decide_confirms(tmp_path, shipped_rules):
     edited = Policy.load(edited_kb(tmp_path, "criteria/i3_ms_form.lp", replace=RRMS_NEEDS_ACTIVITY))
     verdicts = prove(edited, rules=shipped_rules)
