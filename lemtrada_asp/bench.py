@@ -269,11 +269,10 @@ def submit_row(requests: int) -> list[str]:
     missing = [module for module in ("fastapi", "uvicorn", "httpx", "psutil") if find_spec(module) is None]
     if missing:  # the service extra is not installed
         return [name, f"not measured: no {', '.join(missing)} (pip install '.[service]')", "", "", "", f"{load():.1f}"]
-    from .service.bench import interleaved
+    from .service.bench import STORE_MODES, interleaved
 
-    modes = [("off", ["--no-store"]), ("sqlite", None)]
     batch = max(8, requests // ROUNDS)
-    _, cpu = interleaved(modes, 1, SimpleNamespace(no_log=True, concurrency=8), batch, ROUNDS)
+    _, cpu = interleaved(list(STORE_MODES), 1, SimpleNamespace(no_log=True, concurrency=8), batch, ROUNDS)
     per = {mode: 1000 * seconds / (batch * ROUNDS) for mode, seconds in cpu.items()}
     return [name, f"{per['off']:.2f} ms store off", f"{per['sqlite']:.2f} ms SQLite",
             f"{1000 / per['off']:,.0f} req per CPU-s (off)", "", f"{load():.1f}"]

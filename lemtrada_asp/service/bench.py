@@ -39,6 +39,7 @@ def free_port() -> int:
 
 
 STORE_OPTIONS = ("--data-dir", "--database", "--no-store", "--store")
+STORE_MODES = (("off", ["--no-store"]), ("sqlite", None))  # the options per compared store mode (None: a data dir of its own)
 
 
 def start(*args: str, port: int | None = None, timeout: float = 60,
@@ -140,7 +141,7 @@ def store_comparison(args) -> None:
     batch each per round, so that load from elsewhere on the machine falls on
     every configuration alike; each row sums its batches.
     """
-    modes = [("off", ["--no-store"]), ("sqlite", None)]
+    modes = list(STORE_MODES)
     if args.database:
         modes.append(("postgresql", ["--database", args.database]))
     rounds = max(1, args.rounds)
@@ -180,7 +181,7 @@ def cpu_comparison(args) -> None:
     Each row sums its rounds: requests over the CPU seconds the server's process tree used
     while they were answered (req/CPU-s), CPU ms per request, and req/s in wall time.
     """
-    modes = [("off", ["--no-store"]), ("sqlite", None)]
+    modes = list(STORE_MODES)
     rounds = max(1, args.rounds)
     batch = max(args.concurrency, args.requests // rounds)
     print(f"$submit CPU per request, server + deciders, {batch * rounds} new requests per row in {rounds} interleaved rounds, "
