@@ -39,6 +39,11 @@ class BeforeEffectiveDate(CaseInvalid):
     x12 = "56"
 
 
+def case_invalid(exc: InputError) -> CaseInvalid:
+    """The service's CaseInvalid of an engine InputError: its problems as (field, message) pairs."""
+    return CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id)
+
+
 class Decider:
     """One loaded policy, or with ``versions_dir`` every policy version (as ``decide --versions``)."""
 
@@ -99,14 +104,14 @@ class Decider:
         try:
             return next_question(self.policy, case, asked)
         except InputError as exc:
-            raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
+            raise case_invalid(exc) from None
 
     def validate(self, case: Any, source: str = "request") -> Any:
         """The validated case; CaseInvalid (field, message) problems otherwise."""
         try:
             return self.policy.validate(case, source)
         except InputError as exc:
-            raise CaseInvalid([(p.field, p.message) for p in exc.problems], exc.case_id) from None
+            raise case_invalid(exc) from None
 
     def decide(self, case: dict, source: str = "request", corrections: bool = False) -> dict:
         """The decision object of one parsed case (a JSON object), without ``source``.
